@@ -1,0 +1,103 @@
+"""Activations, the SMS they receive, and the event log that live feeds replay from."""
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class ActivationStatus(StrEnum):
+    WAITING_SMS = "WAITING_SMS"
+    RECEIVED = "RECEIVED"
+    FINISHED = "FINISHED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    BANNED = "BANNED"
+
+
+#: Statuses in which SMS are still delivered to the activation.
+LIVE_STATUSES = (ActivationStatus.WAITING_SMS, ActivationStatus.RECEIVED)
+
+
+class Activation(Model):
+    id = fields.IntField(primary_key=True)  # an integer: the compatible API parses it with int()
+    user = fields.ForeignKeyField("models.User", related_name="activations", on_delete=fields.RESTRICT)
+    number = fields.ForeignKeyField(
+        "models.PhoneNumber", related_name="activations", on_delete=fields.RESTRICT
+    )
+    country = fields.ForeignKeyField(
+        "models.Country", related_name="activations", on_delete=fields.RESTRICT
+    )
+    service = fields.ForeignKeyField(
+        "models.Service", related_name="activations", on_delete=fields.RESTRICT
+    )
+    price_minor = fields.BigIntField()
+    cost_minor = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    status = fields.CharEnumField(ActivationStatus, max_length=12, default=ActivationStatus.WAITING_SMS)
+    created_at = fields.DatetimeField()
+    sms_deadline_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True)
+    refunded = fields.BooleanField(default=False)
+    code = fields.CharField(max_length=20, null=True)  # the newest code received
+    # Set by requestAnotherSms, cleared by the next SMS (compat: STATUS_WAIT_RETRY).
+    another_sms_requested_at = fields.DatetimeField(null=True)
+    idempotency_key = fields.CharField(max_length=100, null=True)
+    request_fingerprint = fields.CharField(max_length=64, null=True)
+
+    class Meta:
+        table = "activation"
+        unique_together = (("user", "idempotency_key"),)
+        indexes = (
+            ("status", "sms_deadline_at"),
+            ("status", "expires_at"),
+            ("number_id", "status"),
+        )
+
+
+class Sms(Model):
+    # Every message a supplier delivers, stored for audit whether it matched or not (R2).
+
+    id = fields.BigIntField(primary_key=True)
+    supplier = fields.ForeignKeyField("models.Supplier", related_name="sms", on_delete=fields.RESTRICT)
+    supplier_message_id = fields.CharField(max_length=100)
+    to_e164 = fields.CharField(max_length=16)
+    sender = fields.CharField(max_length=100, null=True)
+    text = fields.TextField()
+    code = fields.CharField(max_length=20, null=True)
+    received_at = fields.DatetimeField()
+    stored_at = fields.DatetimeField(auto_now_add=True)
+    activation = fields.ForeignKeyField(
+        "models.Activation", related_name="messages", null=True, on_delete=fields.RESTRICT
+    )
+
+    class Meta:
+        table = "sms"
+        unique_together = (("supplier", "supplier_message_id"),)
+
+
+class EventKind(StrEnum):
+    SMS_RECEIVED = "SMS_RECEIVED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+
+
+class ActivationEvent(Model):
+    # What happened to an activation, written in the transaction that made it happen.
+    #
+    # The id is the cursor of the live feed: a subscriber that reconnects asks for every event
+    # after the last id it saw, so the database, not the bus, is the source of truth.
+
+    id = fields.BigIntField(primary_key=True)
+    activation = fields.ForeignKeyField(
+        "models.Activation", related_name="events", on_delete=fields.RESTRICT
+    )
+    user = fields.ForeignKeyField("models.User", related_name="events", on_delete=fields.RESTRICT)
+    kind = fields.CharEnumField(EventKind, max_length=16)
+    status = fields.CharEnumField(ActivationStatus, max_length=12)
+    sms = fields.ForeignKeyField("models.Sms", related_name="events", null=True, on_delete=fields.RESTRICT)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "activation_event"
+        indexes = (("user_id", "id"), ("activation_id", "id"))

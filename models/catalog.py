@@ -1,0 +1,102 @@
+"""The catalog: countries, services, prices, suppliers and their phone numbers."""
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Country(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=2, unique=True)  # ISO 3166-1 alpha-2, upper case
+    name = fields.CharField(max_length=100)
+    dial_code = fields.CharField(max_length=6)  # E.164 calling code without "+"
+    compat_id = fields.IntField(unique=True)  # the sms-activate protocol's numeric id
+
+    class Meta:
+        table = "country"
+
+
+class Service(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=20, unique=True)  # e.g. "tg"
+    name = fields.CharField(max_length=100)
+    category = fields.CharField(max_length=40, default="messaging")
+    # Regular expressions: which senders/texts belong to this service, and how to find the code.
+    sender_pattern = fields.CharField(max_length=200)
+    code_pattern = fields.CharField(max_length=200, default=r"\b(\d{4,8})\b")
+    forbidden = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "service"
+
+
+class Price(Model):
+    id = fields.IntField(primary_key=True)
+    country: fields.ForeignKeyRelation[Country] = fields.ForeignKeyField(
+        "models.Country", related_name="prices", on_delete=fields.RESTRICT
+    )
+    service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
+        "models.Service", related_name="prices", on_delete=fields.RESTRICT
+    )
+    price_minor = fields.BigIntField()
+    cost_minor = fields.BigIntField()  # what the supplier is paid
+
+    class Meta:
+        table = "price"
+        unique_together = (("country", "service"),)
+        # CHECK constraints: models/migrations/0002_ledger_guards.py (tortoise's CreateModel
+        # does not emit them).
+
+
+class Supplier(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=40, unique=True)
+    name = fields.CharField(max_length=100)
+    webhook_secret = fields.CharField(max_length=200)
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "supplier"
+
+
+class NumberState(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class PhoneNumber(Model):
+    id = fields.IntField(primary_key=True)
+    e164 = fields.CharField(max_length=16, unique=True)
+    country: fields.ForeignKeyRelation[Country] = fields.ForeignKeyField(
+        "models.Country", related_name="numbers", on_delete=fields.RESTRICT
+    )
+    supplier: fields.ForeignKeyRelation[Supplier] = fields.ForeignKeyField(
+        "models.Supplier", related_name="numbers", on_delete=fields.RESTRICT
+    )
+    operator = fields.CharField(max_length=40, default="any")
+    state = fields.CharEnumField(NumberState, max_length=10, default=NumberState.ACTIVE)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "phone_number"
+        indexes = (("country_id", "state"),)
+
+
+class NumberUse(Model):
+    # A (number, service) pair that has been sold. The unique pair is what guarantees that a
+    # number is never sold twice for one service, nor again after a ban (R6).
+
+    id = fields.IntField(primary_key=True)
+    number: fields.ForeignKeyRelation[PhoneNumber] = fields.ForeignKeyField(
+        "models.PhoneNumber", related_name="uses", on_delete=fields.RESTRICT
+    )
+    service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
+        "models.Service", related_name="number_uses", on_delete=fields.RESTRICT
+    )
+    banned = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "number_use"
+        unique_together = (("number", "service"),)

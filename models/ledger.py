@@ -1,0 +1,79 @@
+"""The double-entry journal, in the words of two-phase transfers (see docs/adr/0001).
+
+An account's `balance_minor` is a cache of (credits - debits) of its transfers, changed only by
+`services.ledger` in the same transaction as the transfer row. Transfers are never modified: a
+pending hold is resolved by a new transfer that points at it (`pending`), and the unique
+constraint on `pending` lets a hold be posted or voided exactly once, whatever Python does.
+"""
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class AccountKind(StrEnum):
+    USER = "user"  # what a user may spend; never below zero
+    ESCROW = "escrow"  # a user's money held for activations still waiting for a code
+    REVENUE = "revenue"  # captured prices
+    CLEARING = "clearing"  # the other side of top-ups and withdrawals (payment processor)
+    ADJUSTMENTS = "adjustments"  # the other side of admin adjustments
+    FORFEIT = "forfeit"  # balances of deleted or blocked accounts (R8, R14, R17)
+
+
+#: Accounts that hold users' money and therefore may never go below zero.
+NON_NEGATIVE_KINDS = (AccountKind.USER, AccountKind.ESCROW)
+
+
+class LedgerAccount(Model):
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharEnumField(AccountKind, max_length=12)
+    user = fields.ForeignKeyField(
+        "models.User", related_name="ledger_accounts", null=True, on_delete=fields.RESTRICT
+    )
+    balance_minor = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "ledger_account"
+        unique_together = (("kind", "user"),)
+        # CHECK constraints: models/migrations/0002_ledger_guards.py (tortoise's CreateModel
+        # does not emit them).
+
+
+class TransferKind(StrEnum):
+    TOP_UP = "top_up"
+    HOLD = "hold"  # purchase: user -> escrow, pending
+    CAPTURE = "capture"  # first SMS: escrow -> revenue, posts the hold
+    VOID = "void"  # cancel, ban, expiry: escrow -> user, voids the hold
+    ADJUSTMENT = "adjustment"
+    FORFEIT = "forfeit"
+    WITHDRAWAL = "withdrawal"
+
+
+class Transfer(Model):
+    id = fields.BigIntField(primary_key=True)
+    kind = fields.CharEnumField(TransferKind, max_length=12)
+    debit_account = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="debits", on_delete=fields.RESTRICT
+    )
+    credit_account = fields.ForeignKeyField(
+        "models.LedgerAccount", related_name="credits", on_delete=fields.RESTRICT
+    )
+    amount_minor = fields.BigIntField()
+    # The accounts' balances right after this transfer, for the user's history.
+    debit_balance_after = fields.BigIntField()
+    credit_balance_after = fields.BigIntField()
+    # For CAPTURE and VOID: the HOLD they resolve. Unique: a hold is resolved exactly once.
+    pending = fields.OneToOneField(
+        "models.Transfer", related_name="resolution", null=True, on_delete=fields.RESTRICT
+    )
+    activation = fields.ForeignKeyField(
+        "models.Activation", related_name="transfers", null=True, on_delete=fields.RESTRICT
+    )
+    description = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "transfer"
+        # CHECK constraints: models/migrations/0002_ledger_guards.py (tortoise's CreateModel
+        # does not emit them).

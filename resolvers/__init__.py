@@ -1,0 +1,1 @@
+"""Thin GraphQL resolvers: parse the arguments, call one service function, map the result."""

@@ -1,0 +1,88 @@
+"""register, login, logout, verifyEmail, createApiKey, credentials, revokeCredential, me."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.context import Context
+from resolvers.mutation import payload
+from schema.accounts import (
+    ApiKeyPayload,
+    AuthPayload,
+    Credential,
+    CredentialKind,
+    RevokePayload,
+    Viewer,
+    ViewerPayload,
+)
+from services import accounts
+from services.errors import NotFound
+
+
+async def me(info: strawberry.Info[Context]) -> Viewer | None:
+    viewer = await info.context.viewer()
+    if viewer is None:
+        return None
+    return Viewer.from_user(await accounts.get_user(viewer.user_id))
+
+
+async def register(info: strawberry.Info[Context], email: str, password: str) -> AuthPayload:
+    async def call() -> AuthPayload:
+        token, user = await accounts.register(email, password, ip=info.context.client_ip)
+        return AuthPayload(token=token, viewer=Viewer.from_user(user), errors=[])
+
+    return await payload(call, lambda errors: AuthPayload(token=None, viewer=None, errors=errors))
+
+
+async def login(info: strawberry.Info[Context], email: str, password: str) -> AuthPayload:
+    async def call() -> AuthPayload:
+        token, user = await accounts.login(email, password, ip=info.context.client_ip)
+        return AuthPayload(token=token, viewer=Viewer.from_user(user), errors=[])
+
+    return await payload(call, lambda errors: AuthPayload(token=None, viewer=None, errors=errors))
+
+
+async def verify_email(info: strawberry.Info[Context], token: str) -> ViewerPayload:
+    async def call() -> ViewerPayload:
+        return ViewerPayload(viewer=Viewer.from_user(await accounts.verify_email(token)), errors=[])
+
+    return await payload(call, lambda errors: ViewerPayload(viewer=None, errors=errors))
+
+
+async def logout(info: strawberry.Info[Context]) -> bool:
+    viewer = await info.context.require_viewer()
+    await accounts.revoke(viewer, viewer.credential_id)
+    return True
+
+
+async def create_api_key(info: strawberry.Info[Context], name: str) -> ApiKeyPayload:
+    viewer = await info.context.require_viewer()
+
+    async def call() -> ApiKeyPayload:
+        key = await accounts.create_api_key(viewer, name, ip=info.context.client_ip)
+        return ApiKeyPayload(key=key, errors=[])
+
+    return await payload(call, lambda errors: ApiKeyPayload(key=None, errors=errors))
+
+
+async def credentials(info: strawberry.Info[Context]) -> list[Credential]:
+    viewer = await info.context.require_viewer()
+    return [
+        Credential(
+            id=strawberry.ID(str(c.id)), kind=CredentialKind(c.kind.value), name=c.name,
+            created_at=c.created_at, expires_at=c.expires_at, current=c.id == viewer.credential_id,
+        )
+        for c in await accounts.list_credentials(viewer)
+    ]
+
+
+async def revoke_credential(info: strawberry.Info[Context], id: strawberry.ID) -> RevokePayload:  # noqa: A002
+    viewer = await info.context.require_viewer()
+
+    async def call() -> RevokePayload:
+        if not str(id).isdigit() or len(str(id)) > 10:
+            raise NotFound("no such credential", field="id")
+        await accounts.revoke(viewer, int(id))
+        return RevokePayload(revoked=True, errors=[])
+
+    return await payload(call, lambda errors: RevokePayload(revoked=False, errors=errors))

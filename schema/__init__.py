@@ -1,0 +1,109 @@
+"""The GraphQL schema: root types wired to the resolvers, and the Schema object with its limits.
+
+The contract clients were written against is ../shared/contract/core.graphql; this schema may
+add to it but never removes, renames or retypes (`frontend-contract/schema.graphql` is generated
+from it and checked by tests/test_contract.py).
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import accounts, activations, balances, catalog
+from schema.accounts import (
+    ApiKeyPayload,
+    AuthPayload,
+    Credential,
+    RevokePayload,
+    Viewer,
+    ViewerPayload,
+)
+from schema.activations import Activation, ActivationConnection, ActivationPayload
+from schema.balances import TransactionConnection
+from schema.catalog import Country, PriceOffer, Service
+from schema.limits import extensions
+from subscriptions.resolvers import Subscription
+
+
+@strawberry.type
+class Query:
+    me: Viewer | None = strawberry.field(
+        resolver=accounts.me,
+        description="The signed-in user, or null when the request carries no valid credentials.",
+    )
+    countries: list[Country] = strawberry.field(
+        resolver=catalog.countries, description="Countries that numbers are sold for, sorted by name."
+    )
+    services: list[Service] = strawberry.field(
+        resolver=catalog.services, description="Services that numbers are sold for, sorted by name."
+    )
+    prices: list[PriceOffer] = strawberry.field(
+        resolver=catalog.prices,
+        description="Offers, filtered by country code and/or service code. "
+        "Sold-out offers are listed with available = 0.",
+    )
+    activation: Activation | None = strawberry.field(
+        resolver=activations.activation, description="One of the viewer's activations."
+    )
+    activations: ActivationConnection = strawberry.field(
+        resolver=activations.activation_page, description="The viewer's activations, newest first."
+    )
+    transactions: TransactionConnection = strawberry.field(
+        resolver=balances.transactions, description="The viewer's balance history, newest first."
+    )
+    credentials: list[Credential] = strawberry.field(
+        resolver=accounts.credentials,
+        description="The viewer's active sessions and API keys (R13), newest first.",
+    )
+
+
+@strawberry.type
+class Mutation:
+    register: AuthPayload = strawberry.mutation(resolver=accounts.register)
+    login: AuthPayload = strawberry.mutation(resolver=accounts.login)
+    verify_email: ViewerPayload = strawberry.mutation(
+        resolver=accounts.verify_email, description="Confirms the email address with the token sent to it."
+    )
+    logout: bool = strawberry.mutation(
+        resolver=accounts.logout, description="Revokes the token this request was made with."
+    )
+    buy_number: ActivationPayload = strawberry.mutation(
+        resolver=activations.buy_number,
+        description="Buys a number. The price is debited at once and refunded if no SMS arrives.",
+    )
+    cancel_activation: ActivationPayload = strawberry.mutation(
+        resolver=activations.cancel_activation,
+        description="Cancels an activation that has not received an SMS yet, with a full refund.",
+    )
+    ban_number: ActivationPayload = strawberry.mutation(
+        resolver=activations.ban_number,
+        description="Reports the number as unusable for the service: refund, and it is never "
+        "sold for that service again.",
+    )
+    finish_activation: ActivationPayload = strawberry.mutation(
+        resolver=activations.finish_activation,
+        description="Ends an activation early once the code has been used.",
+    )
+    request_another_sms: ActivationPayload = strawberry.mutation(
+        resolver=activations.request_another_sms,
+        description="Asks for a further SMS on the same activation.",
+    )
+    create_api_key: ApiKeyPayload = strawberry.mutation(
+        resolver=accounts.create_api_key,
+        description="Creates an API key for bots and the compatible HTTP API. "
+        "The secret is shown only here.",
+    )
+    revoke_credential: RevokePayload = strawberry.mutation(
+        resolver=accounts.revoke_credential,
+        description="Revokes one of the viewer's sessions or API keys (R13).",
+    )
+    adjust_balance: ViewerPayload = strawberry.mutation(
+        resolver=balances.adjust_balance,
+        description="Admin only: credits (positive) or debits (negative) a user's balance, "
+        "recorded in the ledger.",
+    )
+
+
+schema = strawberry.Schema(
+    query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions()
+)

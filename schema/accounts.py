@@ -1,0 +1,96 @@
+"""Viewer, money and the payloads of the account mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+import strawberry
+
+from models import User
+from schema.errors import UserError
+from services import config, ledger
+from services.money import to_decimal
+
+
+@strawberry.enum
+class Role(Enum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+@strawberry.type
+class Money:
+    amount: Decimal
+    currency: str = strawberry.field(description="ISO 4217 code")
+
+
+def money(minor: int, currency: str | None = None) -> Money:
+    return Money(amount=to_decimal(minor), currency=currency or config.get().currency)
+
+
+@strawberry.type
+class Viewer:
+    id: strawberry.ID
+    email: str
+    email_verified: bool
+    role: Role
+    created_at: datetime
+    user_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def balance(self) -> Money:
+        return money(await ledger.balance_minor(self.user_id))
+
+    @classmethod
+    def from_user(cls, user: User) -> Viewer:
+        return cls(
+            id=strawberry.ID(str(user.id)), email=user.email,
+            email_verified=user.email_verified_at is not None, role=Role(user.role.value),
+            created_at=user.created_at, user_id=user.id,
+        )
+
+
+@strawberry.enum
+class CredentialKind(Enum):
+    SESSION = "session"
+    API_KEY = "api_key"
+
+
+@strawberry.type(description="A session token or API key of the viewer (R13: listed, revocable).")
+class Credential:
+    id: strawberry.ID
+    kind: CredentialKind
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    current: bool = strawberry.field(description="True for the credential of this request.")
+
+
+@strawberry.type
+class AuthPayload:
+    token: str | None = strawberry.field(
+        description="Bearer token for the Authorization header and the websocket "
+        "connection_init payload."
+    )
+    viewer: Viewer | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ViewerPayload:
+    viewer: Viewer | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ApiKeyPayload:
+    key: str | None = strawberry.field(description="The secret; it cannot be read again.")
+    errors: list[UserError]
+
+
+@strawberry.type
+class RevokePayload:
+    revoked: bool
+    errors: list[UserError]

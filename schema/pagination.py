@@ -1,0 +1,51 @@
+"""Cursor pagination (Relay-style connections) shared by every list of the API.
+
+A cursor is opaque to clients: base64 of "<kind>:<id>". Pages are ordered newest first by id,
+so a cursor is the id of the last row seen and the next page is "id < cursor".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+
+from services import config
+from services.errors import InvalidInput
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+def encode_cursor(kind: str, row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{row_id}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        prefix, _, raw = base64.urlsafe_b64decode(cursor.encode()[:100]).decode().partition(":")
+        row_id = int(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("not a valid cursor", field="after") from None
+    if prefix != kind or row_id <= 0:
+        raise InvalidInput("not a valid cursor", field="after")
+    return row_id
+
+
+DEFAULT_PAGE_SIZE = 20
+
+
+def page_size(first: int | None) -> int:
+    """`first` as asked (null means the default), bounded by MAX_PAGE_SIZE."""
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    limit = config.get().max_page_size
+    if not 1 <= first <= limit:
+        raise InvalidInput(f"first must be between 1 and {limit}", field="first")
+    return first

@@ -1,0 +1,1 @@
+"""The business rules of SMS Rooms, free of any web framework (no strawberry, no starlette)."""

@@ -1,0 +1,251 @@
+"""Accounts and credentials: sign-up, sign-in, tokens, API keys, email verification (R12, R13).
+
+Secrets (session tokens, API keys, email links) are 256-bit random strings shown once; only
+their SHA-256 is stored, which is enough for secrets of that entropy and keeps look-ups to one
+indexed query. Passwords are argon2id hashes, computed in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from models import Credential, CredentialKind, EmailToken, Role, User, UserState
+from services import activity, clock, config, ledger, mail, ratelimit
+from services.db import IntegrityError, atomic
+from services.errors import (
+    AccountBlocked,
+    EmailTaken,
+    Forbidden,
+    InvalidCredentials,
+    InvalidInput,
+    InvalidToken,
+    NotFound,
+)
+
+_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
+# A syntactic check only: the verification email proves the address (R12).
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+SESSION_PREFIX = "srs_"
+API_KEY_PREFIX = "srk_"
+# A real hash of a random password: verifying against it costs what a real check costs, so a
+# login for an unknown email takes as long as one for a known email (no user enumeration).
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who a request is made by: the result of authenticating its bearer secret."""
+
+    user_id: int
+    email: str
+    role: Role
+    email_verified: bool
+    credential_id: int
+    credential_kind: CredentialKind
+    created_at: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInput("not a valid email address", field="email")
+    return email
+
+
+def _check_password(password: str) -> None:
+    settings = config.get()
+    if not settings.password_min_length <= len(password) <= settings.password_max_length:
+        raise InvalidInput(
+            f"the password needs {settings.password_min_length} to "
+            f"{settings.password_max_length} characters",
+            field="password",
+        )
+
+
+async def _hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+async def register(email: str, password: str, *, ip: str | None) -> tuple[str, User]:
+    """Creates the account and its ledger accounts, sends the verification link, signs in."""
+    settings = config.get()
+    email = normalize_email(email)
+    _check_password(password)
+    await ratelimit.hit(f"{settings.register_attempts_per_hour}/hour", f"register:{ip}")
+    password_hash = await _hash_password(password)
+    try:
+        async with atomic() as conn:
+            user = await User.create(email=email, password_hash=password_hash, using_db=conn)
+            await ledger.open_user_accounts(user, conn)
+            await activity.record(conn, "sign_up", user_id=user.id, ip=ip)
+    except IntegrityError:
+        raise EmailTaken("an account with this email exists", field="email") from None
+    await send_verification(user)
+    return await _open_session(user, ip), user
+
+
+async def login(email: str, password: str, *, ip: str | None) -> tuple[str, User]:
+    settings = config.get()
+    email = email.strip().lower()[:254]
+    rule = f"{settings.login_attempts_per_minute}/minute"
+    await ratelimit.hit(rule, f"login:email:{email}", f"login:ip:{ip}")
+    user = await User.get_or_none(email=email)
+    valid = await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not valid or user.state == UserState.DELETED:
+        raise InvalidCredentials("wrong email or password")
+    if user.state == UserState.BLOCKED:
+        raise AccountBlocked("this account is blocked")
+    return await _open_session(user, ip), user
+
+
+async def _open_session(user: User, ip: str | None) -> str:
+    token = SESSION_PREFIX + secrets.token_urlsafe(32)
+    expires = clock.now() + timedelta(days=config.get().session_token_days)
+    async with atomic() as conn:
+        await Credential.create(
+            user=user, kind=CredentialKind.SESSION, token_hash=hash_secret(token),
+            expires_at=expires, using_db=conn,
+        )
+        await User.filter(id=user.id).using_db(conn).update(last_seen_at=clock.now())
+        await activity.record(conn, "sign_in", user_id=user.id, ip=ip)
+    return token
+
+
+async def authenticate(secret: str | None) -> Viewer | None:
+    """The viewer a bearer secret (session token or API key) belongs to, or None."""
+    if not secret or len(secret) > 200:
+        return None
+    credential = await Credential.filter(
+        token_hash=hash_secret(secret), revoked_at=None
+    ).select_related("user").first()
+    if credential is None:
+        return None
+    user: User = credential.user
+    now = clock.now()
+    if credential.expires_at is not None and credential.expires_at <= now:
+        return None
+    if user.state in (UserState.BLOCKED, UserState.DELETED):
+        return None
+    if user.last_seen_at is None or now - user.last_seen_at > timedelta(hours=1):
+        # R8 counts inactivity from here; written at most hourly to keep reads cheap.
+        await User.filter(id=user.id).update(last_seen_at=now)
+    return Viewer(
+        user_id=user.id,
+        email=user.email,
+        role=user.role,
+        email_verified=user.email_verified_at is not None,
+        credential_id=credential.id,
+        credential_kind=credential.kind,
+        created_at=user.created_at,
+    )
+
+
+async def revoke(viewer: Viewer, credential_id: int) -> None:
+    """Revokes one of the viewer's own credentials (logout, a leaked API key: R13)."""
+    changed = await Credential.filter(
+        id=credential_id, user_id=viewer.user_id, revoked_at=None
+    ).update(revoked_at=clock.now())
+    if changed != 1:
+        raise NotFound("no such credential", field="id")
+
+
+async def list_credentials(viewer: Viewer) -> list[Credential]:
+    return await Credential.filter(user_id=viewer.user_id, revoked_at=None).order_by("-id")
+
+
+async def create_api_key(viewer: Viewer, name: str, *, ip: str | None) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= config.get().max_string_length:
+        raise InvalidInput("the name needs 1 to 200 characters", field="name")
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    async with atomic() as conn:
+        await Credential.create(
+            user_id=viewer.user_id, kind=CredentialKind.API_KEY, name=name,
+            token_hash=hash_secret(key), using_db=conn,
+        )
+        await activity.record(conn, "create_api_key", user_id=viewer.user_id, ip=ip, detail=name)
+    return key
+
+
+async def send_verification(user: User) -> None:
+    if user.email_verified_at is not None:
+        return
+    token = secrets.token_urlsafe(32)
+    expires = clock.now() + timedelta(hours=config.get().email_token_hours)
+    await EmailToken.create(user=user, token_hash=hash_secret(token), expires_at=expires)
+    link = f"{config.get().public_url}/verify-email?token={token}"
+    mail.send_later(
+        user.email,
+        "Confirm your email for SMS Rooms",
+        f"Open this link to confirm your email address:\n\n{link}\n\n"
+        f"The token, for apps: {token}\n",
+    )
+
+
+async def verify_email(token: str) -> User:
+    now = clock.now()
+    record = await EmailToken.filter(token_hash=hash_secret(token[:200])).first()
+    if record is None or record.expires_at <= now:
+        raise InvalidToken("this verification link is invalid or has expired", field="token")
+    async with atomic() as conn:
+        # Used once: the conditional update is the guard against a replayed link.
+        if await EmailToken.filter(id=record.id, used_at=None).using_db(conn).update(used_at=now):
+            await User.filter(id=record.user_id, email_verified_at=None).using_db(conn).update(  # type: ignore[attr-defined]
+                email_verified_at=now
+            )
+    return await User.get(id=record.user_id)  # type: ignore[attr-defined]
+
+
+async def get_user(user_id: int) -> User:
+    return await User.get(id=user_id)
+
+
+def require_admin(viewer: Viewer) -> None:
+    if not viewer.is_admin:
+        raise Forbidden("only an admin may do this")
+
+
+async def ensure_admin(email: str, password: str) -> User:
+    """Makes sure the admin account of ADMIN_EMAIL/ADMIN_PASSWORD exists (at start-up)."""
+    email = normalize_email(email)
+    user = await User.get_or_none(email=email)
+    if user is None:
+        try:
+            async with atomic() as conn:
+                user = await User.create(
+                    email=email, password_hash=await _hash_password(password), role=Role.ADMIN,
+                    email_verified_at=clock.now(), using_db=conn,
+                )
+                await ledger.open_user_accounts(user, conn)
+            return user
+        except IntegrityError:  # another process created it at the same moment
+            user = await User.get(email=email)
+    if not await _password_matches(user.password_hash, password) or user.role != Role.ADMIN:
+        await User.filter(id=user.id).update(
+            role=Role.ADMIN, password_hash=await _hash_password(password),
+            email_verified_at=user.email_verified_at or clock.now(),
+        )
+    return await User.get(id=user.id)

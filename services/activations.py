@@ -1,0 +1,304 @@
+"""Activations: buy a number, cancel, ban, finish, ask for another SMS (R1, R3, R4, R6).
+
+Every state change is one conditional UPDATE (`WHERE status = <expected>`) in the transaction
+that also moves the money, so that of two concurrent requests (a cancel and an incoming SMS,
+two sweepers, a retried request) exactly one wins and the other sees INVALID_STATE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from tortoise.expressions import Subquery
+
+from models import (
+    Activation,
+    ActivationStatus,
+    EventKind,
+    NumberUse,
+    PhoneNumber,
+    Price,
+    Service,
+    Supplier,
+    Transfer,
+    TransferKind,
+    User,
+    UserState,
+)
+from models.catalog import NumberState
+from services import abuse, activity, catalog, clock, config, events, hooks, ledger, money, policy
+from services.accounts import Viewer
+from services.db import Connection, IntegrityError, atomic, locked
+from services.errors import (
+    AccountBlocked,
+    EmailNotVerified,
+    IdempotencyConflict,
+    InvalidInput,
+    InvalidState,
+    NoNumbers,
+    NotFound,
+    PriceAboveMax,
+)
+
+REFUNDED_ENDINGS = (ActivationStatus.CANCELLED, ActivationStatus.EXPIRED, ActivationStatus.BANNED)
+
+
+@dataclass(frozen=True)
+class BuyRequest:
+    country: str
+    service: str
+    max_price: Decimal | str | None = None
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        """What "the same input" means for an idempotent retry."""
+        max_price = "" if self.max_price is None else str(Decimal(str(self.max_price)).normalize())
+        raw = f"{self.country.strip().upper()}|{self.service.strip().lower()}|{max_price}"
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+async def buy(viewer: Viewer, request: BuyRequest, *, ip: str | None) -> Activation:
+    """R1: assigns a number and holds its price in one transaction, or changes nothing."""
+    settings = config.get()
+    key = _idempotency_key(request.idempotency_key)
+    if key is not None:
+        existing = await _replay(viewer.user_id, key, request)
+        if existing is not None:
+            return existing
+    user = await User.get(id=viewer.user_id)
+    _check_may_buy(user)
+    country = await catalog.country_for_sale(request.country)
+    service = await catalog.service_for_sale(request.service)
+    await abuse.check_may_buy(user)
+    price = await catalog.current_price(country, service)
+    if request.max_price is not None:
+        max_minor = money.to_minor(request.max_price, field="maxPrice",
+                                   limit_minor=settings.max_price_minor)
+        if max_minor <= 0:
+            raise InvalidInput("maxPrice must be positive", field="maxPrice")
+        if price.price_minor > max_minor:
+            raise PriceAboveMax(
+                f"the price is {money.format_minor(price.price_minor)}", price_minor=price.price_minor
+            )
+    for _ in range(settings.buy_number_attempts):
+        try:
+            activation, notice = await _assign_and_hold(user, service, price, key, request, ip)
+        except IntegrityError:
+            # Either a concurrent buyer took the same number (try the next one), or a concurrent
+            # retry with the same idempotency key won (return what it bought).
+            if key is not None and (existing := await _replay(user.id, key, request)):
+                return existing
+            continue
+        await events.publish([notice])
+        catalog.invalidate()
+        await hooks.run(hooks.after_purchase, activation)
+        return activation
+    raise NoNumbers("no free number right now, try again")
+
+
+def _idempotency_key(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not 1 <= len(key) <= 100:
+        raise InvalidInput("idempotencyKey needs 1 to 100 characters", field="idempotencyKey")
+    return key
+
+
+async def _replay(user_id: int, key: str, request: BuyRequest) -> Activation | None:
+    existing = await Activation.get_or_none(user_id=user_id, idempotency_key=key)
+    if existing is None:
+        return None
+    if existing.request_fingerprint != request.fingerprint():
+        raise IdempotencyConflict(
+            "this idempotency key was used with other arguments", field="idempotencyKey"
+        )
+    return existing
+
+
+def _check_may_buy(user: User) -> None:
+    if user.state in (UserState.BLOCKED, UserState.DELETED):
+        raise AccountBlocked("this account is blocked")
+    if config.get().email_verification == "required" and user.email_verified_at is None:
+        raise EmailNotVerified("confirm your email address before buying (R12)")
+
+
+async def _assign_and_hold(
+    user: User, service: Service, price: Price, key: str | None, request: BuyRequest,
+    ip: str | None,
+) -> tuple[Activation, events.Notice]:
+    settings = config.get()
+    async with atomic() as conn:
+        number = await _free_number(conn, price.country_id, service.id)  # type: ignore[attr-defined]
+        if number is None:
+            raise NoNumbers("no free number for this service in this country")
+        # The unique (number, service) pair is the real guard against selling a number twice.
+        await NumberUse.create(number_id=number.id, service_id=service.id, using_db=conn)
+        now = clock.now()
+        activation = await Activation.create(
+            user_id=user.id,
+            number_id=number.id,
+            country_id=price.country_id,  # type: ignore[attr-defined]
+            service_id=service.id,
+            price_minor=price.price_minor,
+            cost_minor=price.cost_minor,
+            currency=settings.currency,
+            created_at=now,
+            sms_deadline_at=now + timedelta(seconds=settings.sms_wait_seconds),
+            expires_at=now + timedelta(seconds=settings.activation_window_seconds),
+            idempotency_key=key,
+            request_fingerprint=request.fingerprint(),
+            using_db=conn,
+        )
+        await ledger.post(
+            conn,
+            kind=TransferKind.HOLD,
+            debit=await ledger.user_account(user.id, conn),
+            credit=await ledger.escrow_account(user.id, conn),
+            amount_minor=price.price_minor,
+            description=f"{service.name} number {number.e164}",
+            activation_id=activation.id,
+        )
+        notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
+        await activity.record(conn, "purchase", user_id=user.id, ip=ip, detail=str(activation.id))
+    return activation, notice
+
+
+async def _free_number(conn: Connection, country_id: int, service_id: int) -> PhoneNumber | None:
+    active_suppliers = Supplier.filter(active=True).values("id")
+    query = (
+        PhoneNumber.filter(
+            country_id=country_id,
+            state=NumberState.ACTIVE,
+            supplier_id__in=Subquery(active_suppliers),
+        )
+        .exclude(id__in=Subquery(NumberUse.filter(service_id=service_id).values("number_id")))
+        .order_by("id")
+        .limit(1)
+    )
+    for prefix in policy.CRIMEAN_PREFIXES:  # R11
+        query = query.exclude(e164__startswith=prefix)
+    # SKIP LOCKED: concurrent buyers each take a different number instead of queueing.
+    return await locked(query, skip_locked=True).using_db(conn).first()
+
+
+async def get(viewer: Viewer, activation_id: int | str) -> Activation:
+    """The viewer's activation; someone else's is indistinguishable from a missing one."""
+    activation = await Activation.get_or_none(id=_parse_id(activation_id), user_id=viewer.user_id)
+    if activation is None:
+        raise NotFound("no such activation", field="id")
+    return activation
+
+
+def _parse_id(raw: int | str) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise NotFound("no such activation", field="id") from None
+    if not 0 < value < 2**31:
+        raise NotFound("no such activation", field="id")
+    return value
+
+
+async def cancel(viewer: Viewer, activation_id: int | str, *, ip: str | None) -> Activation:
+    """R4: a full refund while no SMS has arrived; refused after the first SMS."""
+    activation = await get(viewer, activation_id)
+    return await _end_waiting(activation, ActivationStatus.CANCELLED, ip=ip)
+
+
+async def ban(viewer: Viewer, activation_id: int | str, *, ip: str | None) -> Activation:
+    """R6: refund, and the (number, service) pair is marked banned; it is never sold again."""
+    activation = await get(viewer, activation_id)
+    return await _end_waiting(activation, ActivationStatus.BANNED, ip=ip)
+
+
+async def expire(activation: Activation) -> bool:
+    """R4: no SMS by the deadline -> EXPIRED and refunded. False if something else won."""
+    try:
+        await _end_waiting(activation, ActivationStatus.EXPIRED, ip=None, due=True)
+    except InvalidState:
+        return False
+    return True
+
+
+async def _end_waiting(
+    activation: Activation, status: ActivationStatus, *, ip: str | None, due: bool = False
+) -> Activation:
+    assert status in REFUNDED_ENDINGS
+    now = clock.now()
+    async with atomic() as conn:
+        query = Activation.filter(id=activation.id, status=ActivationStatus.WAITING_SMS)
+        if due:
+            query = query.filter(sms_deadline_at__lte=now)
+        changed = await query.using_db(conn).update(status=status, ended_at=now, refunded=True)
+        if changed != 1:
+            raise InvalidState("an SMS has arrived or the activation has ended: no refund (R4)")
+        hold = await Transfer.get(activation_id=activation.id, kind=TransferKind.HOLD).using_db(conn)
+        await ledger.resolve_hold(
+            conn, hold, kind=TransferKind.VOID, user_id=activation.user_id,  # type: ignore[attr-defined]
+            description=f"refund: activation {activation.id} {status.value.lower()}",
+        )
+        if status == ActivationStatus.BANNED:
+            await NumberUse.filter(
+                number_id=activation.number_id, service_id=activation.service_id  # type: ignore[attr-defined]
+            ).using_db(conn).update(banned=True)
+        activation = await Activation.get(id=activation.id).using_db(conn)
+        notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
+        if status != ActivationStatus.EXPIRED:
+            await activity.record(conn, status.value.lower(), user_id=activation.user_id,  # type: ignore[attr-defined]
+                                  ip=ip, detail=str(activation.id))
+    await events.publish([notice])
+    catalog.invalidate()
+    return activation
+
+
+async def finish(viewer: Viewer, activation_id: int | str) -> Activation:
+    """Ends an activation that has its code; the charge stays final (R4)."""
+    activation = await get(viewer, activation_id)
+    return await close_received(activation, refuse=True)  # type: ignore[return-value]
+
+
+async def close_received(activation: Activation, *, refuse: bool = False) -> Activation | None:
+    """RECEIVED -> FINISHED, by the user or when the window closes (R3)."""
+    now = clock.now()
+    async with atomic() as conn:
+        changed = await Activation.filter(
+            id=activation.id, status=ActivationStatus.RECEIVED
+        ).using_db(conn).update(status=ActivationStatus.FINISHED, ended_at=now)
+        if changed != 1:
+            if refuse:
+                raise InvalidState("only an activation that received a code can be finished")
+            return None
+        activation = await Activation.get(id=activation.id).using_db(conn)
+        notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
+    await events.publish([notice])
+    return activation
+
+
+async def request_another_sms(viewer: Viewer, activation_id: int | str) -> Activation:
+    """R3: after the first code, more may come until the window closes; tell the supplier."""
+    activation = await get(viewer, activation_id)
+    changed = await Activation.filter(
+        id=activation.id, status=ActivationStatus.RECEIVED, expires_at__gt=clock.now()
+    ).update(another_sms_requested_at=clock.now())
+    if changed != 1:
+        raise InvalidState("another SMS can be asked for only after the first, within the window")
+    activation = await Activation.get(id=activation.id)
+    await hooks.run(hooks.after_another_sms_requested, activation)
+    return activation
+
+
+async def page(
+    viewer: Viewer, *, first: int, after: int | None, statuses: list[ActivationStatus] | None
+) -> tuple[list[Activation], bool]:
+    """Newest first; `after` is the id of the last activation of the previous page."""
+    query = Activation.filter(user_id=viewer.user_id)
+    if after is not None:
+        query = query.filter(id__lt=after)
+    if statuses:
+        query = query.filter(status__in=statuses)
+    rows = await query.order_by("-id").limit(first + 1)
+    return rows[:first], len(rows) > first

@@ -1,0 +1,101 @@
+"""A user's balance as the APIs show it: the history of transfers and admin adjustments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tortoise.expressions import Q
+
+from models import AccountKind, Transfer, TransferKind, User
+from services import activity, config, ledger, money
+from services.accounts import Viewer, require_admin
+from services.db import atomic
+from services.errors import InvalidInput, NotFound
+
+# What the user's history calls each kind of transfer that touches their spendable balance.
+HISTORY_KIND = {
+    TransferKind.TOP_UP: "TOP_UP",
+    TransferKind.HOLD: "PURCHASE",
+    TransferKind.VOID: "REFUND",
+    TransferKind.ADJUSTMENT: "ADJUSTMENT",
+    TransferKind.FORFEIT: "FORFEIT",
+    TransferKind.WITHDRAWAL: "WITHDRAWAL",
+}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    id: int
+    kind: str
+    amount_minor: int  # signed: negative when money leaves the balance
+    balance_after_minor: int
+    created_at: datetime
+    activation_id: int | None
+    description: str
+
+
+async def history(
+    viewer: Viewer, *, first: int, after: int | None
+) -> tuple[list[HistoryEntry], bool]:
+    """Newest first; `after` is the id of the last transfer of the previous page."""
+    account = await ledger.user_account(viewer.user_id)
+    query = Transfer.filter(Q(debit_account_id=account.id) | Q(credit_account_id=account.id))
+    if after is not None:
+        query = query.filter(id__lt=after)
+    rows = await query.order_by("-id").limit(first + 1)
+    entries = [_entry(t, account.id) for t in rows[:first]]
+    return entries, len(rows) > first
+
+
+def _entry(transfer: Transfer, account_id: int) -> HistoryEntry:
+    outgoing = transfer.debit_account_id == account_id  # type: ignore[attr-defined]
+    return HistoryEntry(
+        id=transfer.id,
+        kind=HISTORY_KIND[transfer.kind],
+        amount_minor=-transfer.amount_minor if outgoing else transfer.amount_minor,
+        balance_after_minor=(
+            transfer.debit_balance_after if outgoing else transfer.credit_balance_after
+        ),
+        created_at=transfer.created_at,
+        activation_id=transfer.activation_id,  # type: ignore[attr-defined]
+        description=transfer.description,
+    )
+
+
+async def adjust(
+    admin: Viewer, user_id: int | str, amount: Decimal | str, reason: str, *, ip: str | None
+) -> User:
+    """An admin credits (positive) or debits (negative) a balance, as a ledger entry."""
+    require_admin(admin)
+    reason = reason.strip()
+    if not 1 <= len(reason) <= config.get().max_string_length:
+        raise InvalidInput("a reason of 1 to 200 characters is required", field="reason")
+    minor = money.to_minor(amount, field="amount", limit_minor=config.get().max_adjustment_minor)
+    if minor == 0:
+        raise InvalidInput("the amount must not be zero", field="amount")
+    user = await User.get_or_none(id=_user_id(user_id))
+    if user is None:
+        raise NotFound("no such user", field="userId")
+    async with atomic() as conn:
+        own = await ledger.user_account(user.id, conn)
+        other = await ledger.system_account(AccountKind.ADJUSTMENTS, conn)
+        debit, credit = (other, own) if minor > 0 else (own, other)
+        await ledger.post(
+            conn, kind=TransferKind.ADJUSTMENT, debit=debit, credit=credit,
+            amount_minor=abs(minor), description=reason,
+        )
+        await activity.record(conn, "admin_adjust_balance", user_id=admin.user_id, ip=ip,
+                              detail=f"user {user.id}: {money.format_minor(minor)}")
+    return user
+
+
+def _user_id(raw: int | str) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise NotFound("no such user", field="userId") from None
+    if not 0 < value < 2**31:
+        raise NotFound("no such user", field="userId")
+    return value

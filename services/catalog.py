@@ -1,0 +1,140 @@
+"""The catalog as users see it: countries, services and offers with their availability.
+
+Reading the catalog is the hottest read of the service (price lists are polled by bots), so it
+is served from an in-process snapshot rebuilt at most every PRICE_CACHE_SECONDS, or at once when
+this process changes the catalog. Counts are therefore up to that many seconds old; purchases
+always read the current price and pick a number from the live pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from tortoise import connections
+
+from models import Country, NumberState, Price, Service
+from services import config, policy
+from services.errors import CountryUnavailable, NoNumbers, ServiceUnavailable
+
+_AVAILABILITY = f"""
+SELECT p.country_id, p.service_id, COUNT(n.id) AS available
+FROM price p
+JOIN phone_number n ON n.country_id = p.country_id AND n.state = '{NumberState.ACTIVE.value}'
+JOIN supplier s ON s.id = n.supplier_id AND s.active
+WHERE {policy.crimean_sql_filter("n.e164")}
+  AND NOT EXISTS (SELECT 1 FROM number_use u
+                  WHERE u.number_id = n.id AND u.service_id = p.service_id)
+GROUP BY p.country_id, p.service_id
+"""
+
+
+@dataclass(frozen=True)
+class Offer:
+    country: Country
+    service: Service
+    price_minor: int
+    available: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    countries: tuple[Country, ...]  # on sale, by name
+    services: tuple[Service, ...]  # on sale, by name
+    offers: tuple[Offer, ...]  # on sale, by country name then service name
+    country_by_code: dict[str, Country]  # every known country, on sale or not
+    service_by_code: dict[str, Service]  # every known service, on sale or not
+    country_by_id: dict[int, Country]
+    service_by_id: dict[int, Service]
+    built_at: float
+
+
+_snapshot: Snapshot | None = None
+_lock = asyncio.Lock()
+
+
+def invalidate() -> None:
+    global _snapshot
+    _snapshot = None
+
+
+async def snapshot() -> Snapshot:
+    global _snapshot
+    current = _snapshot
+    if current is not None and time.monotonic() - current.built_at < config.get().price_cache_seconds:
+        return current
+    async with _lock:  # one rebuild at a time; the others wait for it and reuse it
+        if _snapshot is None or _snapshot is current:
+            _snapshot = await _build()
+        return _snapshot
+
+
+async def _build() -> Snapshot:
+    countries = await Country.all().order_by("name")
+    services = await Service.all().order_by("name")
+    prices = await Price.all()
+    counts = {
+        (int(row["country_id"]), int(row["service_id"])): int(row["available"])
+        for row in await connections.get("default").execute_query_dict(_AVAILABILITY)
+    }
+    on_sale_countries = {c.id: c for c in countries if policy.country_on_sale(c)}
+    on_sale_services = {s.id: s for s in services if policy.service_on_sale(s)}
+    offers = [
+        Offer(
+            country=on_sale_countries[p.country_id],  # type: ignore[attr-defined]
+            service=on_sale_services[p.service_id],  # type: ignore[attr-defined]
+            price_minor=p.price_minor,
+            available=counts.get((p.country_id, p.service_id), 0),  # type: ignore[attr-defined]
+        )
+        for p in prices
+        if p.country_id in on_sale_countries and p.service_id in on_sale_services  # type: ignore[attr-defined]
+    ]
+    offers.sort(key=lambda o: (o.country.name, o.service.name))
+    return Snapshot(
+        countries=tuple(on_sale_countries.values()),
+        services=tuple(on_sale_services.values()),
+        offers=tuple(offers),
+        country_by_code={c.code: c for c in countries},
+        service_by_code={s.code: s for s in services},
+        country_by_id={c.id: c for c in countries},
+        service_by_id={s.id: s for s in services},
+        built_at=time.monotonic(),
+    )
+
+
+async def offers(country_code: str | None = None, service_code: str | None = None) -> list[Offer]:
+    snap = await snapshot()
+    country = country_code.strip().upper() if country_code else None
+    service = service_code.strip().lower() if service_code else None
+    return [
+        o
+        for o in snap.offers
+        if (country is None or o.country.code == country)
+        and (service is None or o.service.code == service)
+    ]
+
+
+async def country_for_sale(code: str) -> Country:
+    country = (await snapshot()).country_by_code.get(code.strip().upper())
+    if country is None:
+        raise CountryUnavailable(f"unknown country {code[:10]!r}", field="country")
+    if not policy.country_on_sale(country):
+        raise CountryUnavailable("numbers of this country are not sold", field="country")
+    return country
+
+
+async def service_for_sale(code: str) -> Service:
+    service = (await snapshot()).service_by_code.get(code.strip().lower())
+    if service is None:
+        raise ServiceUnavailable(f"unknown service {code[:20]!r}", field="service")
+    if not policy.service_on_sale(service):
+        raise ServiceUnavailable("numbers for this service are not sold", field="service")
+    return service
+
+
+async def current_price(country: Country, service: Service) -> Price:
+    price = await Price.get_or_none(country_id=country.id, service_id=service.id)
+    if price is None:
+        raise NoNumbers("no numbers for this service in this country")
+    return price

@@ -1,0 +1,75 @@
+"""Transactions and the few places where the two database dialects differ."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
+from tortoise.migrations.executor import MigrationExecutor
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
+
+from settings import tortoise_config
+
+T = TypeVar("T")
+MIGRATION_LOCK_KEY = 7_406_301  # any constant shared by all processes of this app
+Connection = BaseDBAsyncClient
+
+__all__ = ["Connection", "IntegrityError", "atomic", "is_postgres", "locked", "retry_serialization"]
+
+
+def is_postgres() -> bool:
+    return connections.get("default").capabilities.dialect == "postgres"
+
+
+def atomic() -> Any:
+    """One database transaction: `async with atomic() as conn:`."""
+    return in_transaction("default")
+
+
+def locked(query: QuerySet[Any], *, skip_locked: bool = False) -> QuerySet[Any]:
+    """Row locks on PostgreSQL. SQLite has one writer and one connection per process, and
+    tortoise ignores FOR UPDATE there; correctness never rests on this lock alone, but on
+    conditional updates and unique constraints (DESIGN.md, "Known traps")."""
+    if is_postgres():
+        return query.select_for_update(skip_locked=skip_locked)
+    return query
+
+
+async def retry_serialization(operation: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:
+    """Runs `operation` again when PostgreSQL reports a deadlock or serialization failure."""
+    for attempt in range(attempts):
+        try:
+            return await operation()
+        except (OperationalError, TransactionManagementError) as exc:
+            text = str(exc).lower()
+            transient = "deadlock" in text or "could not serialize" in text
+            if not transient or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def open_database(database_url: str) -> None:
+    """Connects the ORM and applies pending migrations (models/migrations).
+
+    Several processes may start at once: on PostgreSQL an advisory lock, held in its own
+    transaction while the migrations run, lets one migrate and the others find nothing to do.
+    """
+    config = tortoise_config(database_url)
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+    apps = config["apps"]
+    executor = MigrationExecutor(connections.get("default"), apps)  # type: ignore[arg-type]
+    if is_postgres():
+        async with in_transaction("default") as conn:
+            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY])
+            await executor.migrate()
+    else:
+        await executor.migrate()
+
+
+async def close_database() -> None:
+    """Closes the pools and clears tortoise's global context, so a process may open another."""
+    await Tortoise.close_connections()

@@ -1,0 +1,121 @@
+"""The double-entry ledger: every change of a balance is one transfer between two accounts.
+
+Words from two-phase transfers (docs/adr/0001): a purchase is a *pending* HOLD (user -> escrow),
+the first SMS *posts* it (CAPTURE: escrow -> revenue), a refund *voids* it (VOID: escrow ->
+user). Money moves from the debit account to the credit account. A balance changes only through
+one conditional UPDATE in the transaction that inserts the transfer row, so the cached balance
+always equals the sum of the account's transfers, and the database refuses a user's account going
+below zero (migration 0002) even if this code were wrong.
+"""
+
+from __future__ import annotations
+
+from tortoise.expressions import F
+
+from models import AccountKind, LedgerAccount, Transfer, TransferKind, User
+from models.ledger import NON_NEGATIVE_KINDS
+from services.db import Connection, IntegrityError
+from services.errors import InsufficientBalance, InvalidState
+
+RESOLVING_KINDS = (TransferKind.CAPTURE, TransferKind.VOID)
+
+
+async def open_user_accounts(user: User, conn: Connection) -> None:
+    for kind in (AccountKind.USER, AccountKind.ESCROW):
+        await LedgerAccount.create(kind=kind, user=user, balance_minor=0, using_db=conn)
+
+
+async def user_account(user_id: int, conn: Connection | None = None) -> LedgerAccount:
+    return await LedgerAccount.get(kind=AccountKind.USER, user_id=user_id).using_db(conn)
+
+
+async def escrow_account(user_id: int, conn: Connection | None = None) -> LedgerAccount:
+    return await LedgerAccount.get(kind=AccountKind.ESCROW, user_id=user_id).using_db(conn)
+
+
+async def system_account(kind: AccountKind, conn: Connection | None = None) -> LedgerAccount:
+    return await LedgerAccount.get(kind=kind, user_id=None).using_db(conn)
+
+
+async def balance_minor(user_id: int) -> int:
+    rows = await LedgerAccount.filter(kind=AccountKind.USER, user_id=user_id).values_list(
+        "balance_minor", flat=True
+    )
+    return int(rows[0]) if rows else 0
+
+
+async def post(
+    conn: Connection,
+    *,
+    kind: TransferKind,
+    debit: LedgerAccount,
+    credit: LedgerAccount,
+    amount_minor: int,
+    description: str,
+    pending: Transfer | None = None,
+    activation_id: int | None = None,
+) -> Transfer:
+    """Moves `amount_minor` from `debit` to `credit`. Must run inside a transaction."""
+    assert amount_minor > 0, "a transfer moves a positive amount"
+    assert debit.id != credit.id, "a transfer moves money between two accounts"
+    assert (kind in RESOLVING_KINDS) == (pending is not None), "only capture/void resolve a hold"
+    # Fixed lock order (ascending id) so that two transfers never deadlock on the same pair.
+    balances: dict[int, int] = {}
+    for account, delta in sorted(
+        ((debit, -amount_minor), (credit, amount_minor)), key=lambda pair: pair[0].id
+    ):
+        balances[account.id] = await _apply(conn, account, delta)
+    try:
+        return await Transfer.create(
+            kind=kind,
+            debit_account_id=debit.id,
+            credit_account_id=credit.id,
+            amount_minor=amount_minor,
+            debit_balance_after=balances[debit.id],
+            credit_balance_after=balances[credit.id],
+            pending=pending,
+            activation_id=activation_id,
+            description=description[:200],
+            using_db=conn,
+        )
+    except IntegrityError as exc:
+        if pending is not None:
+            raise InvalidState("this hold has already been resolved") from exc
+        raise
+
+
+async def _apply(conn: Connection, account: LedgerAccount, delta: int) -> int:
+    """Adds `delta` to one account's balance atomically; returns the balance after it."""
+    query = LedgerAccount.filter(id=account.id)
+    if delta < 0 and account.kind in NON_NEGATIVE_KINDS:
+        query = query.filter(balance_minor__gte=-delta)
+    changed = await query.using_db(conn).update(balance_minor=F("balance_minor") + delta)
+    if changed != 1:
+        raise InsufficientBalance("the balance is too low")
+    # Our UPDATE holds the row lock until commit, so this read sees exactly our change.
+    after = await LedgerAccount.filter(id=account.id).using_db(conn).values_list(
+        "balance_minor", flat=True
+    )
+    return int(after[0])
+
+
+async def resolve_hold(
+    conn: Connection, hold: Transfer, *, kind: TransferKind, user_id: int, description: str
+) -> Transfer:
+    """Posts (CAPTURE into revenue) or voids (VOID back to the user) a purchase's hold."""
+    escrow = await escrow_account(user_id, conn)
+    target = (
+        await system_account(AccountKind.REVENUE, conn)
+        if kind == TransferKind.CAPTURE
+        else await user_account(user_id, conn)
+    )
+    return await post(
+        conn,
+        kind=kind,
+        debit=escrow,
+        credit=target,
+        amount_minor=hold.amount_minor,
+        description=description,
+        pending=hold,
+        activation_id=hold.activation_id,  # type: ignore[attr-defined]
+    )

@@ -1,0 +1,34 @@
+"""Money is an integer number of minor units (cents); decimals exist only at the edges."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from services.errors import InvalidInput
+
+MINOR_PER_MAJOR = 100
+_CENT = Decimal("0.01")
+
+
+def to_minor(amount: Decimal | str | int, *, field: str, limit_minor: int) -> int:
+    """Parses an amount given by a user; refuses fractions of a cent, NaN and absurd sizes."""
+    try:
+        value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(f"{field} is not a decimal amount", field=field) from None
+    if not value.is_finite():
+        raise InvalidInput(f"{field} must be a finite amount", field=field)
+    if abs(value) > Decimal(limit_minor) / MINOR_PER_MAJOR:
+        raise InvalidInput(f"{field} is out of range", field=field)
+    if value != value.quantize(_CENT):
+        raise InvalidInput(f"{field} has more than two decimals", field=field)
+    return int(value * MINOR_PER_MAJOR)
+
+
+def to_decimal(minor: int) -> Decimal:
+    return (Decimal(minor) / MINOR_PER_MAJOR).quantize(_CENT)
+
+
+def format_minor(minor: int) -> str:
+    """`1250` -> `"12.50"`, as both APIs print amounts."""
+    return str(to_decimal(minor))

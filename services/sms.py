@@ -1,0 +1,114 @@
+"""SMS ingest (R2, R3): store every message, deliver it to the one live activation it is for.
+
+One transaction stores the message, matches it to the live activation on that number whose
+service the sender or text belongs to, extracts the code, and on the first SMS moves the
+activation to RECEIVED and captures its hold. Events are published after the commit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import lru_cache
+
+from models import Activation, ActivationStatus, EventKind, PhoneNumber, Service, Sms, Supplier, Transfer, TransferKind
+from models.activations import LIVE_STATUSES
+from services import catalog, clock, events, ledger
+from services.db import Connection, IntegrityError, atomic
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"  # to a live activation
+    STORED = "stored"  # kept for audit; no live activation of a matching service (R2)
+    DUPLICATE = "duplicate"  # this supplier already delivered this message id
+
+
+@dataclass(frozen=True)
+class IncomingSms:
+    supplier: Supplier
+    message_id: str
+    to: str  # E.164
+    sender: str | None
+    text: str
+    received_at: datetime
+
+
+@lru_cache(maxsize=1024)
+def _pattern(source: str) -> re.Pattern[str]:
+    return re.compile(source, re.IGNORECASE)
+
+
+def belongs_to(service: Service, sender: str | None, text: str) -> bool:
+    """R2: does this message come from this service (by its sender, or its text)?"""
+    pattern = _pattern(service.sender_pattern)
+    return bool((sender and pattern.search(sender)) or pattern.search(text))
+
+
+def extract_code(service: Service, text: str) -> str | None:
+    match = _pattern(service.code_pattern).search(text)
+    if match is None:
+        return None
+    code = match.group(1) if match.groups() else match.group(0)
+    return re.sub(r"[\s-]", "", code)[:20]  # "123-456" is typed as 123456
+
+
+async def ingest(message: IncomingSms) -> Outcome:
+    try:
+        async with atomic() as conn:
+            sms = await Sms.create(
+                supplier=message.supplier, supplier_message_id=message.message_id,
+                to_e164=message.to, sender=message.sender, text=message.text,
+                received_at=message.received_at, using_db=conn,
+            )
+            notices = await _deliver(conn, sms, message)
+    except IntegrityError:
+        if await Sms.exists(supplier=message.supplier, supplier_message_id=message.message_id):
+            return Outcome.DUPLICATE
+        raise
+    await events.publish(notices)
+    return Outcome.DELIVERED if notices else Outcome.STORED
+
+
+async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[events.Notice]:
+    number = await PhoneNumber.get_or_none(e164=message.to).using_db(conn)
+    if number is None:
+        return []
+    live = await Activation.filter(
+        number_id=number.id, status__in=LIVE_STATUSES, expires_at__gt=clock.now()
+    ).using_db(conn).order_by("id")
+    services = (await catalog.snapshot()).service_by_code.values()
+    service_by_id = {s.id: s for s in services}
+    for activation in live:
+        service = service_by_id.get(activation.service_id)  # type: ignore[attr-defined]
+        if service is not None and belongs_to(service, message.sender, message.text):
+            return await _deliver_to(conn, sms, activation, extract_code(service, message.text))
+    return []
+
+
+async def _deliver_to(
+    conn: Connection, sms: Sms, activation: Activation, code: str | None
+) -> list[events.Notice]:
+    first = await Activation.filter(
+        id=activation.id, status=ActivationStatus.WAITING_SMS
+    ).using_db(conn).update(status=ActivationStatus.RECEIVED, code=code, another_sms_requested_at=None)
+    if not first:
+        # Not waiting any more: deliver as a further SMS only if it is still RECEIVED (a cancel
+        # or the sweeper may have won the race, and then the message is just stored).
+        updates = {"another_sms_requested_at": None} | ({"code": code} if code else {})
+        if not await Activation.filter(
+            id=activation.id, status=ActivationStatus.RECEIVED
+        ).using_db(conn).update(**updates):
+            return []
+    await Sms.filter(id=sms.id).using_db(conn).update(activation_id=activation.id, code=code)
+    current = await Activation.get(id=activation.id).using_db(conn)
+    notices = [await events.record(conn, current, EventKind.SMS_RECEIVED, sms_id=sms.id)]
+    if first:
+        hold = await Transfer.get(activation_id=activation.id, kind=TransferKind.HOLD).using_db(conn)
+        await ledger.resolve_hold(
+            conn, hold, kind=TransferKind.CAPTURE, user_id=current.user_id,  # type: ignore[attr-defined]
+            description=f"activation {activation.id}: code received",
+        )
+        notices.append(await events.record(conn, current, EventKind.STATUS_CHANGED))
+    return notices

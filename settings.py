@@ -1,0 +1,147 @@
+"""Every setting of SMS Rooms, read once from the environment (and an optional `.env` file).
+
+Each setting has a safe default for the embedded mode (SQLite, in-process bus, demo supplier).
+`Settings` is frozen: nothing changes a setting after start-up. Limits that bound loops, pages,
+queues and retries live here too, so that every bound has a name ("put a limit on everything").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from starlette.config import Config
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite://{ROOT / 'data' / 'smsrooms.sqlite3'}"
+    event_bus_url: str = "memory://"
+    redis_url: str | None = None
+    # Prefix of every Redis key and channel, so several deployments (or test runs) share a Redis.
+    redis_prefix: str = "smsrooms:"
+    admin_email: str | None = None
+    admin_password: str | None = None
+    demo_supplier: bool = True
+    demo_supplier_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    demo_supplier_secret_generated: bool = True
+    demo_auto_sms_seconds: float | None = None
+    email_verification: str = "optional"  # "required" | "optional"
+    smtp_url: str | None = None
+    mail_from: str = "SMS Rooms <no-reply@localhost>"
+    public_url: str = "http://localhost:8000"
+    allowed_origins: tuple[str, ...] = ("http://localhost:8000", "http://localhost:3000")
+
+    # Business rules (RULES.md)
+    sms_wait_seconds: int = 300  # R4
+    activation_window_seconds: int = 1200  # R3
+    currency: str = "USD"  # ISO 4217, two decimals (minor units are cents)
+    abuse_window_seconds: int = 3600  # R5
+    abuse_cancel_threshold: int = 10  # R5
+    abuse_min_success_ratio: float = 0.2  # R5
+    abuse_cooldown_seconds: int = 3600  # R5
+
+    # Security and limits
+    login_attempts_per_minute: int = 10  # R13, per email and per IP
+    register_attempts_per_hour: int = 20  # per IP
+    api_requests_per_second: int = 20  # per API key on the compatible API
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 15
+    graphql_max_tokens: int = 2000
+    graphql_max_body_bytes: int = 64 * 1024
+    max_page_size: int = 100
+    max_string_length: int = 200
+    max_adjustment_minor: int = 100_000_000  # 1,000,000.00 per adjustment
+    max_price_minor: int = 100_000_000
+    password_min_length: int = 8
+    password_max_length: int = 256
+    webhook_max_body_bytes: int = 16 * 1024
+    webhook_tolerance_seconds: int = 300
+    session_token_days: int = 30
+    email_token_hours: int = 48
+
+    # Background work
+    sweeper_interval_seconds: float = 1.0
+    sweeper_batch_size: int = 200
+    price_cache_seconds: float = 2.0
+    buy_number_attempts: int = 5
+    demo_pool_min_free: int = 5  # the demo supplier restocks a country below this many free numbers
+    demo_pool_restock: int = 20
+
+    # Event bus and subscriptions (issue 3)
+    subscriber_queue_size: int = 256
+
+    @classmethod
+    def from_env(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object) -> Settings:
+        config = Config(env_file if env_file and Path(env_file).exists() else None)
+        defaults = cls()
+        secret = config("DEMO_SUPPLIER_SECRET", default=None)
+        values: dict[str, object] = {
+            "database_url": config("DATABASE_URL", default=defaults.database_url),
+            "event_bus_url": config("EVENT_BUS_URL", default=defaults.event_bus_url),
+            "redis_url": config("REDIS_URL", default=None) or None,
+            "redis_prefix": config("REDIS_PREFIX", default=defaults.redis_prefix),
+            "admin_email": config("ADMIN_EMAIL", default=None) or None,
+            "admin_password": config("ADMIN_PASSWORD", default=None) or None,
+            "demo_supplier": config("DEMO_SUPPLIER", cast=_bool, default="on"),
+            "demo_supplier_secret": secret or defaults.demo_supplier_secret,
+            "demo_supplier_secret_generated": not secret,
+            "demo_auto_sms_seconds": config("DEMO_AUTO_SMS_SECONDS", cast=float, default=None),
+            "email_verification": config("EMAIL_VERIFICATION", default="optional"),
+            "smtp_url": config("SMTP_URL", default=None) or None,
+            "mail_from": config("MAIL_FROM", default=defaults.mail_from),
+            "public_url": config("PUBLIC_URL", default=defaults.public_url).rstrip("/"),
+            "sms_wait_seconds": config("SMS_WAIT_SECONDS", cast=int, default=300),
+            "activation_window_seconds": config("ACTIVATION_WINDOW_SECONDS", cast=int, default=1200),
+            "currency": config("CURRENCY", default=defaults.currency),
+        }
+        origins = config("ALLOWED_ORIGINS", default=None)
+        if origins:
+            values["allowed_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+        values.update(overrides)
+        settings = dataclasses.replace(defaults, **values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.email_verification not in {"required", "optional"}:
+            raise ValueError("EMAIL_VERIFICATION must be 'required' or 'optional'")
+        if not (0 < self.sms_wait_seconds <= self.activation_window_seconds):
+            raise ValueError("need 0 < SMS_WAIT_SECONDS <= ACTIVATION_WINDOW_SECONDS")
+        if not self.database_url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise ValueError("DATABASE_URL must be sqlite://... or postgres://...")
+        if not self.event_bus_url.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError("EVENT_BUS_URL must be memory:// or redis://...")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
+
+
+def tortoise_config(database_url: str) -> dict[str, object]:
+    url = database_url.replace("postgresql://", "postgres://", 1)
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": ["models"],
+                "default_connection": "default",
+                "migrations": "models.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For the `tortoise` command line (makemigrations / migrate), see [tool.tortoise] in pyproject.
+TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", Settings().database_url))

@@ -1,0 +1,1 @@
+"""The event bus and the live feed (GraphQL subscriptions)."""

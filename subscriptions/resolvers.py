@@ -1,0 +1,71 @@
+"""`activationEvents`: the live feed of the viewer's activations.
+
+Order of work (DESIGN.md, "Data flow of a code"): subscribe to the bus first, then read the
+backlog from the database, then wait for wake-ups and read again after the last cursor sent.
+Events are read from the database every time, so a wake-up lost or doubled changes nothing, and
+the cursor makes sure nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from resolvers.activations import query_error
+from resolvers.context import Context
+from schema.activations import Activation, ActivationEvent, ActivationEventKind, SmsMessage
+from schema.pagination import decode_cursor, encode_cursor
+from models import ActivationEvent as EventRow
+from services import activations, feed
+from services.errors import ServiceError
+from subscriptions import channels
+
+BATCH = 100
+
+
+async def to_event(event: EventRow) -> ActivationEvent:
+    activation = await Activation.from_model(event.activation)
+    activation.status = event.status  # the status as of this event, not as of now
+    return ActivationEvent(
+        cursor=encode_cursor("event", event.id),
+        kind=ActivationEventKind(event.kind.value),
+        activation=activation,
+        sms=SmsMessage.from_model(event.sms) if event.sms else None,
+    )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Events of the viewer's activations: one activation when activationId is "
+        "given, else all of them.\nWith activationId and no `after`, it first replays every SMS "
+        "that activation already received.\nWith `after` (the cursor of the last event seen), "
+        "it first sends what was missed, then live events."
+    )
+    async def activation_events(
+        self,
+        info: strawberry.Info[Context],
+        activation_id: strawberry.ID | None = None,
+        after: str | None = None,
+    ) -> AsyncGenerator[ActivationEvent, None]:
+        viewer = await info.context.require_viewer()
+        try:
+            only = (await activations.get(viewer, activation_id)).id if activation_id else None
+            cursor = decode_cursor("event", after)
+        except ServiceError as error:
+            raise query_error(error) from None
+        bus = channels.bus()
+        async with bus.subscribe(channels.user_channel(viewer.user_id)) as wakeup:
+            if cursor is None:
+                cursor = await feed.latest_id(viewer.user_id, only)
+                if only is not None:
+                    for event in await feed.sms_before(only, viewer.user_id, cursor):
+                        yield await to_event(event)
+            while True:
+                batch = await feed.events_after(viewer.user_id, only, cursor, BATCH)
+                for event in batch:
+                    cursor = event.id
+                    yield await to_event(event)
+                if len(batch) < BATCH:
+                    await wakeup.wait()

@@ -1,0 +1,1 @@
+"""Where numbers and SMS come from: the demo pool, push webhooks, upstream APIs."""

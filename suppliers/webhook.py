@@ -1,0 +1,104 @@
+"""`POST /suppliers/{supplier}/sms`: a supplier delivers one received SMS (contract/http.md).
+
+Signed (suppliers.signature), idempotent by the supplier's message id, bounded in size, and
+validated field by field before anything is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from models import Supplier
+from services import clock, config
+from services.sms import IncomingSms, ingest
+from suppliers import signature
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+LIMITS = {"id": 100, "from": 100, "text": 2000}
+
+
+class BadPayload(ValueError):
+    pass
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def receive_sms(request: Request) -> JSONResponse:
+    settings = config.get()
+    supplier = await Supplier.get_or_none(code=request.path_params["supplier"][:40], active=True)
+    if supplier is None:
+        return _error(404, "no such supplier")
+    declared = request.headers.get("content-length")
+    if declared and (not declared.isdigit() or int(declared) > settings.webhook_max_body_bytes):
+        return _error(400, "body too large")
+    body = await _read_limited(request, settings.webhook_max_body_bytes)
+    if body is None:
+        return _error(400, "body too large")
+    if not signature.verify(
+        supplier.webhook_secret, body, request.headers.get("x-signature"),
+        now=time.time(), tolerance=settings.webhook_tolerance_seconds,
+    ):
+        return _error(401, "signature missing, wrong or expired")
+    try:
+        message = parse(supplier, body)
+    except BadPayload as exc:
+        return _error(400, str(exc))
+    outcome = await ingest(message)
+    return JSONResponse({"status": outcome.value})
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def parse(supplier: Supplier, body: bytes) -> IncomingSms:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadPayload("malformed JSON") from None
+    if not isinstance(data, dict):
+        raise BadPayload("the body must be a JSON object")
+    for name in ("id", "to", "text"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            raise BadPayload(f"'{name}' is required and must be a non-empty string")
+    for name, limit in LIMITS.items():
+        value = data.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise BadPayload(f"'{name}' must be a string of at most {limit} characters")
+    if not E164.match(data["to"]):
+        raise BadPayload("'to' must be an E.164 number such as +447700900123")
+    return IncomingSms(
+        supplier=supplier,
+        message_id=data["id"].strip(),
+        to=data["to"],
+        sender=(data.get("from") or "").strip() or None,
+        text=data["text"],
+        received_at=_received_at(data.get("receivedAt")),
+    )
+
+
+def _received_at(raw: object) -> datetime:
+    if raw is None:
+        return clock.now()
+    if not isinstance(raw, str) or len(raw) > 40:
+        raise BadPayload("'receivedAt' must be an ISO-8601 date-time")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadPayload("'receivedAt' must be an ISO-8601 date-time") from None
+    if value.tzinfo is None:
+        raise BadPayload("'receivedAt' needs a time zone offset")
+    return value
