@@ -153,6 +153,7 @@ async def _assign_and_hold(
             request_fingerprint=request.fingerprint(),
             using_db=conn,
         )
+        activation.number = number
         await ledger.post(
             conn,
             kind=TransferKind.HOLD,
@@ -187,10 +188,17 @@ async def _free_number(conn: Connection, country_id: int, service_id: int) -> Ph
 
 async def get(viewer: Viewer, activation_id: int | str) -> Activation:
     """The viewer's activation; someone else's is indistinguishable from a missing one."""
-    activation = await Activation.get_or_none(id=_parse_id(activation_id), user_id=viewer.user_id)
+    activation = await Activation.get_or_none(
+        id=_parse_id(activation_id), user_id=viewer.user_id
+    ).select_related("number")
     if activation is None:
         raise NotFound("no such activation", field="id")
     return activation
+
+
+async def fetch(activation_id: int, conn: Connection | None = None) -> Activation:
+    """An activation with its number, as every API shows it."""
+    return await Activation.get(id=activation_id).using_db(conn).select_related("number")
 
 
 def _parse_id(raw: int | str) -> int:
@@ -245,7 +253,7 @@ async def _end_waiting(
             await NumberUse.filter(
                 number_id=activation.number_id, service_id=activation.service_id  # type: ignore[attr-defined]
             ).using_db(conn).update(banned=True)
-        activation = await Activation.get(id=activation.id).using_db(conn)
+        activation = await fetch(activation.id, conn)
         notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
         if status != ActivationStatus.EXPIRED:
             await activity.record(conn, status.value.lower(), user_id=activation.user_id,  # type: ignore[attr-defined]
@@ -272,7 +280,7 @@ async def close_received(activation: Activation, *, refuse: bool = False) -> Act
             if refuse:
                 raise InvalidState("only an activation that received a code can be finished")
             return None
-        activation = await Activation.get(id=activation.id).using_db(conn)
+        activation = await fetch(activation.id, conn)
         notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
     await events.publish([notice])
     return activation
@@ -286,7 +294,7 @@ async def request_another_sms(viewer: Viewer, activation_id: int | str) -> Activ
     ).update(another_sms_requested_at=clock.now())
     if changed != 1:
         raise InvalidState("another SMS can be asked for only after the first, within the window")
-    activation = await Activation.get(id=activation.id)
+    activation = await fetch(activation.id)
     await hooks.run(hooks.after_another_sms_requested, activation)
     return activation
 
@@ -300,5 +308,5 @@ async def page(
         query = query.filter(id__lt=after)
     if statuses:
         query = query.filter(status__in=statuses)
-    rows = await query.order_by("-id").limit(first + 1)
+    rows = await query.order_by("-id").limit(first + 1).select_related("number")
     return rows[:first], len(rows) > first

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
 from tortoise.migrations.executor import MigrationExecutor
 from tortoise.queryset import QuerySet
@@ -73,3 +74,6 @@ async def open_database(database_url: str) -> None:
 async def close_database() -> None:
     """Closes the pools and clears tortoise's global context, so a process may open another."""
     await Tortoise.close_connections()
+    # tortoise caches each model's SQL by connection *name*; another database opened later
+    # under the same name (tests run SQLite, then PostgreSQL) must not reuse the old dialect's.
+    EXECUTOR_CACHE.clear()

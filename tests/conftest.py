@@ -1,0 +1,126 @@
+"""Fixtures: a real server per backend pair, and an API client that speaks to it over TCP.
+
+`server` is parametrised over the two backend pairs (tests/backends.py), session-scoped: pytest
+runs every test that uses it once on SQLite + in-process bus, then once on PostgreSQL + Redis.
+The server is uvicorn serving `create_app(settings)` inside the test's own event loop, so tests
+drive it through the public interfaces (HTTP, websockets, third-party clients) and can also read
+the stored state directly through the same ORM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from app import create_app
+from models import Country, Supplier
+from services import clock
+from settings import Settings
+from suppliers import demo
+from tests import backends
+from tests.api import Api
+
+ADMIN_EMAIL = "admin@smsrooms.test"
+ADMIN_PASSWORD = "admin-password-123"
+SUPPLIER_SECRET = "demo-webhook-secret-for-tests"
+NUMBERS_PER_COUNTRY = 400
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    backend: str
+    settings: Settings
+
+
+def test_settings(backend: backends.Backend, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": backend.database_url,
+        "event_bus_url": backend.event_bus_url,
+        "redis_url": backend.redis_url,
+        "redis_prefix": backend.redis_prefix,
+        "admin_email": ADMIN_EMAIL,
+        "admin_password": ADMIN_PASSWORD,
+        "demo_supplier": True,
+        "demo_supplier_secret": SUPPLIER_SECRET,
+        "demo_supplier_secret_generated": False,
+        "sweeper_interval_seconds": 0.1,
+        "price_cache_seconds": 0.0,
+        "demo_pool_min_free": 0,
+        "allowed_origins": ("http://app.smsrooms.test",),
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[backends.Backend]:
+    prefix = f"smsrooms-test-{secrets.token_hex(4)}:"
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "smsrooms.sqlite3"
+        yield backends.Backend("sqlite", f"sqlite://{path}", "memory://", None, prefix)
+        return
+    await backends.check_redis()
+    url = await backends.create_postgres_database()
+    try:
+        yield backends.Backend("postgres", url, backends.REDIS_URL, backends.REDIS_URL, prefix)
+    finally:
+        await backends.drop_postgres_database(url)
+        await backends.drop_redis_keys(prefix)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses `backend` (directly or through `server`) runs on both pairs,
+    unless it is marked to run on one (`@pytest.mark.backends("postgres")`)."""
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        names = list(marker.args) if marker else ["sqlite", "postgres"]
+        metafunc.parametrize("backend", names, indirect=True, scope="session")
+
+
+async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    port = backends.free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, lifespan="on", log_level="warning",
+        ws="websockets-sansio",
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    for _ in range(300):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.05)
+    if not server.started:
+        task.result()  # raises what stopped it
+        raise RuntimeError("the test server did not start")
+    return server, task, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+async def server(backend: backends.Backend) -> AsyncIterator[Server]:
+    settings = test_settings(backend)
+    uv, task, url = await start_server(settings)
+    try:
+        supplier = await Supplier.get(code=demo.CODE)
+        for code in demo.POOLS:
+            await demo.add_numbers(supplier, await Country.get(code=code), NUMBERS_PER_COUNTRY)
+        yield Server(url=url, backend=backend.name, settings=settings)
+    finally:
+        uv.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def api(server: Server) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        yield Api(client, server)
+    clock.reset()

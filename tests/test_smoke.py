@@ -1,0 +1,27 @@
+"""The whole flow once, on both backend pairs: register, fund, buy, code arrives, history."""
+
+from __future__ import annotations
+
+from tests.api import Api
+
+
+async def test_buy_receive_code_and_history(api: Api) -> None:
+    user = await api.funded_user("5.00")
+    activation = await api.bought(user, "GB", "tg")
+    assert activation["status"] == "WAITING_SMS"
+    price = activation["price"]["amount"]
+
+    response = await api.deliver_sms(activation["phoneNumber"], "Telegram code: 48213. Do not give")
+    assert response.json() == {"status": "delivered"}
+
+    seen = await api.activation(user, activation["id"])
+    assert seen is not None
+    assert seen["status"] == "RECEIVED"
+    assert seen["code"] == "48213"
+    assert [m["code"] for m in seen["messages"]] == ["48213"]
+    data = await api.gql(
+        "{ transactions { edges { node { kind amount { amount } balanceAfter { amount } activationId } } } }",
+        token=user.token,
+    )
+    kinds = [(e["node"]["kind"], e["node"]["amount"]["amount"]) for e in data["transactions"]["edges"]]
+    assert kinds == [("PURCHASE", f"-{price}"), ("ADJUSTMENT", "5.00")]
