@@ -10,8 +10,9 @@ the stored state directly through the same ORM.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -20,7 +21,7 @@ import uvicorn
 
 from app import create_app
 from models import Country, Supplier
-from services import clock
+from services import audit, clock, config
 from settings import Settings
 from suppliers import demo
 from tests import backends
@@ -124,3 +125,25 @@ async def api(server: Server) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         yield Api(client, server)
     clock.reset()
+
+
+@pytest.fixture
+def override_settings(server: Server) -> Iterator[Callable[..., Settings]]:
+    """Changes settings of the running server for one test, e.g. `override_settings(
+    email_verification="required")`. The server is in this process, so services see it at once."""
+    original = config.get()
+
+    def apply(**changes: object) -> Settings:
+        updated = dataclasses.replace(config.get(), **changes)  # type: ignore[arg-type]
+        config.configure(updated)
+        return updated
+
+    yield apply
+    config.configure(original)
+
+
+@pytest.fixture
+async def ledger_is_consistent(server: Server) -> AsyncIterator[None]:
+    """Asserts after the test that every ledger invariant holds (services/audit.py)."""
+    yield
+    assert await audit.ledger_violations() == []

@@ -25,3 +25,11 @@ async def test_buy_receive_code_and_history(api: Api) -> None:
     )
     kinds = [(e["node"]["kind"], e["node"]["amount"]["amount"]) for e in data["transactions"]["edges"]]
     assert kinds == [("PURCHASE", f"-{price}"), ("ADJUSTMENT", "5.00")]
+
+
+async def test_ledger_audit_is_clean_after_the_flow(api: Api, ledger_is_consistent: None) -> None:
+    user = await api.funded_user("1.00")
+    activation = await api.bought(user, "US", "wa")
+    cancelled = await api.act(user, "cancelActivation", activation["id"])
+    assert cancelled["activation"]["refunded"] is True
+    assert await api.balance(user) == "1.00"
