@@ -16,10 +16,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
-from services import accounts, config, events, ratelimit, sweeper
+from services import accounts, config, events, hooks, ratelimit, sweeper
 from services.db import close_database, open_database
 from settings import Settings
-from subscriptions import channels
+from subscriptions import channels, sockets
 from subscriptions.bus import EventBus
 from suppliers import demo
 from suppliers.webhook import receive_sms
@@ -39,19 +39,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         config.configure(settings)
         ratelimit.configure(settings.redis_url)
         await open_database(settings.database_url)
-        bus = EventBus(settings.event_bus_url, prefix=settings.redis_prefix)
+        bus = EventBus(settings.event_bus_url, prefix=settings.redis_prefix,
+                       reconnect_max_seconds=settings.redis_reconnect_max_seconds)
         await bus.connect()
         channels.install(bus)
         events.set_publisher(channels.publish)
+        hooks.after_credential_revoked[:] = [channels.publish_revocation]
         await _seed(settings)
         worker = asyncio.create_task(_background(settings))
+        watcher = asyncio.create_task(sockets.registry.watch(bus))
         log.info("SMS Rooms is up", database=settings.database_url.split("@")[-1],
                  event_bus=settings.event_bus_url.split("@")[-1], demo=settings.demo_supplier)
         try:
             yield
         finally:
             worker.cancel()
-            await asyncio.gather(worker, return_exceptions=True)
+            watcher.cancel()
+            await asyncio.gather(worker, watcher, return_exceptions=True)
             await demo.stop()
             events.set_publisher(None)
             await bus.disconnect()

@@ -77,8 +77,10 @@ class Settings:
     demo_pool_min_free: int = 5  # the demo supplier restocks a country below this many free numbers
     demo_pool_restock: int = 20
 
-    # Event bus and subscriptions (issue 3)
-    subscriber_queue_size: int = 256
+    # Event bus and subscriptions
+    ws_init_timeout_seconds: float = 10.0  # a socket must send connection_init by then
+    ws_max_subscriptions: int = 20  # operations per socket
+    redis_reconnect_max_seconds: float = 2.0  # backoff cap while Redis is unreachable
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object) -> Settings:

@@ -8,6 +8,7 @@ from it and checked by tests/test_contract.py).
 from __future__ import annotations
 
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 
 from resolvers import accounts, activations, balances, catalog
 from schema.accounts import (
@@ -22,6 +23,7 @@ from schema.activations import Activation, ActivationConnection, ActivationPaylo
 from schema.balances import TransactionConnection
 from schema.catalog import Country, PriceOffer, Service
 from schema.limits import extensions
+from schema.scalars import SCALARS
 from subscriptions.resolvers import Subscription
 
 
@@ -105,5 +107,9 @@ class Mutation:
 
 
 schema = strawberry.Schema(
-    query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions()
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=extensions(),
+    config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
 )

@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from models import Credential, CredentialKind, EmailToken, Role, User, UserState
-from services import activity, clock, config, ledger, mail, ratelimit
+from services import activity, clock, config, hooks, ledger, mail, ratelimit
 from services.db import IntegrityError, atomic
 from services.errors import (
     AccountBlocked,
@@ -170,6 +170,20 @@ async def revoke(viewer: Viewer, credential_id: int) -> None:
     ).update(revoked_at=clock.now())
     if changed != 1:
         raise NotFound("no such credential", field="id")
+    await hooks.run(hooks.after_credential_revoked, credential_id)
+
+
+async def invalid_credentials(credential_ids: list[int]) -> list[int]:
+    """Which of these credentials no longer authenticate (revoked, expired, user blocked)."""
+    now = clock.now()
+    rows = await Credential.filter(id__in=credential_ids).select_related("user")
+    valid = {
+        c.id for c in rows
+        if c.revoked_at is None
+        and (c.expires_at is None or c.expires_at > now)
+        and c.user.state not in (UserState.BLOCKED, UserState.DELETED)
+    }
+    return [i for i in credential_ids if i not in valid]
 
 
 async def list_credentials(viewer: Viewer) -> list[Credential]:

@@ -1,27 +1,30 @@
-"""Where suppliers learn about activations: after a purchase, and when another SMS is asked for.
+"""Callbacks that run after a service's transaction has committed.
 
-Suppliers register callbacks here at start-up (the demo supplier's auto-SMS does), so that the
-services never import a supplier. Callbacks run after the transaction has committed.
+Suppliers learn about activations here (after a purchase, when another SMS is asked for: the
+demo supplier's auto-SMS), and the app learns about revoked credentials (to close their
+websockets); the services never import a supplier or the web layer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 
 from models import Activation
 
 log = structlog.get_logger("hooks")
-Hook = Callable[[Activation], Awaitable[None]]
+T = TypeVar("T")
 
-after_purchase: list[Hook] = []
-after_another_sms_requested: list[Hook] = []
+after_purchase: list[Callable[[Activation], Awaitable[None]]] = []
+after_another_sms_requested: list[Callable[[Activation], Awaitable[None]]] = []
+after_credential_revoked: list[Callable[[int], Awaitable[None]]] = []
 
 
-async def run(hooks: list[Hook], activation: Activation) -> None:
+async def run(hooks: list[Callable[[T], Awaitable[None]]], value: T) -> None:
     for hook in hooks:
         try:
-            await hook(activation)
-        except Exception:  # a supplier's trouble must not undo or fail the user's purchase
-            log.exception("supplier hook failed", activation=activation.id)
+            await hook(value)
+        except Exception:  # what committed stays committed; a hook's failure is only logged
+            log.exception("hook failed", hook=getattr(hook, "__name__", repr(hook)))

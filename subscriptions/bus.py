@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import structlog
 from broadcaster import Broadcast
 
+from subscriptions.redis_backend import ResilientRedisBackend
+
 log = structlog.get_logger("bus")
 
 
@@ -45,8 +47,15 @@ class _Channel:
 
 
 class EventBus:
-    def __init__(self, url: str, *, prefix: str = "") -> None:
-        self._broadcast = Broadcast(url)
+    def __init__(self, url: str, *, prefix: str = "", reconnect_max_seconds: float = 2.0) -> None:
+        self._redis: ResilientRedisBackend | None = None
+        if url.startswith(("redis://", "rediss://")):
+            self._redis = ResilientRedisBackend(
+                url, heartbeat_channel=f"{prefix}heartbeat", reconnect_max_seconds=reconnect_max_seconds
+            )
+            self._broadcast = Broadcast(backend=self._redis)
+        else:
+            self._broadcast = Broadcast(url)
         self._prefix = prefix
         self._channels: dict[str, _Channel] = {}
         self._lock = asyncio.Lock()
@@ -93,4 +102,5 @@ class EventBus:
                     wakeup.notify()
 
     async def ping(self) -> bool:
-        return True
+        """Readiness: the in-process bus is always up; Redis must have its pub/sub connection."""
+        return self._redis is None or self._redis.connected.is_set()

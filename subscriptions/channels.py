@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from services.events import Notice
+from subscriptions import sockets
 from subscriptions.bus import EventBus
 
 _bus: EventBus | None = None
@@ -32,3 +33,8 @@ async def publish(notices: Sequence[Notice]) -> None:
         by_user.setdefault(notice.user_id, []).append(notice.event_id)
     for user_id, event_ids in by_user.items():
         await bus().publish(user_channel(user_id), json.dumps({"events": event_ids}))
+
+
+async def publish_revocation(credential_id: int) -> None:
+    """Wakes every process's socket watcher (subscriptions/sockets.py) to close revoked sockets."""
+    await bus().publish(sockets.CHANNEL, str(credential_id))

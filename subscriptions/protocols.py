@@ -1,0 +1,84 @@
+"""Hardened websocket protocol handlers for strawberry (issue 3, "Auth and isolation").
+
+graphql-transport-ws: strawberry's handler already refuses a second connection_init (4429),
+times out sockets that never initialise (4408) and refuses subscribe before the ack (4401); we
+add a guard so that a malformed message (not an object, a payload that is not an object)
+closes the socket with 4400 instead of crashing the connection with a traceback.
+
+Legacy graphql-ws (subscriptions-transport-ws): strawberry's handler accepts a second
+connection_init, never times out an uninitialised socket and rejects with 1011; ours refuses a
+second init (4429), times out (4408), rejects bad credentials with 4403 and guards messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+
+def _well_formed(message: Any) -> bool:
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return False
+    payload = message.get("payload")
+    if payload is not None and not isinstance(payload, dict):
+        return False
+    if message["type"] in ("subscribe", "start", "stop", "complete"):
+        if not isinstance(message.get("id"), str) or len(message["id"]) > 100:
+            return False
+    if message["type"] in ("subscribe", "start"):
+        return isinstance(payload, dict) and isinstance(payload.get("query"), str)
+    return True
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    async def handle_message(self, message: Any) -> None:
+        if not _well_formed(message):
+            await self.handle_invalid_message("Invalid message")
+            return
+        await super().handle_message(message)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
+    async def handle(self) -> None:
+        timeout = asyncio.create_task(self._close_if_not_initialised())
+        try:
+            await super().handle()
+        finally:
+            timeout.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timeout
+
+    async def _close_if_not_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
+    async def handle_message(self, message: Any) -> None:
+        if not _well_formed(message):
+            await self.websocket.close(code=4400, reason="Invalid message")
+            return
+        await super().handle_message(message)
+
+    async def handle_connection_init(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            await self.websocket.close(code=4429, reason="Too many initialisation requests")
+            return
+        payload = message.get("payload") or {}
+        self.context.connection_params = payload
+        try:
+            ack = await self.view.on_ws_connect(self.context)
+        except ConnectionRejectionError as rejection:
+            await self.send_message({"type": "connection_error", "payload": rejection.payload})
+            await self.websocket.close(code=4403, reason="Forbidden")
+            return
+        await self.send_message({"type": "connection_ack", **({"payload": ack} if ack else {})})
+        self.connection_acknowledged = True
+        if self.keep_alive:
+            self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())

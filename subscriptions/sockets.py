@@ -1,0 +1,69 @@
+"""Open websockets by credential, so that revoking a token closes its sockets (issue 3).
+
+Every process keeps its own sockets here. A revocation anywhere publishes a wake-up on the
+`credentials` channel; each process then asks the database which of its sockets' credentials
+are no longer valid (revoked, expired, user blocked) and closes those with 4403. Asking the
+database, not trusting the message, also covers wake-ups lost while the bus was down: the
+watcher re-checks every RECHECK_SECONDS anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+
+import structlog
+from starlette.websockets import WebSocket, WebSocketState
+
+from services import accounts
+from subscriptions.bus import EventBus
+
+log = structlog.get_logger("sockets")
+CHANNEL = "credentials"
+RECHECK_SECONDS = 30.0
+REVOKED_CLOSE_CODE = 4403
+
+
+class SocketRegistry:
+    def __init__(self) -> None:
+        self._by_credential: dict[int, set[WebSocket]] = defaultdict(set)
+
+    def add(self, credential_id: int, socket: WebSocket) -> None:
+        self._by_credential[credential_id].add(socket)
+
+    def remove(self, socket: WebSocket) -> None:
+        for credential_id in [c for c, s in self._by_credential.items() if socket in s]:
+            self._by_credential[credential_id].discard(socket)
+            if not self._by_credential[credential_id]:
+                del self._by_credential[credential_id]
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._by_credential.values())
+
+    async def close_invalid(self) -> int:
+        if not self._by_credential:
+            return 0
+        invalid = await accounts.invalid_credentials(list(self._by_credential))
+        closed = 0
+        for credential_id in invalid:
+            for socket in list(self._by_credential.pop(credential_id, ())):
+                if socket.application_state != WebSocketState.DISCONNECTED:
+                    with contextlib.suppress(RuntimeError, OSError):
+                        await socket.close(code=REVOKED_CLOSE_CODE, reason="Token revoked")
+                    closed += 1
+        return closed
+
+    async def watch(self, bus: EventBus) -> None:
+        """Runs for the app's lifetime: close sockets whose credentials stop being valid."""
+        async with bus.subscribe(CHANNEL) as wakeup:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), timeout=RECHECK_SECONDS)
+                try:
+                    await self.close_invalid()
+                except Exception:  # a failed check must not stop the watcher
+                    log.exception("checking open sockets' credentials failed")
+
+
+registry = SocketRegistry()
