@@ -64,9 +64,10 @@ class EventBus:
         await self._broadcast.connect()
 
     async def disconnect(self) -> None:
-        for channel in list(self._channels.values()):
-            if channel.relay:
-                channel.relay.cancel()
+        relays = [c.relay for c in self._channels.values() if c.relay]
+        for relay in relays:
+            relay.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
         self._channels.clear()
         await self._broadcast.disconnect()
 
@@ -83,6 +84,7 @@ class EventBus:
             if state is None:
                 state = self._channels[channel] = _Channel()
                 state.relay = asyncio.create_task(self._relay(channel, state))
+                state.relay.add_done_callback(_log_failure)
             state.subscribers.add(wakeup)
         await state.ready.wait()
         try:
@@ -95,11 +97,19 @@ class EventBus:
                     state.relay.cancel()
 
     async def _relay(self, channel: str, state: _Channel) -> None:
-        async with self._broadcast.subscribe(self._prefix + channel) as upstream:
-            state.ready.set()
-            async for _ in upstream:  # type: ignore[union-attr]
-                for wakeup in list(state.subscribers):
-                    wakeup.notify()
+        try:
+            async with self._broadcast.subscribe(self._prefix + channel) as upstream:
+                state.ready.set()
+                async for _ in upstream:  # type: ignore[union-attr]
+                    for wakeup in list(state.subscribers):
+                        wakeup.notify()
+        finally:
+            state.ready.set()  # never leave a subscriber waiting on a relay that died
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("event bus relay failed", error=repr(task.exception()))
 
     async def ping(self) -> bool:
         """Readiness: the in-process bus is always up; Redis must have its pub/sub connection."""

@@ -89,7 +89,9 @@ class ResilientRedisBackend(BroadcastBackend):
         self._confirmed.pop(channel, None)
         pubsub = self._pubsub
         if pubsub is not None and self.connected.is_set():
-            with contextlib.suppress(*LOST, RedisError):
+            # The connection may be closing under us (shutdown, outage); then there is nothing
+            # to unsubscribe from, and the next connection will not subscribe this channel.
+            with contextlib.suppress(*LOST, RedisError, AttributeError):
                 await pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, message: Any) -> None:

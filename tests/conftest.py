@@ -54,6 +54,7 @@ def test_settings(backend: backends.Backend, **overrides: object) -> Settings:
         "sweeper_interval_seconds": 0.1,
         "price_cache_seconds": 0.0,
         "demo_pool_min_free": 0,
+        "ws_init_timeout_seconds": 1.0,
         "allowed_origins": ("http://app.smsrooms.test",),
     }
     values.update(overrides)
