@@ -57,12 +57,14 @@ class Activation:
 
     @classmethod
     async def from_model(cls, activation: ActivationModel) -> Activation:
-        snap = await catalog.snapshot()
+        country, service = await catalog.names_of(
+            activation.country_id, activation.service_id  # type: ignore[attr-defined]
+        )
         return cls(
             id=strawberry.ID(str(activation.id)),
             phone_number=activation.number.e164,
-            country=Country.from_model(snap.country_by_id[activation.country_id]),  # type: ignore[attr-defined]
-            service=Service.from_model(snap.service_by_id[activation.service_id]),  # type: ignore[attr-defined]
+            country=Country.from_model(country),
+            service=Service.from_model(service),
             price=money(activation.price_minor, activation.currency),
             status=activation.status,
             created_at=activation.created_at,

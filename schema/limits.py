@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
+    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
@@ -19,6 +21,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
+from services.errors import ServiceError
 from settings import Settings
 
 _defaults = Settings()
@@ -27,10 +30,27 @@ RULES = (
     max_aliases_rule(_defaults.graphql_max_aliases),
 )
 DOCUMENT_CACHE_SIZE = 512  # distinct query texts kept parsed and validated
+UNEXPECTED_ERROR = "Unexpected error."  # all a client learns of a bug
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """An exception a resolver did not mean to raise: a bug, whose text may reveal internals.
+
+    Only execution errors (they have a path) are masked, and not ours: GraphQLErrors raised on
+    purpose carry `extensions.code` (UNAUTHENTICATED, NOT_FOUND, ...). Syntax, validation and
+    variable errors have no path and stay visible. strawberry logs the original before masking.
+    """
+    original = error.original_error
+    return (
+        error.path is not None
+        and original is not None
+        and not isinstance(original, GraphQLError | ServiceError)
+    )
 
 
 def extensions() -> list[Callable[[], SchemaExtension]]:
     return [
+        lambda: MaskErrors(should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR),
         lambda: MaxTokensLimiter(max_token_count=_defaults.graphql_max_tokens),
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: AddValidationRules(list(RULES)),

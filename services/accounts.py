@@ -226,10 +226,13 @@ async def verify_email(token: str) -> User:
         raise InvalidToken("this verification link is invalid or has expired", field="token")
     async with atomic() as conn:
         # Used once: the conditional update is the guard against a replayed link.
-        if await EmailToken.filter(id=record.id, used_at=None).using_db(conn).update(used_at=now):
-            await User.filter(id=record.user_id, email_verified_at=None).using_db(conn).update(  # type: ignore[attr-defined]
-                email_verified_at=now
-            )
+        if not await EmailToken.filter(id=record.id, used_at=None).using_db(conn).update(
+            used_at=now
+        ):
+            raise InvalidToken("this verification link has already been used", field="token")
+        await User.filter(id=record.user_id, email_verified_at=None).using_db(conn).update(  # type: ignore[attr-defined]
+            email_verified_at=now
+        )
     return await User.get(id=record.user_id)  # type: ignore[attr-defined]
 
 

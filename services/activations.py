@@ -109,7 +109,9 @@ def _idempotency_key(raw: str | None) -> str | None:
 
 
 async def _replay(user_id: int, key: str, request: BuyRequest) -> Activation | None:
-    existing = await Activation.get_or_none(user_id=user_id, idempotency_key=key)
+    existing = await Activation.get_or_none(user_id=user_id, idempotency_key=key).select_related(
+        "number"
+    )
     if existing is None:
         return None
     if existing.request_fingerprint != request.fingerprint():

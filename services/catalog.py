@@ -45,8 +45,6 @@ class Snapshot:
     offers: tuple[Offer, ...]  # on sale, by country name then service name
     country_by_code: dict[str, Country]  # every known country, on sale or not
     service_by_code: dict[str, Service]  # every known service, on sale or not
-    country_by_id: dict[int, Country]
-    service_by_id: dict[int, Service]
     built_at: float
 
 
@@ -55,8 +53,8 @@ _lock = asyncio.Lock()
 
 
 def invalidate() -> None:
-    global _snapshot
-    _snapshot = None
+    global _snapshot, _references
+    _snapshot = _references = None
 
 
 async def snapshot() -> Snapshot:
@@ -97,10 +95,37 @@ async def _build() -> Snapshot:
         offers=tuple(offers),
         country_by_code={c.code: c for c in countries},
         service_by_code={s.code: s for s in services},
-        country_by_id={c.id: c for c in countries},
-        service_by_id={s.id: s for s in services},
         built_at=time.monotonic(),
     )
+
+
+@dataclass(frozen=True)
+class _References:
+    countries: dict[int, Country]
+    services: dict[int, Service]
+    built_at: float
+
+
+_references: _References | None = None
+REFERENCES_TTL_SECONDS = 60.0  # a renamed country or service shows within this
+
+
+async def names_of(country_id: int, service_id: int) -> tuple[Country, Service]:
+    """The country and service of an activation, for display on every event and page.
+
+    Kept apart from the offers snapshot: these rows change rarely (rebuilt every minute, or at
+    once when an id is unknown), while offers change with every purchase.
+    """
+    global _references
+    refs = _references
+    stale = refs is None or time.monotonic() - refs.built_at > REFERENCES_TTL_SECONDS
+    if stale or country_id not in refs.countries or service_id not in refs.services:  # type: ignore[union-attr]
+        refs = _references = _References(
+            countries={c.id: c for c in await Country.all()},
+            services={s.id: s for s in await Service.all()},
+            built_at=time.monotonic(),
+        )
+    return refs.countries[country_id], refs.services[service_id]
 
 
 async def offers(country_code: str | None = None, service_code: str | None = None) -> list[Offer]:

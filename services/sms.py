@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from models import Activation, ActivationStatus, EventKind, PhoneNumber, Service, Sms, Supplier, Transfer, TransferKind
 from models.activations import LIVE_STATUSES
-from services import catalog, clock, events, ledger
+from services import clock, events, ledger
 from services.db import Connection, IntegrityError, atomic
 
 
@@ -72,14 +72,20 @@ async def ingest(message: IncomingSms) -> Outcome:
 
 
 async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[events.Notice]:
-    number = await PhoneNumber.get_or_none(e164=message.to).using_db(conn)
+    # Only the supplier that owns the number may deliver to it: another supplier's message is
+    # stored for audit, never shown nor charged for (a webhook is never trusted blindly).
+    number = await PhoneNumber.get_or_none(
+        e164=message.to, supplier_id=message.supplier.id
+    ).using_db(conn)
     if number is None:
         return []
     live = await Activation.filter(
         number_id=number.id, status__in=LIVE_STATUSES, expires_at__gt=clock.now()
     ).using_db(conn).order_by("id")
-    services = (await catalog.snapshot()).service_by_code.values()
-    service_by_id = {s.id: s for s in services}
+    # Read through this transaction's connection: on SQLite any other read would wait for the
+    # transaction to end (one connection per process), so a cache rebuild here would deadlock.
+    service_ids = {a.service_id for a in live}  # type: ignore[attr-defined]
+    service_by_id = {s.id: s for s in await Service.filter(id__in=service_ids).using_db(conn)}
     for activation in live:
         service = service_by_id.get(activation.service_id)  # type: ignore[attr-defined]
         if service is not None and belongs_to(service, message.sender, message.text):
@@ -90,8 +96,10 @@ async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[eve
 async def _deliver_to(
     conn: Connection, sms: Sms, activation: Activation, code: str | None
 ) -> list[events.Notice]:
+    # R4: past sms_deadline the activation is due to expire with a refund, even if the sweeper
+    # has not got to it yet; a late first SMS must not capture it.
     first = await Activation.filter(
-        id=activation.id, status=ActivationStatus.WAITING_SMS
+        id=activation.id, status=ActivationStatus.WAITING_SMS, sms_deadline_at__gt=clock.now()
     ).using_db(conn).update(status=ActivationStatus.RECEIVED, code=code, another_sms_requested_at=None)
     if not first:
         # Not waiting any more: deliver as a further SMS only if it is still RECEIVED (a cancel

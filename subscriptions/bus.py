@@ -106,11 +106,16 @@ class EventBus:
         finally:
             state.ready.set()  # never leave a subscriber waiting on a relay that died
 
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("event bus relay failed", error=repr(task.exception()))
+    def subscriber_count(self, channel: str) -> int:
+        """Live local subscribers of a channel (metrics, and tests that wait for a feed)."""
+        state = self._channels.get(channel)
+        return len(state.subscribers) if state and state.ready.is_set() else 0
 
     async def ping(self) -> bool:
         """Readiness: the in-process bus is always up; Redis must have its pub/sub connection."""
         return self._redis is None or self._redis.connected.is_set()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("event bus relay failed", error=repr(task.exception()))

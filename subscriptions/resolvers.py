@@ -1,7 +1,8 @@
 """`activationEvents`: the live feed of the viewer's activations.
 
-Order of work (DESIGN.md, "Data flow of a code"): subscribe to the bus first, then read the
-backlog from the database, then wait for wake-ups and read again after the last cursor sent.
+Order of work (DESIGN.md, "Data flow of a code"): fix the starting cursor, subscribe to the bus,
+then read the backlog from the database, then wait for wake-ups and read again after the last
+cursor sent.
 Events are read from the database every time, so a wake-up lost or doubled changes nothing, and
 the cursor makes sure nothing is sent twice.
 """
@@ -55,13 +56,15 @@ class Subscription:
             cursor = decode_cursor("event", after)
         except ServiceError as error:
             raise query_error(error) from None
-        bus = channels.bus()
-        async with bus.subscribe(channels.user_channel(viewer.user_id)) as wakeup:
-            if cursor is None:
-                cursor = await feed.latest_id(viewer.user_id, only)
-                if only is not None:
-                    for event in await feed.sms_before(only, viewer.user_id, cursor):
-                        yield await to_event(event)
+        # The starting point is fixed first; then we subscribe, and only then read the backlog
+        # (everything after the starting point), so nothing can fall between the two.
+        replay = cursor is None and only is not None
+        if cursor is None:
+            cursor = await feed.latest_id(viewer.user_id, only)
+        async with channels.bus().subscribe(channels.user_channel(viewer.user_id)) as wakeup:
+            if replay:
+                for event in await feed.sms_before(only, viewer.user_id, cursor):  # type: ignore[arg-type]
+                    yield await to_event(event)
             while True:
                 batch = await feed.events_after(viewer.user_id, only, cursor, BATCH)
                 for event in batch:

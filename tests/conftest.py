@@ -38,6 +38,7 @@ class Server:
     url: str
     backend: str
     settings: Settings
+    uvicorn: uvicorn.Server
 
 
 def test_settings(backend: backends.Backend, **overrides: object) -> Settings:
@@ -115,7 +116,7 @@ async def server(backend: backends.Backend) -> AsyncIterator[Server]:
         supplier = await Supplier.get(code=demo.CODE)
         for code in demo.POOLS:
             await demo.add_numbers(supplier, await Country.get(code=code), NUMBERS_PER_COUNTRY)
-        yield Server(url=url, backend=backend.name, settings=settings)
+        yield Server(url=url, backend=backend.name, settings=settings, uvicorn=uv)
     finally:
         uv.should_exit = True
         await task

@@ -102,3 +102,16 @@ async def closed_with(socket: Any, timeout: float = 5.0) -> int | None:
             await asyncio.wait_for(socket.recv(), timeout)
     except websockets.ConnectionClosed as closed:
         return closed.rcvd.code if closed.rcvd else None
+
+
+async def wait_subscribed(user_id: int, count: int = 1, timeout: float = 5.0) -> None:
+    """Waits until this process's server holds `count` live subscriptions of the user's feed
+    (the subscription generator has subscribed to the bus): no sleeping and hoping."""
+    from subscriptions import channels
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while channels.bus().subscriber_count(channels.user_channel(user_id)) < count:
+        if loop.time() > deadline:
+            raise AssertionError(f"user {user_id}: {count} subscription(s) did not start")
+        await asyncio.sleep(0.01)

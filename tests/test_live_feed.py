@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import socket
+from typing import Any
 
 import pytest
 
@@ -15,7 +19,7 @@ async def test_code_is_pushed_the_moment_it_arrives(api: Api) -> None:
     user = await api.funded_user()
     activation = await api.bought(user)
     async with live.events(api.server.url, user.token, activationId=activation["id"]) as feed:
-        await asyncio.sleep(0.2)  # the subscription is live once its first read has run
+        await live.wait_subscribed(user.id)
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 55123. Do not share")
         sms, status = await feed.take(2)
     assert sms["kind"] == "SMS_RECEIVED"
@@ -30,7 +34,7 @@ async def test_both_protocols_deliver(api: Api, protocol: str) -> None:
     user = await api.funded_user()
     activation = await api.bought(user)
     async with live.events(api.server.url, user.token, protocol, activationId=activation["id"]) as feed:
-        await asyncio.sleep(0.2)
+        await live.wait_subscribed(user.id)
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 77001")
         event = await feed.next()
     assert event["sms"]["code"] == "77001"
@@ -54,7 +58,7 @@ async def test_resume_after_cursor_sends_what_was_missed_once(api: Api) -> None:
     user = await api.funded_user()
     first = await api.bought(user)
     async with live.events(api.server.url, user.token) as feed:
-        await asyncio.sleep(0.2)
+        await live.wait_subscribed(user.id)
         await api.deliver_sms(first["phoneNumber"], "Telegram code: 40001")
         seen = await feed.take(2)  # SMS_RECEIVED, STATUS_CHANGED
     cursor = seen[0]["cursor"]  # resume from the middle: the status change is "missed" too
@@ -72,3 +76,41 @@ async def test_resume_after_cursor_sends_what_was_missed_once(api: Api) -> None:
         ("STATUS_CHANGED", second["id"], "CANCELLED"),
     ]
     assert missed[1]["sms"]["code"] == "40002"
+
+
+async def test_a_client_that_never_reads_cannot_grow_server_memory(api: Api) -> None:
+    """A dead or slow client: once its socket's write buffer passes uvicorn's high-water mark
+    (64 KiB) writing pauses, our generator waits at `yield` and reads nothing more, so what the
+    server holds for it stays bounded however many codes arrive. Meanwhile a healthy subscriber
+    of the same user keeps receiving every code."""
+    user = await api.funded_user()
+    activation = await api.bought(user)
+    port = int(api.server.url.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    async with live.raw_socket(api.server.url, sock=sock, max_size=None) as stalled, \
+            live.events(api.server.url, user.token, activationId=activation["id"]) as healthy:
+        await live.send(stalled, {"type": "connection_init",
+                                  "payload": {"authorization": f"Bearer {user.token}"}})
+        await live.receive(stalled)
+        await live.send(stalled, {"type": "subscribe", "id": "1", "payload": {
+            "query": live.EVENTS_TEXT, "variables": {"activationId": activation["id"]}}})
+        await live.wait_subscribed(user.id)
+        stalled.transport.pause_reading()  # from here on the client reads nothing at all
+        server_side = _server_connection(api, client_port=sock.getsockname()[1])
+        # Small kernel buffers, so that the test reaches the application's own bound quickly.
+        server_side.transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        for _ in range(150):  # ~250 KB of incompressible events (websockets may deflate)
+            noise = base64.b64encode(os.urandom(1400)).decode()
+            await api.deliver_sms(activation["phoneNumber"], f"Telegram code: 24680. {noise}")
+        assert len(await healthy.take(151, timeout=10)) == 151
+        assert not server_side.writable.is_set(), "the server never had to hold back: no test"
+        assert server_side.transport.get_write_buffer_size() <= 64 * 1024 + 8 * 1024
+
+
+def _server_connection(api: Api, *, client_port: int) -> Any:
+    for connection in api.server.uvicorn.server_state.connections:
+        if getattr(connection, "client", None) == ("127.0.0.1", client_port):
+            return connection
+    raise AssertionError("the server-side websocket connection was not found")

@@ -5,6 +5,15 @@ from __future__ import annotations
 from tests.api import Api
 
 
+async def test_health_and_readiness(api: Api) -> None:
+    assert (await api.client.get("/healthz")).status_code == 200
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"status": "ready", "database": "ok", "event_bus": "ok"}
+    metrics = await api.client.get("/metrics")
+    assert "smsrooms_http_requests_total" in metrics.text
+
+
 async def test_buy_receive_code_and_history(api: Api) -> None:
     user = await api.funded_user("5.00")
     activation = await api.bought(user, "GB", "tg")

@@ -6,10 +6,13 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
@@ -18,9 +21,35 @@ from settings import Settings
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 from subscriptions.sockets import registry
 
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
 
 def client_ip(request: Request | WebSocket) -> str | None:
     return request.client.host if request.client else None
+
+
+def accepts_graphql_response_json(accept: str | None) -> bool:
+    """GraphQL over HTTP: answer in application/graphql-response+json when the client lists it
+    at least as high as application/json (`*/*` or no Accept keeps plain application/json)."""
+    quality = {GRAPHQL_RESPONSE_JSON: 0.0, "application/json": 0.0}
+    for item in (accept or "").split(",")[:20]:
+        media_type, *params = (part.strip() for part in item.split(";"))
+        if media_type.lower() in quality:
+            q = next((p[2:] for p in params if p.lower().startswith("q=")), "1")
+            try:
+                quality[media_type.lower()] = float(q)
+            except ValueError:
+                continue
+    return 0 < quality[GRAPHQL_RESPONSE_JSON] >= quality["application/json"]
+
+
+def is_request_error(data: GraphQLHTTPResponse) -> bool:
+    """Nothing was executed: the document did not parse or validate, or the variables did not
+    coerce. Such errors carry no `path`; an error raised while executing a field always does."""
+    errors = data.get("errors") or []
+    return data.get("data") is None and bool(errors) and not any(
+        isinstance(e, dict) and "path" in e for e in errors
+    )
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -50,6 +79,34 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         finally:
             if isinstance(request, WebSocket):
                 registry.remove(request)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        if accepts_graphql_response_json(request.headers.get("accept")):
+            sub_response.media_type = GRAPHQL_RESPONSE_JSON  # read by create_response
+        return sub_response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """In application/graphql-response+json a request error is a 400 without `data` (the
+        GraphQL-over-HTTP spec); application/json keeps answering 200 for compatibility."""
+        if sub_response.media_type != GRAPHQL_RESPONSE_JSON or isinstance(response_data, list):
+            return super().create_response(response_data, sub_response)
+        if is_request_error(response_data):
+            response_data = response_data.copy()
+            response_data.pop("data", None)
+            sub_response.status_code = sub_response.status_code or 400
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+        return response
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # strawberry calls `.get` on what this returns: a body of `"x"`, `5` or `null` was a 500.
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):  # a list is a batch, refused later with 400
+            raise HTTPException(400, "the request must be a JSON object")
+        return parsed
 
     def decode_json(self, data: str | bytes) -> object:
         # Bounds what one websocket message may make us parse (HTTP bodies are bounded earlier).
