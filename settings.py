@@ -18,8 +18,18 @@ from starlette.config import Config
 ROOT = Path(__file__).resolve().parent
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+def _cast(raw: str, default: object, declared: object) -> object:
+    """An environment string as the type of the setting (read from its default or annotation)."""
+    kind = str(declared)
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(default, int) or kind.startswith("int"):
+        return int(raw)
+    if isinstance(default, float) or kind.startswith("float"):
+        return float(raw)
+    return raw
 
 
 @dataclass(frozen=True)
@@ -84,31 +94,20 @@ class Settings:
 
     @classmethod
     def from_env(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object) -> Settings:
+        """Every field can be set by the environment variable of its name in upper case
+        (`SMS_WAIT_SECONDS`, `LOGIN_ATTEMPTS_PER_MINUTE`, ...), cast to the field's type."""
         config = Config(env_file if env_file and Path(env_file).exists() else None)
         defaults = cls()
-        secret = config("DEMO_SUPPLIER_SECRET", default=None)
-        values: dict[str, object] = {
-            "database_url": config("DATABASE_URL", default=defaults.database_url),
-            "event_bus_url": config("EVENT_BUS_URL", default=defaults.event_bus_url),
-            "redis_url": config("REDIS_URL", default=None) or None,
-            "redis_prefix": config("REDIS_PREFIX", default=defaults.redis_prefix),
-            "admin_email": config("ADMIN_EMAIL", default=None) or None,
-            "admin_password": config("ADMIN_PASSWORD", default=None) or None,
-            "demo_supplier": config("DEMO_SUPPLIER", cast=_bool, default="on"),
-            "demo_supplier_secret": secret or defaults.demo_supplier_secret,
-            "demo_supplier_secret_generated": not secret,
-            "demo_auto_sms_seconds": config("DEMO_AUTO_SMS_SECONDS", cast=float, default=None),
-            "email_verification": config("EMAIL_VERIFICATION", default="optional"),
-            "smtp_url": config("SMTP_URL", default=None) or None,
-            "mail_from": config("MAIL_FROM", default=defaults.mail_from),
-            "public_url": config("PUBLIC_URL", default=defaults.public_url).rstrip("/"),
-            "sms_wait_seconds": config("SMS_WAIT_SECONDS", cast=int, default=300),
-            "activation_window_seconds": config("ACTIVATION_WINDOW_SECONDS", cast=int, default=1200),
-            "currency": config("CURRENCY", default=defaults.currency),
-        }
-        origins = config("ALLOWED_ORIGINS", default=None)
-        if origins:
-            values["allowed_origins"] = tuple(o.strip() for o in origins.split(",") if o.strip())
+        values: dict[str, object] = {}
+        for item in dataclasses.fields(cls):
+            if item.name == "demo_supplier_secret_generated":
+                continue
+            raw = config(item.name.upper(), default=None)
+            if raw is not None and raw != "":
+                values[item.name] = _cast(raw, getattr(defaults, item.name), item.type)
+        values["demo_supplier_secret_generated"] = "demo_supplier_secret" not in values
+        if "public_url" in values:
+            values["public_url"] = str(values["public_url"]).rstrip("/")
         values.update(overrides)
         settings = dataclasses.replace(defaults, **values)  # type: ignore[arg-type]
         settings.validate()

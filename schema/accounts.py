@@ -65,6 +65,9 @@ class Credential:
     name: str
     created_at: datetime
     expires_at: datetime | None
+    last_used_at: datetime | None = strawberry.field(
+        description="When it last authenticated a request (to the hour)."
+    )
     current: bool = strawberry.field(description="True for the credential of this request.")
 
 

@@ -18,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from models import Credential, CredentialKind, EmailToken, Role, User, UserState
-from services import activity, clock, config, hooks, ledger, mail, ratelimit
+from services import activity, clock, config, geo, hooks, ledger, mail, ratelimit
 from services.db import IntegrityError, atomic
 from services.errors import (
     AccountBlocked,
@@ -33,6 +33,7 @@ from services.errors import (
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 # A syntactic check only: the verification email proves the address (R12).
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+USAGE_RESOLUTION = timedelta(hours=1)
 SESSION_PREFIX = "srs_"
 API_KEY_PREFIX = "srk_"
 # A real hash of a random password: verifying against it costs what a real check costs, so a
@@ -94,6 +95,7 @@ async def register(email: str, password: str, *, ip: str | None) -> tuple[str, U
     settings = config.get()
     email = normalize_email(email)
     _check_password(password)
+    geo.refuse_sanctioned(ip)
     await ratelimit.hit(f"{settings.register_attempts_per_hour}/hour", f"register:{ip}")
     password_hash = await _hash_password(password)
     try:
@@ -149,8 +151,10 @@ async def authenticate(secret: str | None) -> Viewer | None:
         return None
     if user.state in (UserState.BLOCKED, UserState.DELETED):
         return None
-    if user.last_seen_at is None or now - user.last_seen_at > timedelta(hours=1):
-        # R8 counts inactivity from here; written at most hourly to keep reads cheap.
+    if credential.last_used_at is None or now - credential.last_used_at > USAGE_RESOLUTION:
+        # R13 (spotting a leaked key) and R8 (inactivity) read these; written at most once per
+        # USAGE_RESOLUTION so that authenticating stays a single read.
+        await Credential.filter(id=credential.id).update(last_used_at=now)
         await User.filter(id=user.id).update(last_seen_at=now)
     return Viewer(
         user_id=user.id,
@@ -187,7 +191,10 @@ async def invalid_credentials(credential_ids: list[int]) -> list[int]:
 
 
 async def list_credentials(viewer: Viewer) -> list[Credential]:
-    return await Credential.filter(user_id=viewer.user_id, revoked_at=None).order_by("-id")
+    """The viewer's credentials that still authenticate: not revoked, not expired."""
+    now = clock.now()
+    rows = await Credential.filter(user_id=viewer.user_id, revoked_at=None).order_by("-id")
+    return [c for c in rows if c.expires_at is None or c.expires_at > now]
 
 
 async def create_api_key(viewer: Viewer, name: str, *, ip: str | None) -> str:

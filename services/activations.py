@@ -29,7 +29,19 @@ from models import (
     UserState,
 )
 from models.catalog import NumberState
-from services import abuse, activity, catalog, clock, config, events, hooks, ledger, money, policy
+from services import (
+    abuse,
+    activity,
+    catalog,
+    clock,
+    config,
+    events,
+    geo,
+    hooks,
+    ledger,
+    money,
+    policy,
+)
 from services.accounts import Viewer
 from services.db import Connection, IntegrityError, atomic, locked
 from services.errors import (
@@ -68,6 +80,7 @@ async def buy(viewer: Viewer, request: BuyRequest, *, ip: str | None) -> Activat
         existing = await _replay(viewer.user_id, key, request)
         if existing is not None:
             return existing
+    geo.refuse_sanctioned(ip)
     user = await User.get(id=viewer.user_id)
     _check_may_buy(user)
     country = await catalog.country_for_sale(request.country)
@@ -240,7 +253,7 @@ async def _end_waiting(
     assert status in REFUNDED_ENDINGS
     now = clock.now()
     async with atomic() as conn:
-        query = Activation.filter(id=activation.id, status=ActivationStatus.WAITING_SMS)
+        query = Activation.filter(id=activation.id)  # MUTANT
         if due:
             query = query.filter(sms_deadline_at__lte=now)
         changed = await query.using_db(conn).update(status=status, ended_at=now, refunded=True)

@@ -82,12 +82,16 @@ class Api:
         )
         return data["login"]  # type: ignore[no-any-return]
 
+    _admin_tokens: dict[str, str] = {}  # one admin session per server: logins are rate-limited
+
     async def admin_token(self) -> str:
         from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
-        payload = await self.login(ADMIN_EMAIL, ADMIN_PASSWORD)
-        assert payload["errors"] == [], payload
-        return payload["token"]  # type: ignore[no-any-return]
+        if self.server.url not in self._admin_tokens:
+            payload = await self.login(ADMIN_EMAIL, ADMIN_PASSWORD)
+            assert payload["errors"] == [], payload
+            self._admin_tokens[self.server.url] = payload["token"]
+        return self._admin_tokens[self.server.url]
 
     async def fund(self, user: User, amount: str, reason: str = "test top-up") -> None:
         data = await self.gql(

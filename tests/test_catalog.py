@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from models import Activation, Country, NumberUse, PhoneNumber, Price, Service, Supplier, Transfer
 from services import catalog, policy
-from settings import Settings
 from suppliers import demo
 from tests.api import Api, User
 
@@ -26,31 +24,6 @@ PRICES = (
     "query($country: String, $service: String) { prices(country: $country, service: $service)"
     " { country { code name } service { code name } price { amount currency } available } }"
 )
-
-
-@pytest.fixture(autouse=True)
-def admin_logins_unlimited(override_settings: Callable[..., Settings]) -> None:
-    """api.fund() signs the admin in for every top-up; R13's 10 logins a minute per email would
-    refuse the 11th funded user of the session (the limit itself is tested elsewhere)."""
-    override_settings(login_attempts_per_minute=1_000_000)
-
-
-_admin_tokens: dict[str, str] = {}  # server URL -> an admin session token
-
-
-async def funded_user(api: Api, amount: str = "10.00") -> User:
-    """api.funded_user() without an argon2 admin sign-in per user (a second each on a busy box)."""
-    user = await api.register()
-    query = ("mutation($u: ID!, $a: Decimal!) { adjustBalance(userId: $u, amount: $a,"
-             ' reason: "test top-up") { errors { code message } } }')
-    variables = {"u": str(user.id), "a": amount}
-    token = _admin_tokens.get(api.server.url)
-    answer = await api.post(query, variables, token=token) if token else None
-    if answer is None or answer.get("errors"):  # no token yet, or another test revoked it
-        token = _admin_tokens[api.server.url] = await api.admin_token()
-        answer = await api.post(query, variables, token=token)
-    assert answer["data"]["adjustBalance"]["errors"] == [], answer
-    return user
 
 
 # -- catalog rows made directly in the database ----------------------------------------------
@@ -192,7 +165,7 @@ async def test_sold_out_offer_is_listed_with_zero_available(api: Api) -> None:
 
 
 async def test_available_drops_by_one_after_a_purchase(api: Api) -> None:
-    user = await funded_user(api)
+    user = await api.funded_user()
     before = await available(api, "GB", "tg")
     await api.bought(user, "GB", "tg")
     assert await available(api, "GB", "tg") == before - 1
@@ -208,7 +181,7 @@ async def test_r9_qiwi_is_never_listed(api: Api) -> None:
 
 @pytest.mark.parametrize("service", ["qw", "QW"])
 async def test_r9_qiwi_cannot_be_bought(api: Api, service: str) -> None:
-    user = await funded_user(api)
+    user = await api.funded_user()
     await assert_refused(api, user, "GB", service, "SERVICE_UNAVAILABLE", "service")
 
 
@@ -227,7 +200,7 @@ async def test_r9_banking_and_webmoney_are_never_listed_nor_sold(
     assert service.code not in {s["code"] for s in (await api.gql(SERVICES))["services"]}
     assert await offers(api, service=service.code) == []
     assert all(o["service"]["code"] != service.code for o in await offers(api, "GB"))
-    user = await funded_user(api)
+    user = await api.funded_user()
     await assert_refused(api, user, "GB", service.code, "SERVICE_UNAVAILABLE", "service")
     assert not await NumberUse.exists(service_id=service.id)
 
@@ -242,7 +215,7 @@ async def test_r11_iran_is_never_listed(api: Api) -> None:
 
 @pytest.mark.parametrize("country", ["IR", "ir"])
 async def test_r11_iran_cannot_be_bought(api: Api, country: str) -> None:
-    user = await funded_user(api)
+    user = await api.funded_user()
     await assert_refused(api, user, country, "tg", "COUNTRY_UNAVAILABLE", "country")
 
 
@@ -254,7 +227,7 @@ async def test_r11_sanctioned_country_with_price_and_numbers_is_never_sold(api: 
     catalog.invalidate()
     assert "SY" not in {c["code"] for c in (await api.gql(COUNTRIES))["countries"]}
     assert await offers(api, "SY") == []
-    user = await funded_user(api)
+    user = await api.funded_user()
     await assert_refused(api, user, "SY", "tg", "COUNTRY_UNAVAILABLE", "country")
 
 
@@ -277,7 +250,7 @@ async def test_r11_crimean_numbers_are_never_sold(api: Api) -> None:
     ru = await Country.get(code="RU")
     service, normal, crimean = await crimean_test_pool(ru)
     assert await available(api, "RU", service.code) == len(normal)  # Crimean ones not counted
-    user = await funded_user(api)
+    user = await api.funded_user()
     sold = [(await api.bought(user, "RU", service.code))["phoneNumber"] for _ in normal]
     assert sorted(sold) == sorted(normal)
     # Only the Crimean numbers are left: they are not offered, and not sold.
@@ -301,7 +274,7 @@ async def test_r11_crimean_numbers_are_never_sold(api: Api) -> None:
 async def test_unknown_codes_are_refused(
     api: Api, country: str, service: str, code: str, field: str
 ) -> None:
-    user = await funded_user(api)
+    user = await api.funded_user()
     await assert_refused(api, user, country, service, code, field)
 
 
@@ -309,11 +282,11 @@ async def test_offer_without_price_is_refused_no_numbers(api: Api) -> None:
     # GB has a pool of free numbers; the service simply has no price there.
     service = await fresh_service()
     assert await offers(api, "GB", service.code) == []
-    user = await funded_user(api)
+    user = await api.funded_user()
     await assert_refused(api, user, "GB", service.code, "NO_NUMBERS", None)
 
 
 async def test_known_country_without_any_price_is_refused_no_numbers(api: Api) -> None:
     assert not await Price.exists(country__code="UA")  # demo: known, on sale, never priced
-    user = await funded_user(api)
+    user = await api.funded_user()
     await assert_refused(api, user, "UA", "tg", "NO_NUMBERS", None)
