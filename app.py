@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
+from compat.endpoint import compat_endpoint
 from services import accounts, config, events, hooks, ratelimit, sweeper
 from services.db import close_database, open_database
 from settings import Settings
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         config.configure(settings)
         ratelimit.configure(settings.redis_url)
+        accounts.configure_identity_cache(settings.auth_cache_seconds)
         await open_database(settings.database_url)
         bus = EventBus(settings.event_bus_url, prefix=settings.redis_prefix,
                        reconnect_max_seconds=settings.redis_reconnect_max_seconds)
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/suppliers/{supplier}/sms", receive_sms, methods=["POST"]),
+            Route("/stubs/handler_api.php", compat_endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),

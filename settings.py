@@ -77,6 +77,7 @@ class Settings:
     webhook_max_body_bytes: int = 16 * 1024
     webhook_tolerance_seconds: int = 300
     session_token_days: int = 30
+    auth_cache_seconds: float = 10.0  # identities cached per process (services/identity_cache.py)
     email_token_hours: int = 48
 
     # Background work

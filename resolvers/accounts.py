@@ -21,9 +21,7 @@ from services.errors import NotFound
 
 async def me(info: strawberry.Info[Context]) -> Viewer | None:
     viewer = await info.context.viewer()
-    if viewer is None:
-        return None
-    return Viewer.from_user(await accounts.get_user(viewer.user_id))
+    return Viewer.from_identity(viewer) if viewer else None
 
 
 async def register(info: strawberry.Info[Context], email: str, password: str) -> AuthPayload:

@@ -10,7 +10,7 @@ import strawberry
 
 from models import User
 from schema.errors import UserError
-from services import config, ledger
+from services import accounts, config, ledger
 from services.money import to_decimal
 
 
@@ -34,10 +34,17 @@ def money(minor: int, currency: str | None = None) -> Money:
 class Viewer:
     id: strawberry.ID
     email: str
-    email_verified: bool
     role: Role
     created_at: datetime
     user_id: strawberry.Private[int]
+    # Known when built from the user's row; read on demand when built from a cached identity.
+    verified: strawberry.Private[bool | None] = None
+
+    @strawberry.field
+    async def email_verified(self) -> bool:
+        if self.verified is None:
+            self.verified = await accounts.is_email_verified(self.user_id)
+        return self.verified
 
     @strawberry.field
     async def balance(self) -> Money:
@@ -46,9 +53,16 @@ class Viewer:
     @classmethod
     def from_user(cls, user: User) -> Viewer:
         return cls(
-            id=strawberry.ID(str(user.id)), email=user.email,
-            email_verified=user.email_verified_at is not None, role=Role(user.role.value),
+            id=strawberry.ID(str(user.id)), email=user.email, role=Role(user.role.value),
             created_at=user.created_at, user_id=user.id,
+            verified=user.email_verified_at is not None,
+        )
+
+    @classmethod
+    def from_identity(cls, viewer: accounts.Viewer) -> Viewer:
+        return cls(
+            id=strawberry.ID(str(viewer.user_id)), email=viewer.email, role=Role(viewer.role.value),
+            created_at=viewer.created_at, user_id=viewer.user_id,
         )
 
 

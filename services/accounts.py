@@ -20,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from models import Credential, CredentialKind, EmailToken, Role, User, UserState
 from services import activity, clock, config, geo, hooks, ledger, mail, ratelimit
 from services.db import IntegrityError, atomic
+from services.identity_cache import IdentityCache
 from services.errors import (
     AccountBlocked,
     EmailTaken,
@@ -39,6 +40,7 @@ API_KEY_PREFIX = "srk_"
 # A real hash of a random password: verifying against it costs what a real check costs, so a
 # login for an unknown email takes as long as one for a known email (no user enumeration).
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_identities: IdentityCache[Viewer] = IdentityCache(ttl_seconds=10.0, max_entries=10_000)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,6 @@ class Viewer:
     user_id: int
     email: str
     role: Role
-    email_verified: bool
     credential_id: int
     credential_kind: CredentialKind
     created_at: datetime
@@ -140,8 +141,18 @@ async def authenticate(secret: str | None) -> Viewer | None:
     """The viewer a bearer secret (session token or API key) belongs to, or None."""
     if not secret or len(secret) > 200:
         return None
+    token_hash = hash_secret(secret)
+    viewer = _identities.get(token_hash)
+    if viewer is None:
+        viewer = await _load_viewer(token_hash)
+        if viewer is not None:
+            _identities.put(token_hash, viewer)
+    return viewer
+
+
+async def _load_viewer(token_hash: str) -> Viewer | None:
     credential = await Credential.filter(
-        token_hash=hash_secret(secret), revoked_at=None
+        token_hash=token_hash, revoked_at=None
     ).select_related("user").first()
     if credential is None:
         return None
@@ -160,11 +171,15 @@ async def authenticate(secret: str | None) -> Viewer | None:
         user_id=user.id,
         email=user.email,
         role=user.role,
-        email_verified=user.email_verified_at is not None,
         credential_id=credential.id,
         credential_kind=credential.kind,
         created_at=user.created_at,
     )
+
+
+def forget_identities() -> None:
+    """Drops every cached identity: called on any revocation, here or in another process."""
+    _identities.clear()
 
 
 async def revoke(viewer: Viewer, credential_id: int) -> None:
@@ -174,6 +189,7 @@ async def revoke(viewer: Viewer, credential_id: int) -> None:
     ).update(revoked_at=clock.now())
     if changed != 1:
         raise NotFound("no such credential", field="id")
+    forget_identities()
     await hooks.run(hooks.after_credential_revoked, credential_id)
 
 
@@ -243,8 +259,13 @@ async def verify_email(token: str) -> User:
     return await User.get(id=record.user_id)  # type: ignore[attr-defined]
 
 
-async def get_user(user_id: int) -> User:
-    return await User.get(id=user_id)
+async def is_email_verified(user_id: int) -> bool:
+    return await User.filter(id=user_id, email_verified_at__isnull=False).exists()
+
+
+def configure_identity_cache(ttl_seconds: float) -> None:
+    _identities.ttl_seconds = ttl_seconds
+    _identities.clear()
 
 
 def require_admin(viewer: Viewer) -> None:

@@ -253,7 +253,7 @@ async def _end_waiting(
     assert status in REFUNDED_ENDINGS
     now = clock.now()
     async with atomic() as conn:
-        query = Activation.filter(id=activation.id)  # MUTANT
+        query = Activation.filter(id=activation.id, status=ActivationStatus.WAITING_SMS)
         if due:
             query = query.filter(sms_deadline_at__lte=now)
         changed = await query.using_db(conn).update(status=status, ended_at=now, refunded=True)

@@ -89,9 +89,12 @@ async def _build() -> Snapshot:
         if p.country_id in on_sale_countries and p.service_id in on_sale_services  # type: ignore[attr-defined]
     ]
     offers.sort(key=lambda o: (o.country.name, o.service.name))
+    offered_countries = {o.country.id for o in offers}
+    offered_services = {o.service.id for o in offers}
     return Snapshot(
-        countries=tuple(on_sale_countries.values()),
-        services=tuple(on_sale_services.values()),
+        # "Countries/services that numbers are sold for": those with at least one offer.
+        countries=tuple(c for c in on_sale_countries.values() if c.id in offered_countries),
+        services=tuple(s for s in on_sale_services.values() if s.id in offered_services),
         offers=tuple(offers),
         country_by_code={c.code: c for c in countries},
         service_by_code={s.code: s for s in services},

@@ -14,7 +14,7 @@ from tortoise.expressions import F
 
 from models import AccountKind, LedgerAccount, Transfer, TransferKind, User
 from models.ledger import NON_NEGATIVE_KINDS
-from services.db import Connection, IntegrityError
+from services.db import Connection, IntegrityError, fetch_value
 from services.errors import InsufficientBalance, InvalidState
 
 RESOLVING_KINDS = (TransferKind.CAPTURE, TransferKind.VOID)
@@ -38,10 +38,11 @@ async def system_account(kind: AccountKind, conn: Connection | None = None) -> L
 
 
 async def balance_minor(user_id: int) -> int:
-    rows = await LedgerAccount.filter(kind=AccountKind.USER, user_id=user_id).values_list(
-        "balance_minor", flat=True
+    """A user's spendable balance (read on every `me { balance }`: raw SQL, one indexed row)."""
+    value = await fetch_value(
+        "SELECT balance_minor FROM ledger_account WHERE kind = 'user' AND user_id = $1", user_id
     )
-    return int(rows[0]) if rows else 0
+    return int(value or 0)
 
 
 async def post(

@@ -120,3 +120,15 @@ async def _deliver_to(
         )
         notices.append(await events.record(conn, current, EventKind.STATUS_CHANGED))
     return notices
+
+
+async def latest_delivered(activation_ids: list[int]) -> dict[int, Sms]:
+    """The newest SMS delivered to each of these activations (R2: only its own service's).
+
+    Read-only, for APIs that show "the SMS" of an activation (the compatible API's getStatus,
+    getFullSms, getStatusV2, getActiveActivations). Activations without one are left out.
+    """
+    latest: dict[int, Sms] = {}
+    for sms in await Sms.filter(activation_id__in=activation_ids).order_by("id"):
+        latest[sms.activation_id] = sms  # type: ignore[attr-defined]  # ascending: newest wins
+    return latest

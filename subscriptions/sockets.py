@@ -60,6 +60,7 @@ class SocketRegistry:
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wakeup.wait(), timeout=RECHECK_SECONDS)
+                accounts.forget_identities()  # a credential was revoked somewhere
                 try:
                     await self.close_invalid()
                 except Exception:  # a failed check must not stop the watcher

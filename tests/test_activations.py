@@ -27,7 +27,7 @@ from models import (
     Transfer,
     TransferKind,
 )
-from services import audit, clock, config, ledger, sweeper
+from services import activations, audit, clock, config, ledger, sweeper
 from tests.api import Api, User
 
 POLL_TIMEOUT_SECONDS = 10.0  # the sweeper runs every 0.1 s in tests; this is a generous bound
@@ -105,30 +105,6 @@ async def code_sms(api: Api, phone: str, code: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-_admin_tokens: dict[str, str] = {}
-
-
-async def funded_user(api: Api, amount: str = "5.00") -> User:
-    """A new user with `amount` on the balance (an admin adjustment through GraphQL).
-
-    The admin signs in once per server: `Api.fund` signs in on every call, and admin sign-ins
-    are rate limited (R13, 10 a minute), which a module this size would trip."""
-    user = await api.register()
-    await fund(api, user, amount)
-    return user
-
-
-async def fund(api: Api, user: User, amount: str) -> None:
-    if api.server.url not in _admin_tokens:
-        _admin_tokens[api.server.url] = await api.admin_token()
-    data = await api.gql(
-        "mutation($u: ID!, $a: Decimal!) { adjustBalance(userId: $u, amount: $a,"
-        " reason: \"test top-up\") { errors { code message } } }",
-        {"u": str(user.id), "a": amount}, token=_admin_tokens[api.server.url],
-    )
-    assert data["adjustBalance"]["errors"] == [], data
-
-
 def only_error(payload: dict[str, Any], code: str) -> dict[str, Any]:
     assert payload["activation"] is None, payload
     [error] = payload["errors"]
@@ -143,22 +119,25 @@ def _clean_ledger_after_each_test(ledger_is_consistent: None) -> None:
 
 # -- R1: the price is charged at purchase ----------------------------------------------------
 async def test_r1_buy_debits_the_price_at_once(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "GB", "tg")
     price = minor(activation["price"]["amount"])
     assert price > 0
-    assert activation["status"] == "WAITING_SMS" and activation["refunded"] is False
+    assert activation["status"] == "WAITING_SMS"
+    assert activation["refunded"] is False
 
     assert await ledger.balance_minor(user.id) == 500 - price
     assert minor(await api.balance(user)) == 500 - price
     [hold] = await Transfer.filter(activation_id=int(activation["id"]))
-    assert hold.kind == TransferKind.HOLD and hold.amount_minor == price
+    assert hold.kind == TransferKind.HOLD
+    assert hold.amount_minor == price
     assert hold.debit_account_id == (await ledger.user_account(user.id)).id  # type: ignore[attr-defined]
     assert hold.credit_account_id == (await ledger.escrow_account(user.id)).id  # type: ignore[attr-defined]
     assert (await ledger.escrow_account(user.id)).balance_minor == price
 
     stored = await Activation.get(id=int(activation["id"]))
-    assert stored.price_minor == price and stored.status == ActivationStatus.WAITING_SMS
+    assert stored.price_minor == price
+    assert stored.status == ActivationStatus.WAITING_SMS
     settings = config.get()
     assert (stored.sms_deadline_at - stored.created_at).total_seconds() == settings.sms_wait_seconds
     assert (stored.expires_at - stored.created_at).total_seconds() == (
@@ -180,7 +159,7 @@ async def test_r1_insufficient_balance_changes_nothing(api: Api, short_by: str) 
     price = await price_of(api, "GB", "wa")
     user = await api.register()
     if short_by != "all":  # "all": a user who never topped up
-        await fund(api, user, str(Decimal(price) - Decimal(short_by)))
+        await api.fund(user, str(Decimal(price) - Decimal(short_by)))
     before = await snapshot(user)
 
     payload = await api.buy(user, "GB", "wa")
@@ -191,28 +170,56 @@ async def test_r1_insufficient_balance_changes_nothing(api: Api, short_by: str) 
 
 # -- idempotency -------------------------------------------------------------------------------
 async def test_same_idempotency_key_returns_the_same_activation_and_charges_once(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     key = f"key-{uuid.uuid4()}"
     first = await api.buy(user, "US", "tg", idempotencyKey=key)
     assert first["errors"] == []
     after_first = await snapshot(user)
 
     again = await api.buy(user, "US", "tg", idempotencyKey=key)
-    # Retries racing each other must also collapse onto the one activation.
-    racing = await asyncio.gather(*(api.buy(user, "US", "tg", idempotencyKey=key)
-                                    for _ in range(4)))
 
-    for payload in (again, *racing):
-        assert payload["errors"] == []
-        assert payload["activation"]["id"] == first["activation"]["id"]
-        assert payload["activation"]["phoneNumber"] == first["activation"]["phoneNumber"]
+    assert again == first
     assert await snapshot(user) == after_first
     assert await Activation.filter(user_id=user.id).count() == 1
-    assert await ledger.balance_minor(user.id) == 500 - minor(first["activation"]["price"]["amount"])
+    price = minor(first["activation"]["price"]["amount"])
+    assert await ledger.balance_minor(user.id) == 500 - price
+
+
+async def test_retries_racing_with_one_idempotency_key_buy_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Injected interleaving: every retry has found no activation for the key before any of
+    them assigns a number; the unique key must still let exactly one buy and the others
+    return what it bought."""
+    user = await api.funded_user("5.00")
+    key = f"key-{uuid.uuid4()}"
+    retries = 4
+    original = activations._assign_and_hold
+    arrived: list[int] = []
+    all_arrived = asyncio.Event()
+
+    async def after_everyone_checked(*args: Any) -> Any:
+        arrived.append(1)
+        if len(arrived) == retries:
+            all_arrived.set()
+        await asyncio.wait_for(all_arrived.wait(), timeout=POLL_TIMEOUT_SECONDS)
+        return await original(*args)
+
+    monkeypatch.setattr(activations, "_assign_and_hold", after_everyone_checked)
+    payloads = await asyncio.gather(
+        *(api.buy(user, "US", "tg", idempotencyKey=key) for _ in range(retries))
+    )
+
+    assert all_arrived.is_set()
+    assert [p["errors"] for p in payloads] == [[]] * retries
+    assert len({p["activation"]["id"] for p in payloads}) == 1
+    assert await Activation.filter(user_id=user.id).count() == 1
+    price = minor(payloads[0]["activation"]["price"]["amount"])
+    assert await ledger.balance_minor(user.id) == 500 - price
 
 
 async def test_same_idempotency_key_with_other_input_is_a_conflict(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     key = f"key-{uuid.uuid4()}"
     assert (await api.buy(user, "US", "tg", idempotencyKey=key))["errors"] == []
     before = await snapshot(user)
@@ -226,7 +233,7 @@ async def test_same_idempotency_key_with_other_input_is_a_conflict(api: Api) -> 
 
 
 async def test_invalid_idempotency_key_is_invalid_input(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     before = await snapshot(user)
 
     for key in ("k" * 101, "", "   "):
@@ -237,15 +244,16 @@ async def test_invalid_idempotency_key_is_invalid_input(api: Api) -> None:
 
 
 async def test_idempotency_key_of_100_chars_is_accepted(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     payload = await api.buy(user, "US", "tg", idempotencyKey="k" * 100)
-    assert payload["errors"] == [] and payload["activation"]["status"] == "WAITING_SMS"
+    assert payload["errors"] == []
+    assert payload["activation"]["status"] == "WAITING_SMS"
 
 
 # -- maxPrice ----------------------------------------------------------------------------------
 async def test_max_price_below_the_price_is_refused(api: Api) -> None:
     price = Decimal(await price_of(api, "RU", "tg"))
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     before = await snapshot(user)
 
     payload = await api.buy(user, "RU", "tg", maxPrice=str(price - Decimal("0.01")))
@@ -256,7 +264,7 @@ async def test_max_price_below_the_price_is_refused(api: Api) -> None:
 
 async def test_max_price_at_or_above_the_price_buys(api: Api) -> None:
     price = Decimal(await price_of(api, "RU", "tg"))
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
 
     for extra in ("0.00", "0.01", "100.00"):
         payload = await api.buy(user, "RU", "tg", maxPrice=str(price + Decimal(extra)))
@@ -275,7 +283,7 @@ async def buy_with_max_price(api: Api, user: User, max_price: str) -> dict[str, 
 
 
 async def test_invalid_max_price_is_invalid_input(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     before = await snapshot(user)
 
     for max_price in ("-1", "-0.50", "0", "0.00", "0.001", "1.999", "99999999999999999999"):
@@ -292,7 +300,7 @@ async def test_max_price_that_is_not_a_decimal_is_refused_before_anything_runs(
 ) -> None:
     """The strict Decimal scalar (schema/scalars.py) refuses it while coercing the variables:
     a GraphQL request error (no data, no path), so no resolver and no service ran."""
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     before = await snapshot(user)
 
     for max_price in ("abc", "1e3", "NaN", "Infinity", "", "1,50"):
@@ -300,13 +308,14 @@ async def test_max_price_that_is_not_a_decimal_is_refused_before_anything_runs(
 
         assert answer.get("data") is None, answer
         [error] = answer["errors"]
-        assert "path" not in error and "Decimal" in error["message"], answer
+        assert "path" not in error, answer
+        assert "Decimal" in error["message"], answer
         assert await snapshot(user) == before, max_price
 
 
 # -- R3: any number of SMS within the window --------------------------------------------------
 async def test_r3_first_sms_receives_and_further_sms_are_delivered(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "KZ", "tg")
     balance = await ledger.balance_minor(user.id)
 
@@ -316,7 +325,8 @@ async def test_r3_first_sms_receives_and_further_sms_are_delivered(api: Api) -> 
 
     seen = await api.activation(user, activation["id"])
     assert seen is not None
-    assert seen["status"] == "RECEIVED" and seen["refunded"] is False
+    assert seen["status"] == "RECEIVED"
+    assert seen["refunded"] is False
     assert seen["code"] == "33333"
     assert [m["code"] for m in seen["messages"]] == ["11111", "22222", "33333"]
     # Captured once, on the first SMS; further SMS cost nothing more.
@@ -326,7 +336,7 @@ async def test_r3_first_sms_receives_and_further_sms_are_delivered(api: Api) -> 
 
 
 async def test_r3_request_another_sms_only_after_the_first(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "KZ", "tg")
     before = await snapshot(user)
 
@@ -337,16 +347,18 @@ async def test_r3_request_another_sms_only_after_the_first(api: Api) -> None:
 
     await code_sms(api, activation["phoneNumber"], "12345")
     asked = await api.act(user, "requestAnotherSms", activation["id"])
-    assert asked["errors"] == [] and asked["activation"]["status"] == "RECEIVED"
+    assert asked["errors"] == []
+    assert asked["activation"]["status"] == "RECEIVED"
     assert (await Activation.get(id=int(activation["id"]))).another_sms_requested_at is not None
 
     assert await code_sms(api, activation["phoneNumber"], "67890") == {"status": "delivered"}
     stored = await Activation.get(id=int(activation["id"]))
-    assert stored.another_sms_requested_at is None and stored.code == "67890"
+    assert stored.another_sms_requested_at is None
+    assert stored.code == "67890"
 
 
 async def test_r3_finish_only_from_received(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "KZ", "tg")
     before = await snapshot(user)
 
@@ -370,7 +382,7 @@ async def test_r3_finish_only_from_received(api: Api) -> None:
 
 
 async def test_r3_window_closing_finishes_received_without_refund(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "KZ", "tg")
     await code_sms(api, activation["phoneNumber"], "55555")
     balance = await ledger.balance_minor(user.id)
@@ -378,18 +390,21 @@ async def test_r3_window_closing_finishes_received_without_refund(api: Api) -> N
     clock.advance(config.get().activation_window_seconds + 1)
     stored = await wait_for_status(activation["id"], ActivationStatus.FINISHED)
 
-    assert stored.refunded is False and stored.ended_at is not None
+    assert stored.refunded is False
+    assert stored.ended_at is not None
     assert await resolutions(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
     assert await ledger.balance_minor(user.id) == balance
     # The window is closed: a late SMS is kept for audit but not shown.
     assert await code_sms(api, activation["phoneNumber"], "66666") == {"status": "stored"}
     seen = await api.activation(user, activation["id"])
-    assert seen is not None and seen["code"] == "55555" and len(seen["messages"]) == 1
+    assert seen is not None
+    assert seen["code"] == "55555"
+    assert len(seen["messages"]) == 1
 
 
 # -- R4: refund on cancel or when no SMS came in time ----------------------------------------
 async def test_r4_cancel_while_waiting_refunds_in_full(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "ID", "tg")
     price = activation["price"]["amount"]
 
@@ -417,7 +432,7 @@ async def test_r4_cancel_while_waiting_refunds_in_full(api: Api) -> None:
 
 
 async def test_r4_cancel_after_the_first_sms_is_refused(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "ID", "tg")
     await code_sms(api, activation["phoneNumber"], "31415")
     before = await snapshot(user)
@@ -429,7 +444,7 @@ async def test_r4_cancel_after_the_first_sms_is_refused(api: Api) -> None:
 
 
 async def test_r4_no_sms_by_the_deadline_expires_with_a_refund(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "ID", "tg")
 
     clock.advance(config.get().sms_wait_seconds + 1)
@@ -439,14 +454,18 @@ async def test_r4_no_sms_by_the_deadline_expires_with_a_refund(api: Api) -> None
     assert await ledger.balance_minor(user.id) == 500
     assert await resolutions(activation["id"]) == [TransferKind.HOLD, TransferKind.VOID]
     seen = await api.activation(user, activation["id"])
-    assert seen is not None and seen["status"] == "EXPIRED" and seen["refunded"] is True
+    assert seen is not None
+    assert seen["status"] == "EXPIRED"
+    assert seen["refunded"] is True
 
     # An SMS after expiry is stored for audit, but never shown and never charged.
     before = await snapshot(user)
     assert await code_sms(api, activation["phoneNumber"], "27182") == {"status": "stored"}
     assert await Sms.filter(to_e164=activation["phoneNumber"], text__contains="27182").count() == 1
     seen = await api.activation(user, activation["id"])
-    assert seen is not None and seen["messages"] == [] and seen["code"] is None
+    assert seen is not None
+    assert seen["messages"] == []
+    assert seen["code"] is None
     assert await snapshot(user) == before
 
 
@@ -455,7 +474,7 @@ async def test_r4_sms_after_the_deadline_is_not_delivered_even_before_the_sweep(
 ) -> None:
     """The deadline, not the sweeper's timing, decides: an SMS that arrives after smsDeadline
     while the activation still waits (the sweep has not run yet) neither captures nor shows."""
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "ID", "tg")
     real_sweep = sweeper.sweep_once
 
@@ -470,23 +489,27 @@ async def test_r4_sms_after_the_deadline_is_not_delivered_even_before_the_sweep(
 
     await real_sweep()
     stored = await Activation.get(id=int(activation["id"]))
-    assert stored.status == ActivationStatus.EXPIRED and stored.refunded is True
+    assert stored.status == ActivationStatus.EXPIRED
+    assert stored.refunded is True
     assert await ledger.balance_minor(user.id) == 500
     seen = await api.activation(user, activation["id"])
-    assert seen is not None and seen["messages"] == [] and seen["code"] is None
+    assert seen is not None
+    assert seen["messages"] == []
+    assert seen["code"] is None
 
 
 # -- R6: ban number ----------------------------------------------------------------------------
 async def test_r6_ban_refunds_and_the_number_is_never_sold_again_for_the_service(
     api: Api,
 ) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     banned = await api.bought(user, "ID", "wa")
 
     payload = await api.act(user, "banNumber", banned["id"])
 
     assert payload["errors"] == []
-    assert payload["activation"]["status"] == "BANNED" and payload["activation"]["refunded"]
+    assert payload["activation"]["status"] == "BANNED"
+    assert payload["activation"]["refunded"]
     assert await ledger.balance_minor(user.id) == 500
     assert await resolutions(banned["id"]) == [TransferKind.HOLD, TransferKind.VOID]
     stored = await Activation.get(id=int(banned["id"]))
@@ -494,7 +517,7 @@ async def test_r6_ban_refunds_and_the_number_is_never_sold_again_for_the_service
     assert use.banned is True
 
     # Neither this user nor anyone else gets that number for that service again.
-    other = await funded_user(api, "5.00")
+    other = await api.funded_user("5.00")
     later = [await api.bought(buyer, "ID", "wa") for buyer in (user, other, user, other, user)]
     assert banned["phoneNumber"] not in {a["phoneNumber"] for a in later}
     assert await Activation.filter(
@@ -503,7 +526,7 @@ async def test_r6_ban_refunds_and_the_number_is_never_sold_again_for_the_service
 
 
 async def test_r6_ban_after_a_code_is_refused(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "ID", "tg")
     await code_sms(api, activation["phoneNumber"], "99999")
     before = await snapshot(user)
@@ -533,7 +556,7 @@ async def test_r7_no_mutation_deletes_activations_or_transactions(api: Api) -> N
 
 
 async def test_r7_history_lists_everything_newest_first_in_pages(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     bought = [await api.bought(user, "RU", service) for service in ("tg", "wa", "go", "ig", "ds")]
     await api.act(user, "cancelActivation", bought[1]["id"])  # a refund is history too
 
@@ -544,6 +567,16 @@ async def test_r7_history_lists_everything_newest_first_in_pages(api: Api) -> No
     assert [e["kind"] for e in entries] == ["REFUND", *["PURCHASE"] * 5, "ADJUSTMENT"]
     assert [int(e["id"]) for e in entries] == sorted((int(e["id"]) for e in entries), reverse=True)
     assert await Transfer.filter(activation__user_id=user.id).count() == 6  # 5 holds + 1 void
+
+    waiting = [a["id"] for a in reversed(bought) if a is not bought[1]]
+    for statuses, first, expected in (("[CANCELLED]", 5, [bought[1]["id"]]),
+                                      ("[WAITING_SMS]", 3, waiting[:3])):
+        data = await api.gql(
+            f"{{ activations(status: {statuses}, first: {first}) {{ edges {{ node {{ id }} }}"
+            " pageInfo { hasNextPage } } }", token=user.token,
+        )
+        assert [e["node"]["id"] for e in data["activations"]["edges"]] == expected, statuses
+        assert data["activations"]["pageInfo"]["hasNextPage"] is (statuses == "[WAITING_SMS]")
 
 
 NODE_FIELDS = {"activations": "id", "transactions": "id kind"}
@@ -566,7 +599,8 @@ async def pages(
         edges = result["edges"]
         last = page == expected_pages - 1
         assert result["pageInfo"]["hasNextPage"] is not last
-        assert 1 <= len(edges) <= first and (last or len(edges) == first)
+        assert 1 <= len(edges) <= first
+        assert last or len(edges) == first
         assert result["pageInfo"]["endCursor"] == edges[-1]["cursor"]
         nodes += [e["node"] for e in edges]
         after = result["pageInfo"]["endCursor"]
@@ -584,7 +618,7 @@ BAD_PAGES = [
 
 
 async def test_r7_page_size_is_bounded_and_cursors_are_checked(api: Api) -> None:
-    user = await funded_user(api, "1.00")
+    user = await api.funded_user("1.00")
     for connection in ("activations", "transactions"):
         for first, after in BAD_PAGES:
             answer = await api.post(
@@ -600,7 +634,7 @@ async def test_r7_page_size_is_bounded_and_cursors_are_checked(api: Api) -> None
 
 
 async def test_r7_largest_page_size_is_accepted(api: Api) -> None:
-    user = await funded_user(api, "1.00")
+    user = await api.funded_user("1.00")
     for connection in ("activations", "transactions"):
         data = await api.gql(
             f"{{ {connection}(first: {config.get().max_page_size}) {{ edges {{ cursor }} }} }}",
@@ -611,7 +645,7 @@ async def test_r7_largest_page_size_is_accepted(api: Api) -> None:
 
 # -- numbers: never live twice for one service, never resold for it ---------------------------
 async def test_a_number_is_never_sold_twice_for_one_service(api: Api) -> None:
-    user = await funded_user(api, "20.00")
+    user = await api.funded_user("20.00")
     go_before, wa_before = await available(api, "US", "go"), await available(api, "US", "wa")
 
     go = [await api.bought(user, "US", "go") for _ in range(6)]
@@ -648,8 +682,8 @@ async def assert_no_pair_sold_twice() -> None:
 
 # -- ids that do not exist or belong to someone else --------------------------------------------
 async def test_someone_elses_activation_looks_exactly_like_a_missing_one(api: Api) -> None:
-    owner = await funded_user(api, "5.00")
-    stranger = await funded_user(api, "5.00")
+    owner = await api.funded_user("5.00")
+    stranger = await api.funded_user("5.00")
     activation = await api.bought(owner, "GB", "go")
     owner_before, stranger_before = await snapshot(owner), await snapshot(stranger)
 
@@ -667,7 +701,7 @@ async def test_someone_elses_activation_looks_exactly_like_a_missing_one(api: Ap
 
 
 async def test_malformed_activation_ids_are_not_found(api: Api) -> None:
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     await api.bought(user, "GB", "go")
     before = await snapshot(user)
 
@@ -680,7 +714,7 @@ async def test_malformed_activation_ids_are_not_found(api: Api) -> None:
 
 async def test_audit_sees_every_activation_resolved_as_its_status_says(api: Api) -> None:
     """The fixture's audit is meaningful: it covers the activations these tests made."""
-    user = await funded_user(api, "5.00")
+    user = await api.funded_user("5.00")
     activation = await api.bought(user, "GB", "ds")
     await api.act(user, "cancelActivation", activation["id"])
     assert await audit.ledger_violations() == []

@@ -112,8 +112,22 @@ async def test_countries_are_sorted_by_name(api: Api) -> None:
     assert {"code": "GB", "name": "United Kingdom", "dialCode": "44"} in countries
 
 
+async def test_only_countries_and_services_with_an_offer_are_listed(api: Api) -> None:
+    """"Countries (services) that numbers are sold for": known ones with no offer are not."""
+    unsold_country, unsold_service = await fresh_country(), await fresh_service()
+    catalog.invalidate()
+    countries = {c["code"] for c in (await api.gql(COUNTRIES))["countries"]}
+    services = {s["code"] for s in (await api.gql(SERVICES))["services"]}
+    assert unsold_country.code not in countries
+    assert unsold_service.code not in services
+    await set_price(unsold_country, unsold_service)
+    assert unsold_country.code in {c["code"] for c in (await api.gql(COUNTRIES))["countries"]}
+    assert unsold_service.code in {s["code"] for s in (await api.gql(SERVICES))["services"]}
+
+
 async def test_services_are_sorted_by_name(api: Api) -> None:
-    await fresh_service(name="Aaa first by name")  # sorts first whatever the demo holds
+    first = await fresh_service(name="Aaa first by name")  # sorts first whatever the demo holds
+    await set_price(await Country.get(code="GB"), first)
     services = (await api.gql(SERVICES))["services"]
     names = [s["name"] for s in services]
     assert names == sorted(names)
@@ -223,7 +237,7 @@ async def test_r11_sanctioned_country_with_price_and_numbers_is_never_sold(api: 
     country = await Country.get_or_none(code="SY") or await fresh_country("SY")
     await Price.get_or_create(country=country, service=await Service.get(code="tg"),
                               defaults={"price_minor": 10, "cost_minor": 5})
-    await add_numbers(country, [fictional_e164("+963")])
+    await add_numbers(country, [fictional_e164()])
     catalog.invalidate()
     assert "SY" not in {c["code"] for c in (await api.gql(COUNTRIES))["countries"]}
     assert await offers(api, "SY") == []

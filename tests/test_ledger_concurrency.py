@@ -34,7 +34,7 @@ from models import (
 )
 from services import activations, audit, clock, config, ledger, sms, sweeper
 from tests.api import Api, User
-from tests.test_activations import assert_no_pair_sold_twice, funded_user, resolutions
+from tests.test_activations import assert_no_pair_sold_twice, resolutions
 
 COUNTRY, SERVICE = "ID", "ds"  # a cheap offer with a large demo pool
 CAPTURED = (ActivationStatus.RECEIVED, ActivationStatus.FINISHED)
@@ -172,11 +172,13 @@ async def phase_actions(
 
 async def _twice(api: Api, activation: dict[str, Any]) -> list[str]:
     message_id = f"dup-{uuid.uuid4()}"
-    both = await asyncio.gather(sms_to(api, activation, message_id), sms_to(api, activation, message_id))
+    both = await asyncio.gather(*(sms_to(api, activation, message_id) for _ in range(2)))
     return sorted(both)
 
 
-async def _race(mutation: Awaitable[dict[str, Any]], delivery: Awaitable[str]) -> tuple[str | None, str]:
+async def _race(
+    mutation: Awaitable[dict[str, Any]], delivery: Awaitable[str]
+) -> tuple[str | None, str]:
     refused, outcome = await asyncio.gather(error_code(mutation), delivery)
     return refused, outcome
 
@@ -252,7 +254,8 @@ async def phase_window_close(api: Api, user: User, received: list[str], size: Si
 async def check_ledger(user: User, funded_minor: int, price: int, extra_bought: int,
                        refunds_before_extra: int, watch: Watch) -> None:
     assert watch.reads > 0
-    assert watch.lowest_balance_minor >= 0 and watch.lowest_escrow_minor >= 0
+    assert watch.lowest_balance_minor >= 0
+    assert watch.lowest_escrow_minor >= 0
     # Extra buys ran on a balance of zero: only refunds could pay for them.
     assert extra_bought <= refunds_before_extra
     rows = await Activation.filter(user_id=user.id).values_list("id", "status", "refunded")
@@ -284,7 +287,7 @@ async def check_journal(user: User) -> None:
 
 async def run_workload(api: Api, size: Size) -> None:
     price = await price_minor(api)
-    user = await funded_user(api, f"{size.affordable * price / 100:.2f}")
+    user = await api.funded_user(f"{size.affordable * price / 100:.2f}")
     watch = Watch(user.id)
     watcher = asyncio.create_task(watch.run())
     try:
@@ -333,7 +336,7 @@ async def test_r4_cancel_that_saw_waiting_loses_to_an_sms_committed_meanwhile(
 ) -> None:
     """The cancel has read the activation (WAITING_SMS); before its update, the first SMS
     arrives and commits. The cancel must then be refused: the code wins, no refund."""
-    user = await funded_user(api, "1.00")
+    user = await api.funded_user("1.00")
     activation = await api.bought(user, COUNTRY, SERVICE)
     original = activations._end_waiting
     deliveries: list[str] = []
@@ -361,7 +364,7 @@ async def test_r4_sms_that_saw_waiting_loses_to_a_cancel_committed_meanwhile(
 ) -> None:
     """The SMS ingest has found the activation live (WAITING_SMS) inside its transaction; before
     it updates it, a cancel commits. The SMS is then only stored: the refund wins, no capture."""
-    user = await funded_user(api, "1.00")
+    user = await api.funded_user("1.00")
     activation = await api.bought(user, COUNTRY, SERVICE)
     original = sms._deliver_to
     cancels: list[str | None] = []
@@ -388,15 +391,15 @@ async def test_r4_expiry_that_saw_waiting_wins_over_a_late_sms_committed_meanwhi
 ) -> None:
     """A sweeper has picked the activation as due; before it expires it, an SMS arrives after
     the deadline. The SMS is only stored, and the expiry refunds in full."""
-    user = await funded_user(api, "1.00")
+    user = await api.funded_user("1.00")
     activation = await api.bought(user, COUNTRY, SERVICE)
     original = activations._end_waiting
     deliveries: list[str] = []
 
     async def late_sms_first(target: Activation, status: ActivationStatus, **kw: Any) -> Activation:
-        if target.id == int(activation["id"]) and status == ActivationStatus.EXPIRED:
-            if not deliveries:
-                deliveries.append(await sms_to(api, activation))
+        expiring = target.id == int(activation["id"]) and status == ActivationStatus.EXPIRED
+        if expiring and not deliveries:
+            deliveries.append(await sms_to(api, activation))
         return await original(target, status, **kw)
 
     monkeypatch.setattr(activations, "_end_waiting", late_sms_first)

@@ -1,0 +1,423 @@
+"""GraphQL over HTTP benchmark of SMS Rooms (issue 2, item 10). Prints a table; not a test.
+
+    .venv/bin/python bench/api_bench.py [--seconds 5] [--connections 32] [--buyers 32] [--profile]
+
+One run starts, on 127.0.0.1 only:
+- a fresh PostgreSQL database with a random name (dropped at the end) and a random Redis prefix;
+- SMS Rooms: `python -m uvicorn app:app` with the flags printed in the header (one worker,
+  PostgreSQL + Redis), after which this script seeds a catalog of 200 offers (40 countries x
+  5 services, with numbers) straight into the migrated database through the app's models;
+- the raw Starlette baseline (bench/baseline_app.py) with the same uvicorn flags, answering the
+  same JSON captured from SMS Rooms in this run (same bytes), without GraphQL, auth or database.
+
+What each figure measures (wrk, one thread, `--connections` keep-alive connections, `--seconds`
+per figure after a 1 s warm-up, percentiles from wrk's latency histogram):
+(a) `{me{balance{amount}}}` with a bearer token: requests/s and p99, SMS Rooms beside baseline.
+(b) `prices` over the 200 offers (country, service, price, availability): requests/s and p99.
+    The server's price snapshot is rebuilt every PRICE_CACHE_SECONDS (default 2 s), as deployed.
+(c) buys/s with cancels: `--buyers` concurrent clients in two client processes, each signed in
+    as its own funded user, each looping buyNumber then cancelActivation (spread over the 200
+    offers) for `--seconds`; buys/s counts purchases that succeeded (each was then cancelled).
+    Afterwards services/audit.py's ledger_violations() runs on the database: must print 0.
+    R5's cool-down is off for the run (ABUSE_CANCEL_THRESHOLD), as are the sign-up/sign-in rate
+    limits: the benchmark signs up its users from one address.
+
+The machine has 2 cores: wrk, the client processes, PostgreSQL, Redis and the one server
+process share them, so the figures are lower bounds of what one worker does on its own core.
+With --profile, each SMS Rooms figure is run again afterwards with py-spy sampling the server
+(not during the measured runs), and the top frames are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import common
+from common import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    HOST,
+    HttpConnection,
+    ServerProcess,
+    WrkResult,
+    app_env,
+    create_database,
+    drop_database,
+    drop_redis_prefix,
+    fmt,
+    lua_post,
+    machine_lines,
+    orm,
+    percentile,
+    random_prefix,
+    ratio,
+    run_wrk,
+    start_py_spy,
+    summarise_py_spy,
+    table,
+    wait_until_quiet,
+    wrk_available,
+)
+
+SMALL_QUERY = "{me{balance{amount}}}"
+PRICES_QUERY = ("{prices{country{code name dialCode} service{code name} "
+                "price{amount currency} available}}")
+BUY = ("mutation($c:String!,$s:String!){buyNumber(country:$c,service:$s)"
+       "{activation{id} errors{code}}}")
+CANCEL = "mutation($id:ID!){cancelActivation(id:$id){activation{id status} errors{code}}}"
+SERVICES_ON_SALE = ("tg", "wa", "go", "ig", "ds")  # the demo catalog's services that are sold
+# Countries added to the demo catalog's to make 40 on sale: (ISO code, name, dial code).
+EXTRA_COUNTRIES = [
+    ("AT", "Austria", "43"), ("BE", "Belgium", "32"), ("CH", "Switzerland", "41"),
+    ("CZ", "Czechia", "420"), ("DK", "Denmark", "45"), ("FI", "Finland", "358"),
+    ("GR", "Greece", "30"), ("HU", "Hungary", "36"), ("IE", "Ireland", "353"),
+    ("JP", "Japan", "81"), ("KR", "South Korea", "82"), ("MX", "Mexico", "52"),
+    ("NL", "Netherlands", "31"), ("NO", "Norway", "47"), ("PT", "Portugal", "351"),
+    ("RO", "Romania", "40"), ("SE", "Sweden", "46"), ("SG", "Singapore", "65"),
+    ("TH", "Thailand", "66"), ("ZA", "South Africa", "27"), ("AR", "Argentina", "54"),
+    ("CL", "Chile", "56"), ("CO", "Colombia", "57"), ("EG", "Egypt", "20"),
+]
+
+
+# -- a small GraphQL client on the lean HTTP connection -----------------------------------------
+class Gql:
+    def __init__(self, conn: HttpConnection) -> None:
+        self.conn = conn
+
+    @classmethod
+    async def open(cls, url: str) -> Gql:
+        host, port = url.removeprefix("http://").split(":")
+        return cls(await HttpConnection.open(host, int(port)))
+
+    async def raw(self, query: str, variables: dict[str, Any] | None = None,
+                  token: str | None = None) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        return await self.conn.request("POST", "/graphql", body, headers)
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None,
+                   token: str | None = None) -> dict[str, Any]:
+        status, body = await self.raw(query, variables, token)
+        answer = json.loads(body)
+        if status != 200 or answer.get("errors"):
+            raise RuntimeError(f"GraphQL failed ({status}): {body[:500]!r}")
+        return answer["data"]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# -- set-up ---------------------------------------------------------------------------------------
+async def seed_catalog(numbers_per_country: int) -> list[tuple[str, str]]:
+    """200 offers: 40 countries on sale x 5 services, each country with its own numbers.
+    Written through the app's models, as the demo supplier's seed does (no admin API exists)."""
+    from models import Country, PhoneNumber, Price, Service, Supplier
+    from services import policy
+
+    existing = {c.code for c in await Country.all()}
+    next_id = 1000
+    await Country.bulk_create(
+        [Country(code=code, name=name, dial_code=dial, compat_id=next_id + i)
+         for i, (code, name, dial) in enumerate(EXTRA_COUNTRIES) if code not in existing],
+        ignore_conflicts=True,
+    )
+    # The demo pool's countries first: their demo prices are offers already.
+    priced = set(await Price.all().values_list("country_id", flat=True))
+    on_sale = [c for c in await Country.all().order_by("code") if policy.country_on_sale(c)]
+    countries = sorted(on_sale, key=lambda c: c.id not in priced)[:40]
+    assert len(countries) == 40, f"only {len(countries)} countries on sale"
+    services = await Service.filter(code__in=SERVICES_ON_SALE)
+    await Price.bulk_create(
+        [Price(country=c, service=s, price_minor=20 + (i % 7) * 5, cost_minor=10)
+         for i, c in enumerate(countries) for s in services],
+        ignore_conflicts=True,
+    )
+    supplier = await Supplier.get(code="demo")
+    await PhoneNumber.bulk_create(
+        [PhoneNumber(e164=f"+{c.dial_code}88{i:02d}{n:05d}", country=c, supplier=supplier)
+         for i, c in enumerate(countries) for n in range(numbers_per_country)],
+        ignore_conflicts=True, batch_size=1000,
+    )
+    return [(c.code, s.code) for c in countries for s in services]
+
+
+async def admin_token(api: Gql) -> str:
+    data = await api.data(
+        "mutation($e:String!,$p:String!){login(email:$e,password:$p){token errors{code}}}",
+        {"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD},
+    )
+    return data["login"]["token"]  # type: ignore[no-any-return]
+
+
+async def funded_user(api: Gql, admin: str, amount: str, index: int) -> str:
+    """Signs a new user up through the API and credits them as the admin; returns the token."""
+    data = await api.data(
+        "mutation($e:String!,$p:String!){register(email:$e,password:$p)"
+        "{token viewer{id} errors{code message}}}",
+        {"e": f"bench-{index}-{time.monotonic_ns()}@example.com", "p": "bench password 1"},
+    )
+    payload = data["register"]
+    assert payload["errors"] == [], payload
+    data = await api.data(
+        "mutation($u:ID!,$a:Decimal!){adjustBalance(userId:$u,amount:$a,reason:\"benchmark\")"
+        "{errors{code}}}", {"u": payload["viewer"]["id"], "a": amount}, token=admin,
+    )
+    assert data["adjustBalance"]["errors"] == [], data
+    return payload["token"]  # type: ignore[no-any-return]
+
+
+async def wait_for_offers(api: Gql, count: int, timeout: float = 15.0) -> bytes:
+    """The price list once the server's snapshot shows every seeded offer (it is cached for
+    PRICE_CACHE_SECONDS); returns the answer's bytes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = await api.raw(PRICES_QUERY)
+        offers = json.loads(body).get("data", {}).get("prices", [])
+        if status == 200 and len(offers) >= count:
+            return body
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the price list shows {len(offers)} offers, not {count}")
+        await asyncio.sleep(0.5)
+
+
+# -- (c) buys with cancels, in client processes ---------------------------------------------------
+def buy_worker(url: str, tokens: list[str], offers: list[tuple[str, str]], first: int,
+               start_at: float, seconds: float) -> dict[str, Any]:
+    return asyncio.run(_buy_clients(url, tokens, offers, first, start_at, seconds))
+
+
+async def _buy_clients(url: str, tokens: list[str], offers: list[tuple[str, str]], first: int,
+                       start_at: float, seconds: float) -> dict[str, Any]:
+    stats: dict[str, Any] = {"buys": 0, "cancels": 0, "errors": Counter(),
+                             "buy_ms": [], "cancel_ms": []}
+    clients = [await Gql.open(url) for _ in tokens]
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+    deadline = start_at + seconds
+    await asyncio.gather(*(
+        _buy_loop(api, token, offers, first + i, deadline, stats)
+        for i, (api, token) in enumerate(zip(clients, tokens, strict=True))
+    ))
+    for api in clients:
+        api.close()
+    return stats
+
+
+async def _buy_loop(api: Gql, token: str, offers: list[tuple[str, str]], index: int,
+                    deadline: float, stats: dict[str, Any]) -> None:
+    step = 0
+    while time.monotonic() < deadline:
+        country, service = offers[(index * 7 + step) % len(offers)]
+        step += 1
+        started = time.monotonic()
+        data = await api.data(BUY, {"c": country, "s": service}, token=token)
+        payload = data["buyNumber"]
+        if payload["errors"]:
+            stats["errors"]["buy " + payload["errors"][0]["code"]] += 1
+            continue
+        stats["buys"] += 1
+        stats["buy_ms"].append((time.monotonic() - started) * 1000)
+        started = time.monotonic()
+        data = await api.data(CANCEL, {"id": payload["activation"]["id"]}, token=token)
+        if data["cancelActivation"]["errors"]:
+            stats["errors"]["cancel " + data["cancelActivation"]["errors"][0]["code"]] += 1
+            continue
+        stats["cancels"] += 1
+        stats["cancel_ms"].append((time.monotonic() - started) * 1000)
+
+
+def run_buyers(url: str, tokens: list[str], offers: list[tuple[str, str]],
+               seconds: float) -> dict[str, Any]:
+    """Two client processes (the machine has two cores), each with half of the users."""
+    halves = [tokens[: len(tokens) // 2], tokens[len(tokens) // 2:]]
+    start_at = time.monotonic() + 1.5  # both processes connected before the clock starts
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        results = pool.starmap(buy_worker, [
+            (url, half, offers, i * len(halves[0]), start_at, seconds)
+            for i, half in enumerate(halves)
+        ])
+    merged: dict[str, Any] = {"buys": 0, "cancels": 0, "errors": Counter(),
+                              "buy_ms": [], "cancel_ms": []}
+    for result in results:
+        for key in ("buys", "cancels"):
+            merged[key] += result[key]
+        merged["errors"].update(result["errors"])
+        merged["buy_ms"] += result["buy_ms"]
+        merged["cancel_ms"] += result["cancel_ms"]
+    merged["seconds"] = seconds
+    return merged
+
+
+# -- measuring ------------------------------------------------------------------------------------
+def wrk_figure(url: str, body: dict[str, Any], token: str | None, args: argparse.Namespace,
+               seconds: float | None = None) -> WrkResult:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    script = lua_post(json.dumps(body), headers)
+    run_wrk(url + "/graphql", script, connections=args.connections, seconds=1)  # warm-up
+    return run_wrk(url + "/graphql", script, connections=args.connections,
+                   seconds=seconds or args.seconds)
+
+
+async def audit_ledger(database_url: str) -> list[str]:
+    from services.audit import ledger_violations
+
+    async with orm(database_url):
+        return await ledger_violations()
+
+
+def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    a_ours, a_base = figures["a"]
+    b_ours, b_base = figures["b"]
+    buys = figures["c"]
+    rows = [
+        ["(a) {me{balance{amount}}} req/s", ">= 5,000", fmt(a_ours.requests_per_second, 0),
+         fmt(a_base.requests_per_second, 0), ratio(a_ours.requests_per_second,
+                                                   a_base.requests_per_second)],
+        ["(a) p99 latency, ms", "", fmt(a_ours.p99_ms, 2), fmt(a_base.p99_ms, 2),
+         ratio(a_ours.p99_ms, a_base.p99_ms)],
+        [f"(b) prices, {figures['offers']} offers ({figures['prices_bytes']:,} B) req/s",
+         ">= 2,500", fmt(b_ours.requests_per_second, 0), fmt(b_base.requests_per_second, 0),
+         ratio(b_ours.requests_per_second, b_base.requests_per_second)],
+        ["(b) p99 latency, ms", "", fmt(b_ours.p99_ms, 2), fmt(b_base.p99_ms, 2),
+         ratio(b_ours.p99_ms, b_base.p99_ms)],
+        [f"(c) buys/s with cancels, {args.buyers} clients", "a figure",
+         fmt(buys["buys"] / buys["seconds"], 0), "", ""],
+        ["(c) buy p50 / p99 latency, ms", "",
+         f"{fmt(percentile(buys['buy_ms'], 50))} / {fmt(percentile(buys['buy_ms'], 99))}", "", ""],
+        ["(c) cancel p50 / p99 latency, ms", "",
+         f"{fmt(percentile(buys['cancel_ms'], 50))} / {fmt(percentile(buys['cancel_ms'], 99))}",
+         "", ""],
+        ["(c) ledger violations after the run", "0", str(len(figures["violations"])), "", ""],
+    ]
+    print()
+    print("SMS Rooms API benchmark (issue 2) - PostgreSQL + Redis, one uvicorn worker")
+    for line in [*machine_lines(), figures["quiet"]]:
+        print(line)
+    print(f"load: wrk -t1 -c{args.connections} -d{args.seconds}s --latency (after a 1 s warm-up);"
+          f" buys: {args.buyers} clients in 2 processes for {args.seconds} s")
+    print("baseline: bench/baseline_app.py (raw Starlette, same JSON, same uvicorn flags)")
+    print()
+    print(table(["figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows))
+    bad = a_ours.bad_responses + a_base.bad_responses + b_ours.bad_responses + b_base.bad_responses
+    print()
+    print(f"requests: (a) {a_ours.requests:,} / {a_base.requests:,}, (b) {b_ours.requests:,} / "
+          f"{b_base.requests:,}; non-2xx or socket errors: {bad}; buys {buys['buys']:,}, "
+          f"cancels {buys['cancels']:,}, refused: {dict(buys['errors']) or 'none'}")
+    for problem in figures["violations"][:10]:
+        print("  violation:", problem)
+
+
+async def profile(ours: ServerProcess, args: argparse.Namespace, token: str,
+                  tokens: list[str], offers: list[tuple[str, str]]) -> None:
+    runs = [
+        ("(a) small query", lambda: wrk_figure(ours.url, {"query": SMALL_QUERY}, token, args,
+                                               args.profile_seconds)),
+        ("(b) prices", lambda: wrk_figure(ours.url, {"query": PRICES_QUERY}, None, args,
+                                          args.profile_seconds)),
+        ("(c) buys with cancels", lambda: run_buyers(ours.url, tokens, offers,
+                                                     args.profile_seconds)),
+    ]
+    for name, run in runs:
+        out = Path(tempfile.mkstemp(prefix="smsrooms-pyspy-", suffix=".txt")[1])
+        spy = None
+        try:
+            # Started 2 s in: after the warm-up (a, b) or the clients' start-up (c).
+            spy_task = asyncio.get_running_loop().run_in_executor(None, run)
+            await asyncio.sleep(2.0)
+            spy = start_py_spy(ours.pid, args.profile_seconds - 2.5, out)
+            await spy_task
+            if spy is not None:
+                spy.wait(timeout=30)
+            print()
+            print(f"py-spy, SMS Rooms server under {name}:")
+            for line in summarise_py_spy(out, args.profile_top):
+                print("  " + line)
+        finally:
+            out.unlink(missing_ok=True)
+
+
+async def run(args: argparse.Namespace) -> None:
+    if not wrk_available():
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    quiet = wait_until_quiet(args.wait_quiet)
+    database_url = await create_database()
+    prefix = random_prefix()
+    ours = ServerProcess("app:app", app_env(database_url, prefix))
+    baseline = ServerProcess("baseline_app:app")
+    answers = Path(tempfile.mkstemp(prefix="smsrooms-baseline-", suffix=".json")[1])
+    try:
+        await ours.start()
+        async with orm(database_url):
+            offers = await seed_catalog(args.numbers_per_country)
+        api = await Gql.open(ours.url)
+        admin = await admin_token(api)
+        token = await funded_user(api, admin, "10.00", 0)
+        tokens = [await funded_user(api, admin, "100.00", i + 1) for i in range(args.buyers)]
+        small = (await api.raw(SMALL_QUERY, token=token))[1]
+        prices = await wait_for_offers(api, len(offers))
+        api.close()
+        answers.write_text(json.dumps({SMALL_QUERY: json.loads(small),
+                                       PRICES_QUERY: json.loads(prices)}))
+        baseline.env = {"BASELINE_RESPONSES": str(answers)}
+        await start_baseline(baseline)
+        figures: dict[str, Any] = {"quiet": quiet, "offers": len(json.loads(prices)["data"]["prices"]),
+                                   "prices_bytes": len(prices)}
+        for key, query, auth in (("a", SMALL_QUERY, token), ("b", PRICES_QUERY, None)):
+            body = {"query": query, "variables": {}}
+            figures[key] = (wrk_figure(ours.url, body, auth, args),
+                            wrk_figure(baseline.url, body, auth, args))
+        await baseline.stop()
+        figures["c"] = run_buyers(ours.url, tokens, offers, args.seconds)
+        figures["violations"] = await audit_ledger(database_url)
+        print_report(args, figures)
+        if args.profile:
+            await profile(ours, args, token, tokens, offers)
+    finally:
+        await baseline.stop()
+        await ours.stop()
+        answers.unlink(missing_ok=True)
+        await drop_database(database_url)
+        await drop_redis_prefix(prefix)
+
+
+async def start_baseline(baseline: ServerProcess) -> None:
+    """The baseline module lives in bench/: uvicorn imports it from there."""
+    baseline.env["PYTHONPATH"] = str(Path(__file__).resolve().parent)
+    await baseline.start()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="per figure (default 5)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    parser.add_argument("--buyers", type=int, default=32, help="concurrent buyers for (c) (32)")
+    parser.add_argument("--numbers-per-country", type=int, default=60,
+                        help="numbers seeded per country; each sells once per service (60)")
+    parser.add_argument("--profile", action="store_true",
+                        help="afterwards, run each SMS Rooms figure again under py-spy")
+    parser.add_argument("--profile-seconds", type=float, default=8.0)
+    parser.add_argument("--profile-top", type=int, default=12)
+    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
+                        help="wait up to this long for the cores to be idle first (60)")
+    parser.add_argument("--server-path", metavar="DIR",
+                        help="prepend DIR to the servers' PYTHONPATH (e.g. uvloop + httptools)")
+    args = parser.parse_args()
+    common.SERVER_PATH = args.server_path
+    assert HOST == "127.0.0.1"
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,500 @@
+"""What both benchmarks share: throw-away PostgreSQL databases and Redis prefixes, server
+processes started with the same uvicorn flags, a lean HTTP/1.1 client, wrk, percentiles, the
+py-spy summary and the printed table.
+
+Everything talks to 127.0.0.1 only. Every server, client and database made here is ended or
+dropped by the script that made it, also when it fails half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import importlib.metadata
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the scripts run as `python bench/x.py`: make the app importable
+    sys.path.insert(0, str(ROOT))
+
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+HOST = "127.0.0.1"
+UVICORN_FLAGS = (
+    "--host", HOST, "--workers", "1", "--no-access-log", "--log-level", "warning",
+    "--ws-per-message-deflate", "false",
+)
+ADMIN_EMAIL = "bench-admin@smsrooms.test"
+ADMIN_PASSWORD = "bench-admin-password-1"
+SUPPLIER_SECRET = "bench-demo-supplier-secret"
+
+
+# -- the machine ----------------------------------------------------------------------------
+# Prepended to PYTHONPATH of every server process (ours and the baselines alike), e.g. a folder
+# with uvloop and httptools (`pip install --target DIR uvloop httptools`) when .venv lacks
+# uvicorn[standard]'s extras. Set by the scripts' --server-path option.
+SERVER_PATH: str | None = None
+
+
+def server_env(env: dict[str, str]) -> dict[str, str]:
+    paths = [p for p in (SERVER_PATH, env.get("PYTHONPATH"), os.environ.get("PYTHONPATH")) if p]
+    return {**os.environ, "PYTHONUNBUFFERED": "1", **env, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def uvicorn_implementations() -> str:
+    """What `--loop auto --http auto --ws auto` resolve to in the server processes."""
+    probe = ("import importlib.util as u; f = lambda m: u.find_spec(m) is not None; "
+             "print('loop=' + ('uvloop' if f('uvloop') else 'asyncio'), "
+             "'http=' + ('httptools' if f('httptools') else 'h11'), "
+             "'ws=' + ('websockets-sansio' if f('websockets') else 'wsproto'))")
+    return subprocess.run([PYTHON, "-c", probe], env=server_env({}), capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _cpu_times() -> tuple[int, int]:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def cpu_busy_percent(seconds: float = 1.0) -> float:
+    """How busy all cores were over the next `seconds` (other people's work included)."""
+    busy0, total0 = _cpu_times()
+    time.sleep(seconds)
+    busy1, total1 = _cpu_times()
+    return 100.0 * (busy1 - busy0) / max(1, total1 - total0)
+
+
+def wait_until_quiet(max_seconds: float, busy_below: float = 15.0) -> str:
+    """Waits (at most `max_seconds`) for the machine to be nearly idle before measuring: other
+    processes on these two cores lower every figure. Returns a line for the report's header."""
+    deadline = time.monotonic() + max_seconds
+    busy = cpu_busy_percent()
+    while busy >= busy_below and time.monotonic() < deadline:
+        busy = cpu_busy_percent()
+    warning = "  << NOT quiet: figures are low" if busy >= busy_below else ""
+    return f"CPU busy before the run (other processes): {busy:.0f}%{warning}"
+
+
+def machine_lines() -> list[str]:
+    versions = {name: importlib.metadata.version(name)
+                for name in ("uvicorn", "starlette", "strawberry-graphql", "tortoise-orm")}
+    return [
+        f"machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}; "
+        "the load generators, PostgreSQL, Redis and the server share these cores",
+        "server: " + " ".join(["python -m uvicorn <app>", "--port <free>", *UVICORN_FLAGS])
+        + f"  ({uvicorn_implementations()})",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+    ]
+
+
+# -- throw-away backends --------------------------------------------------------------------
+async def create_database() -> str:
+    import asyncpg
+
+    name = f"smsrooms_bench_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
+
+
+async def drop_database(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def drop_redis_prefix(prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+def random_prefix() -> str:
+    return f"smsrooms-bench-{secrets.token_hex(4)}:"
+
+
+def app_env(database_url: str, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of an SMS Rooms process on PostgreSQL + Redis for a benchmark."""
+    env = {
+        "DATABASE_URL": database_url,
+        "EVENT_BUS_URL": REDIS_URL,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_PREFIX": prefix,
+        "ADMIN_EMAIL": ADMIN_EMAIL,
+        "ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "DEMO_SUPPLIER": "on",
+        "DEMO_SUPPLIER_SECRET": SUPPLIER_SECRET,
+        # The benchmark signs up and signs in from one address, and buys and cancels on purpose.
+        "REGISTER_ATTEMPTS_PER_HOUR": "1000000",
+        "LOGIN_ATTEMPTS_PER_MINUTE": "1000000",
+        "ABUSE_CANCEL_THRESHOLD": "1000000000",
+    }
+    env.update(extra)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def orm(database_url: str) -> AsyncIterator[None]:
+    """The app's models in this (driver) process, on the database a server has migrated."""
+    from tortoise import Tortoise
+
+    from settings import tortoise_config
+
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    try:
+        yield
+    finally:
+        await Tortoise.close_connections()
+
+
+# -- server processes -----------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """`python -m uvicorn <app> <UVICORN_FLAGS>` on a free port, its output in a temp file."""
+
+    app: str
+    env: dict[str, str] = field(default_factory=dict)
+    ready_path: str = "/healthz"
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def command(self) -> list[str]:
+        return [PYTHON, "-m", "uvicorn", self.app, "--port", str(self.port), *UVICORN_FLAGS]
+
+    async def start(self, timeout: float = 60.0) -> ServerProcess:
+        self.port = free_port()
+        handle, name = tempfile.mkstemp(prefix="smsrooms-bench-", suffix=".log")
+        self.log_path = Path(name)
+        self.process = subprocess.Popen(
+            self.command(), cwd=ROOT, env=server_env(self.env), stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        os.close(handle)
+        try:
+            await self._wait_ready(timeout)
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.app} exited at start-up:\n{self.log_tail()}")
+            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+                conn = await HttpConnection.open(HOST, self.port)
+                try:
+                    status, _ = await conn.request("GET", self.ready_path)
+                finally:
+                    conn.close()
+                if status == 200:
+                    return
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.app} was not ready in {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def rss_kib(self) -> int:
+        return rss_kib(self.pid)
+
+    async def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            for _ in range(100):
+                if self.process.poll() is not None:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+# -- a lean HTTP/1.1 keep-alive client --------------------------------------------------------
+class HttpConnection:
+    """One keep-alive connection, one request at a time. Much cheaper per request than httpx,
+    so that the client's share of the two cores stays small."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str):
+        self.reader = reader
+        self.writer = writer
+        self.host = host
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> HttpConnection:
+        reader, writer = await asyncio.open_connection(host, port)
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, f"{host}:{port}")
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("the server closed the connection")
+        status = int(status_line.split(b" ", 2)[1])
+        length, chunked = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if chunked:
+            return status, await self._read_chunked()
+        return status, await self.reader.readexactly(length)
+
+    async def _read_chunked(self) -> bytes:
+        parts = []
+        while True:
+            size = int((await self.reader.readline()).split(b";")[0], 16)
+            if size == 0:
+                await self.reader.readline()
+                return b"".join(parts)
+            parts.append(await self.reader.readexactly(size))
+            await self.reader.readline()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+# -- wrk --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    bad_responses: int  # non-2xx plus socket errors
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def lua_post(body: str, headers: dict[str, str]) -> str:
+    """A wrk script sending the same POST on every request."""
+    lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(body)}"]
+    lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _lua_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def run_wrk(url: str, script: str, *, connections: int, seconds: float, threads: int = 1) -> WrkResult:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        output = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+             "--latency", "-s", handle.name, url],
+            capture_output=True, text=True, check=True, timeout=seconds + 60,
+        ).stdout
+    finally:
+        os.unlink(handle.name)
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> WrkResult:
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        if match is None:
+            raise RuntimeError(f"no {label}% latency in wrk output:\n{output}")
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+        return float(match.group(1)) * scale
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if rps is None or total is None:
+        raise RuntimeError(f"unexpected wrk output:\n{output}")
+    bad_count = int(bad.group(1)) if bad else 0
+    if errors:
+        bad_count += sum(int(g) for g in errors.groups())
+    return WrkResult(float(rps.group(1)), latency("50"), latency("99"), int(total.group(1)), bad_count)
+
+
+# -- numbers ----------------------------------------------------------------------------------
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(pct / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    if value != value:  # NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def ratio(ours: float, baseline: float, digits: int = 2) -> str:
+    if not baseline or ours != ours or baseline != baseline:
+        return "-"
+    return f"{ours / baseline:.{digits}f}x"
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    rows = [list(map(str, r)) for r in rows]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
+              for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(
+        zip(r, widths, strict=True))) for r in rows]
+    return "\n".join(out)
+
+
+# -- py-spy -----------------------------------------------------------------------------------
+def py_spy() -> str | None:
+    candidate = Path(PYTHON).parent / "py-spy"
+    return str(candidate) if candidate.exists() else shutil.which("py-spy")
+
+
+def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    """Samples the server at 100 Hz for `seconds` into a collapsed-stacks file."""
+    binary = py_spy()
+    if binary is None:
+        return None
+    return subprocess.Popen(
+        [binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
+         "--rate", "100", "--format", "raw", "--output", str(out), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def summarise_py_spy(path: Path, top: int = 12) -> list[str]:
+    """The functions the server spent its samples in: own time (the frame on top of the stack)
+    and total time (anywhere on the stack), as a share of all samples."""
+    if not path.exists():
+        return ["(py-spy wrote nothing: is ptrace allowed here?)"]
+    own: collections.Counter[str] = collections.Counter()
+    total: collections.Counter[str] = collections.Counter()
+    samples = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_short_frame(f) for f in stack.split(";")]
+        samples += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    if not samples:
+        return ["(no samples)"]
+    idle = sum(c for f, c in own.items() if _is_idle(f))
+    lines = [f"{samples} samples; idle (waiting in select/epoll) {100 * idle / samples:.0f}%",
+             "own time:"]
+    lines += [f"  {100 * c / samples:5.1f}%  {f}" for f, c in own.most_common(top)]
+    lines.append("total time (on the stack), library and app frames:")
+    interesting = [(f, c) for f, c in total.most_common(200)
+                   if not _is_plumbing(f)][:top]
+    lines += [f"  {100 * c / samples:5.1f}%  {f}" for f, c in interesting]
+    return lines
+
+
+def _short_frame(frame: str) -> str:
+    # py-spy: "function (path/to/file.py:line)"; keep the package-relative path, drop the line.
+    match = re.match(r"(.*) \((.*?)(?::\d+)?\)$", frame.strip())
+    if not match:
+        return frame.strip()
+    function, path = match.groups()
+    for marker in ("site-packages/", "/python3.11/", str(ROOT) + "/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    return f"{function} ({path})"
+
+
+def _is_idle(frame: str) -> bool:
+    return any(word in frame for word in ("select (selectors.py", "_run_once", "poll ("))
+
+
+def _is_plumbing(frame: str) -> bool:
+    return any(word in frame for word in (
+        "<module>", "run (asyncio/runners.py", "run_until_complete", "run_forever", "_run_once",
+        "_run (asyncio/events.py", "main (uvicorn", "run (uvicorn", "serve (uvicorn",
+        "_serve (uvicorn", "__call__ (click", "invoke (click", "main (click", "_run_module",
+        "_run_code", "<lambda> (uvicorn",
+    ))

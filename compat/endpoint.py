@@ -1,0 +1,92 @@
+"""`/stubs/handler_api.php`: the one endpoint of the sms-activate-compatible API.
+
+Parameters come from the query string (GET and POST) and from an
+application/x-www-form-urlencoded body (the body wins, as PHP's $_REQUEST has it); unknown ones
+are ignored. Only an API key from createApiKey authenticates, and each key is rate-limited.
+Every answer is HTTP 200 with a plain-text token or JSON: an unexpected error is logged and
+answered `ERROR_SQL`, never with a traceback or an HTML page.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+
+from compat.actions import ACTIONS, Call
+from compat.answers import Answer, render
+from compat.errors import Refused, Token, token_for
+from models import CredentialKind
+from services import accounts, config, ratelimit
+from services.accounts import Viewer
+from services.errors import ServiceError
+
+log = structlog.get_logger("compat")
+
+MAX_BODY_BYTES = 16 * 1024  # a form body of a few parameters; anything bigger is not a client
+MAX_FIELDS = 100  # parameters per request, query string and body each
+
+
+async def compat_endpoint(request: Request) -> Response:
+    action = None
+    try:
+        params = await read_params(request)
+        action = params.get("action")
+        answer = await _answer(request, params)
+    except Refused as refusal:
+        answer = refusal.token
+    except Exception:  # a bug: log it, answer a token the clients know (see ADR 0003)
+        log.exception("compatible API request failed", action=action if action in ACTIONS else None)
+        answer = Token.ERROR_SQL
+    return render(answer)
+
+
+async def _answer(request: Request, params: dict[str, str]) -> Answer:
+    try:
+        viewer = await _api_key_owner(params.get("api_key"))
+        per_second = config.get().api_requests_per_second
+        await ratelimit.hit(f"{per_second}/second", f"compat:{viewer.credential_id}")
+        action = ACTIONS.get(params.get("action", "").strip())
+        if action is None:
+            raise Refused(Token.BAD_ACTION)
+        client = request.client.host if request.client else None
+        return await action(Call(viewer=viewer, params=params, ip=client))
+    except Refused as refusal:
+        return refusal.token
+    except ServiceError as error:
+        return token_for(error)
+
+
+async def _api_key_owner(secret: str | None) -> Viewer:
+    """Only API keys: a session token is for the apps, and is refused here like a wrong key."""
+    viewer = await accounts.authenticate(secret.strip() if secret else None)
+    if viewer is None or viewer.credential_kind != CredentialKind.API_KEY:
+        raise Refused(Token.BAD_KEY)
+    return viewer
+
+
+async def read_params(request: Request) -> dict[str, str]:
+    """Query string, then the form body over it; for a repeated name the last one counts."""
+    try:
+        params = dict(parse_qsl(request.url.query, max_num_fields=MAX_FIELDS))
+        body = await _form_body(request)
+        params.update(parse_qsl(body, max_num_fields=MAX_FIELDS))
+    except ValueError:  # too many fields
+        raise Refused(Token.ERROR_SQL) from None
+    return params
+
+
+async def _form_body(request: Request) -> str:
+    if request.method != "POST":
+        return ""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        return ""  # an empty body, or one we do not read: the query string has the parameters
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise Refused(Token.ERROR_SQL)
+    return body.decode("utf-8", errors="replace")
