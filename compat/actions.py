@@ -230,7 +230,7 @@ async def get_numbers_status(call: Call) -> Answer:
     country, _ = await _country_filter(call)
     counts = {service.code: 0 for service in (await catalog.snapshot()).services}
     for offer in await catalog.offers(country.code if country else None):
-        counts[offer.service.code] += offer.available
+        counts[offer.service.code] = counts.get(offer.service.code, 0) + offer.available
     return {f"{code}_0": str(count) for code, count in counts.items()}
 
 

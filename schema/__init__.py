@@ -7,7 +7,10 @@ from it and checked by tests/test_contract.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 
 from resolvers import accounts, activations, balances, catalog
@@ -22,7 +25,7 @@ from schema.accounts import (
 from schema.activations import Activation, ActivationConnection, ActivationPayload
 from schema.balances import TransactionConnection
 from schema.catalog import Country, PriceOffer, Service
-from schema.limits import extensions
+from schema.limits import extensions, is_unexpected
 from schema.scalars import SCALARS
 from subscriptions.resolvers import Subscription
 
@@ -106,7 +109,14 @@ class Mutation:
     )
 
 
-schema = strawberry.Schema(
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Logs bugs only. strawberry logs every error with a traceback, including a client's
+        syntax, validation and auth errors: noise, and a cost an attacker could multiply."""
+        super().process_errors([e for e in errors if is_unexpected(e)], execution_context)
+
+
+schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

@@ -278,6 +278,18 @@ async def test_catalog_actions_are_the_documented_json(api: Api) -> None:
     assert {"code": "tg", "name": "Telegram"} in listed
 
 
+async def test_catalog_actions_refuse_bad_filters(api: Api) -> None:
+    bot = await new_bot(api)
+    for action in ("getPrices", "getNumbersStatus", "getServicesList", "getOperators"):
+        for country in ("abc", "-1", "999", "1.0", "1" * 40):
+            answer = await compat(api, bot.key, action, country=country)
+            assert text(answer) == "WRONG_COUNTRY_ID", (action, country)
+        # An empty country counts as absent: the unfiltered answer.
+        assert json_text(await compat(api, bot.key, action, country="")) == json_text(
+            await compat(api, bot.key, action))
+    assert text(await compat(api, bot.key, "getPrices", service="nosuch")) == "BAD_SERVICE"
+
+
 async def test_get_countries_lists_countries_on_sale_by_protocol_id(api: Api) -> None:
     bot = await new_bot(api)
     body = json_text(await compat(api, bot.key, "getCountries"))
@@ -575,6 +587,20 @@ async def test_every_status_change_of_a_finished_activation_is_bad_status(api: A
     assert await state(bot.user) == before
     assert await ask(api, bot, "getStatus", id=aid) == "STATUS_OK:27182"
     assert await ask(api, bot, "getFullSms", id=aid) == f"FULL_SMS:{TG_TEXT.format(code='27182')}"
+
+
+async def test_r2_an_sms_without_a_readable_code_shows_its_text(api: Api) -> None:
+    bot = await new_bot(api)
+    activation_id, digits = await bought(api, bot)
+    aid = str(activation_id)
+    message = "Telegram: вход в аккаунт подтверждён"  # from Telegram, and no code in it
+    response = await api.deliver_sms(f"+{digits}", message)
+    assert response.json() == {"status": "delivered"}
+    assert await ask(api, bot, "getStatus", id=aid) == f"STATUS_OK:{message}"
+    assert await ask(api, bot, "getFullSms", id=aid) == f"FULL_SMS:{message}"
+    v2 = json_text(await compat(api, bot.key, "getStatusV2", id=aid))  # ASCII, \u escapes
+    assert json.loads(v2)["sms"]["code"] == ""
+    assert json.loads(v2)["sms"]["text"] == message
 
 
 async def test_another_sms_before_the_first_is_bad_status(api: Api) -> None:

@@ -16,6 +16,8 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
+from services import catalog
+from web.catalog_cache import CatalogResponseCache
 from schema import schema
 from settings import Settings
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
@@ -56,6 +58,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     max_message_bytes = 64 * 1024
+    catalog_cache: CatalogResponseCache
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -101,6 +104,26 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         return response
 
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any,
+                             context: Context, root_value: Any, request_data: Any) -> Any:
+        """Public catalog queries are answered from the catalog response cache."""
+        key = self.catalog_cache.key(
+            request_data.query, request_data.variables, request_data.operation_name
+        )
+        if key is None:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        version = await catalog.snapshot()
+        cached = self.catalog_cache.get(key, version)
+        if cached is not None:
+            return cached
+        result = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        self.catalog_cache.put(key, version, result)
+        return result
+
     def parse_json(self, data: str | bytes) -> Any:
         # strawberry calls `.get` on what this returns: a body of `"x"`, `5` or `null` was a 500.
         parsed = super().parse_json(data)
@@ -127,4 +150,5 @@ def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
         allowed_origins=settings.allowed_origins,
     )
     endpoint.max_message_bytes = settings.graphql_max_body_bytes
+    endpoint.catalog_cache = CatalogResponseCache()
     return endpoint

@@ -1,0 +1,880 @@
+"""Live code feed benchmark of SMS Rooms (issue 3, item 7). Prints a table; not a test.
+
+    .venv/bin/python bench/live_bench.py [--sizes 1,100,1000] [--rate 200] [--seconds 3]
+                                         [--profile]
+
+One run starts, on 127.0.0.1 only: a fresh PostgreSQL database with a random name (dropped at
+the end) and a random Redis key prefix; for every N a fresh SMS Rooms process
+(`python -m uvicorn app:app`, flags in the header: one worker, PostgreSQL + Redis) and then a
+fresh raw baseline (bench/baseline_ws.py: a Starlette websocket endpoint forwarding Redis channel
+messages, no GraphQL, no database) with the same flags; and client processes (--clients, 2 by
+default) holding the websockets. The machine has 2 cores: the server, PostgreSQL, Redis, this
+driver (webhooks, Redis publishes) and the client processes share them.
+
+Set-up (not measured): the largest N users, each with a session token (written through the
+models: no password hashing) and one activation (`tg`, bought through services/activations.py
+in this process, so one number each) that already received one SMS through services/sms.py
+(the first SMS captures the hold; every further SMS is then one SMS_RECEIVED event, one frame).
+Every subscriber is its own user on its own activation: a user's channel wakes all of that
+user's subscriptions, so one user with N activations would measure N database reads per code.
+
+Subscribers speak graphql-transport-ws (no compression, like uvicorn's
+--ws-per-message-deflate false) and subscribe to `activationEvents(activationId)`.
+What each figure measures, for each N:
+- connect, init->ack: from sending connection_init to receiving connection_ack (SMS Rooms
+  authenticates the token here). Sockets connect --connect-concurrency at a time per client
+  process; the figure includes waiting behind the other connects in flight.
+- connect, subscribe->first event: from sending subscribe to the first frame. SMS Rooms replays
+  the activation's stored SMS right after it has subscribed to the bus, so this first frame
+  marks the first moment a new event could be delivered; the baseline sends a "ready" frame once
+  Redis confirmed its subscription.
+- RSS per idle subscriber: (VmRSS of the server with N subscribers connected and idle, 1 s
+  after the last connect - VmRSS after a warm-up with 0 subscribers) / N, from
+  /proc/<pid>/status. Meaningless for small N (shown for N >= 100).
+- bus->client p50/p99: SMS Rooms: this driver writes an SMS and its SMS_RECEIVED event row
+  (committed), then publishes the wake-up `{"events": [id]}` on `<REDIS_PREFIX>user:<id>`
+  exactly as the app does; measured from the publish to the frame at the client (so it covers
+  the wake-up, the subscriber's database read and the GraphQL result). Baseline: a publish of
+  the frame itself (same size as SMS Rooms' frame) on that channel -> the frame at the client.
+  Paced at min(--rate, 20*N) messages/s for --seconds, round-robin over the subscribers (at most
+  20/s per subscriber, so that a row written for the next message is never read early).
+- webhook->client p50/p99 (end to end): a signed supplier webhook (POST /suppliers/demo/sms)
+  sent -> the frame at the client; same pacing. SMS Rooms only (the baseline has no webhook).
+- max codes/s: SMS Rooms: webhooks sent as fast as the server answers them on
+  --concurrency keep-alive connections for --seconds; the figure counts frames received at the
+  clients per second, from the first webhook sent to the last frame received (webhooks
+  accepted/s shown beside). Baseline: Redis publishes as fast as its clients receive them
+  (at most --window messages in flight), frames received per second likewise.
+Clocks: send and receive times are time.monotonic() (CLOCK_MONOTONIC, one clock for every
+process of the machine); each frame is matched to its message by a `ref=` tag in the SMS text.
+With --profile, a further SMS Rooms process with --profile-n subscribers is sampled by py-spy
+during a max-codes/s run (not one of the measured runs), and the top frames are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import multiprocessing.connection
+import secrets
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import common
+from common import (
+    HOST,
+    REDIS_URL,
+    SUPPLIER_SECRET,
+    HttpConnection,
+    ServerProcess,
+    app_env,
+    create_database,
+    drop_database,
+    drop_redis_prefix,
+    fmt,
+    machine_lines,
+    orm,
+    percentile,
+    random_prefix,
+    ratio,
+    start_py_spy,
+    summarise_py_spy,
+    table,
+    wait_until_quiet,
+)
+
+PROTOCOL = "graphql-transport-ws"
+SUBSCRIPTION = ("subscription($a:ID){activationEvents(activationId:$a){cursor kind "
+                "activation{id status code} sms{id sender text code receivedAt}}}")
+TAG = "ref="
+TAG_LENGTH = 12  # "r" + 11 digits: never a standalone 5-digit Telegram code
+PER_SUBSCRIBER_RATE = 20.0
+BENCH_DIR = str(Path(__file__).resolve().parent)
+
+
+def tag_text(tag: str, code: str = "48213") -> str:
+    return f"Telegram code: {code}. Do not give this code to anyone! {TAG}{tag}"
+
+
+# =============================================================================================
+# Client processes: each holds a share of the websockets and timestamps every tagged frame.
+# =============================================================================================
+@dataclass
+class Socket:
+    ws: Any
+    reader: asyncio.Task[None] | None = None
+
+
+class ClientWorker:
+    """Runs in its own process; obeys commands sent over a pipe by the driver."""
+
+    def __init__(self, pipe: multiprocessing.connection.Connection, counter: Any) -> None:
+        self.pipe = pipe
+        self.counter = counter  # shared with the driver: tagged frames received so far
+        self.sockets: list[Socket] = []
+        self.frames: list[tuple[str, float]] = []
+        self.recording = False
+        self.closed_early = 0
+
+    async def serve(self) -> None:
+        while True:
+            command, args = await asyncio.to_thread(self.pipe.recv)
+            if command == "exit":
+                await self.close()
+                self.pipe.send(None)
+                return
+            self.pipe.send(await getattr(self, command)(*args))
+
+    async def connect(self, url: str, kind: str, items: list[dict[str, Any]],
+                      concurrency: int) -> dict[str, Any]:
+        gate = asyncio.Semaphore(concurrency)
+        results = await asyncio.gather(*(self._connect_one(url, kind, i, gate) for i in items),
+                                       return_exceptions=True)
+        timings = [r for r in results if isinstance(r, tuple)]
+        errors = [repr(r)[:200] for r in results if not isinstance(r, tuple)]
+        return {"handshake": [t[0] for t in timings], "ack": [t[1] for t in timings],
+                "first": [t[2] for t in timings], "errors": errors}
+
+    async def _connect_one(self, url: str, kind: str, item: dict[str, Any],
+                           gate: asyncio.Semaphore) -> tuple[float, float, float]:
+        import websockets
+
+        async with gate:
+            started = time.monotonic()
+            ws = await websockets.connect(url, subprotocols=[PROTOCOL], compression=None,
+                                          ping_interval=None, max_size=2**20, open_timeout=60)
+            opened = time.monotonic()
+            await ws.send(json.dumps({"type": "connection_init",
+                                      "payload": {"authorization": f"Bearer {item['token']}"}}))
+            await self._expect(ws, "connection_ack")
+            acked = time.monotonic()
+            payload = ({"query": SUBSCRIPTION, "variables": {"a": str(item["activation_id"])}}
+                       if kind == "ours" else {"channel": item["channel"]})
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            await self._expect(ws, "next")
+            first = time.monotonic()
+        socket = Socket(ws)
+        socket.reader = asyncio.create_task(self._read(socket))
+        self.sockets.append(socket)
+        return (opened - started) * 1000, (acked - opened) * 1000, (first - acked) * 1000
+
+    @staticmethod
+    async def _expect(ws: Any, kind: str) -> None:
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if message.get("type") == kind:
+                return
+            if message.get("type") == "ping":
+                await ws.send('{"type":"pong"}')
+            elif message.get("type") in ("error", "complete"):
+                raise RuntimeError(f"expected {kind}, got {message}")
+
+    async def _read(self, socket: Socket) -> None:
+        import websockets
+
+        try:
+            async for message in socket.ws:
+                received = time.monotonic()
+                at = message.find(TAG)
+                if at >= 0:
+                    self.counter.value += 1
+                    if self.recording:
+                        start = at + len(TAG)
+                        self.frames.append((message[start:start + TAG_LENGTH], received))
+                elif '"ping"' in message:
+                    await socket.ws.send('{"type":"pong"}')
+        except websockets.ConnectionClosed:
+            pass
+        self.closed_early += 1
+
+    async def record(self) -> None:
+        self.frames = []
+        self.recording = True
+
+    async def collect(self) -> dict[str, Any]:
+        frames, self.frames, self.recording = self.frames, [], False
+        return {"frames": frames, "closed_early": self.closed_early}
+
+    async def close(self) -> None:
+        sockets, self.sockets = self.sockets, []
+        for socket in sockets:
+            if socket.reader:
+                socket.reader.cancel()
+        await asyncio.gather(*(s.ws.close() for s in sockets), return_exceptions=True)
+        await asyncio.gather(*(s.reader for s in sockets if s.reader), return_exceptions=True)
+        self.closed_early = 0
+
+
+def client_main(pipe: multiprocessing.connection.Connection, counter: Any) -> None:
+    asyncio.run(ClientWorker(pipe, counter).serve())
+
+
+class Clients:
+    """The driver's handle on the client processes."""
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipes = []
+        self.counters = []
+        self.processes = []
+        for _ in range(count):
+            mine, theirs = context.Pipe()
+            counter = context.Value("q", 0, lock=False)
+            process = context.Process(target=client_main, args=(theirs, counter), daemon=True)
+            process.start()
+            self.pipes.append(mine)
+            self.counters.append(counter)
+            self.processes.append(process)
+
+    def frames_so_far(self) -> int:
+        return sum(c.value for c in self.counters)
+
+    async def call(self, command: str, per_client_args: list[tuple[Any, ...]] | None = None
+                   ) -> list[Any]:
+        for i, pipe in enumerate(self.pipes):
+            pipe.send((command, per_client_args[i] if per_client_args else ()))
+        return [await asyncio.to_thread(pipe.recv) for pipe in self.pipes]
+
+    async def connect(self, url: str, kind: str, items: list[dict[str, Any]],
+                      concurrency: int) -> dict[str, Any]:
+        shares = [items[i::len(self.pipes)] for i in range(len(self.pipes))]
+        ws_url = url.replace("http://", "ws://") + "/graphql"
+        results = await self.call("connect", [(ws_url, kind, s, concurrency) for s in shares])
+        merged: dict[str, Any] = {"handshake": [], "ack": [], "first": [], "errors": []}
+        for result in results:
+            for key in merged:
+                merged[key] += result[key]
+        return merged
+
+    async def collect(self) -> tuple[list[tuple[str, float]], int]:
+        results = await self.call("collect")
+        frames = [f for r in results for f in r["frames"]]
+        return frames, sum(r["closed_early"] for r in results)
+
+    async def stop(self) -> None:
+        if all(p.is_alive() for p in self.processes):
+            await self.call("exit")
+        for process in self.processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+
+
+# =============================================================================================
+# Set-up: users, tokens, activations that already received their first SMS.
+# =============================================================================================
+@dataclass(frozen=True)
+class Subscriber:
+    user_id: int
+    token: str
+    activation_id: int
+    e164: str
+
+
+async def configure_services(database_url: str, prefix: str) -> None:
+    """The services in this process run with the server's settings (same database, prefix)."""
+    from services import config
+    from settings import Settings
+
+    config.configure(Settings.from_env(
+        env_file=None, database_url=database_url, redis_prefix=prefix,
+        demo_supplier_secret=SUPPLIER_SECRET, abuse_cancel_threshold=1_000_000_000,
+    ))
+
+
+async def create_subscribers(count: int, *, batch: int = 25) -> list[Subscriber]:
+    from models import Country, Supplier
+    from services import accounts
+    from suppliers import demo
+
+    supplier = await Supplier.get(code=demo.CODE)
+    countries = [await Country.get(code=code) for code in demo.POOLS]
+    for country in countries:  # one number per activation (a number sells once per service)
+        await demo.add_numbers(supplier, country, count // len(countries) + 5)
+    users = await create_users(count)
+    admin_token, _ = await accounts.login(common.ADMIN_EMAIL, common.ADMIN_PASSWORD, ip=None)
+    admin = await accounts.authenticate(admin_token)
+    assert admin is not None
+    subscribers: list[Subscriber] = []
+    for start in range(0, count, batch):
+        chunk = users[start:start + batch]
+        subscribers += await asyncio.gather(*(
+            buy_and_receive(admin, supplier, user_id, token, countries[(start + i) % 5].code)
+            for i, (user_id, token) in enumerate(chunk)
+        ))
+    return subscribers
+
+
+async def create_users(count: int) -> list[tuple[int, str]]:
+    """Users with a session token each, written through the models: the benchmark needs
+    thousands, and signing up through the API hashes a password (argon2) for each."""
+    from datetime import timedelta
+
+    from models import AccountKind, Credential, CredentialKind, LedgerAccount, User
+    from services import accounts, clock
+
+    run = secrets.token_hex(4)
+    emails = [f"live-{run}-{i}@example.com" for i in range(count)]
+    await User.bulk_create([User(email=e, password_hash="!no-login", email_verified_at=clock.now())
+                            for e in emails], batch_size=1000)
+    ids = dict(await User.filter(email__in=emails).values_list("email", "id"))
+    tokens = {e: accounts.SESSION_PREFIX + secrets.token_urlsafe(32) for e in emails}
+    expires = clock.now() + timedelta(days=1)
+    await LedgerAccount.bulk_create(
+        [LedgerAccount(kind=kind, user_id=ids[e], balance_minor=0)
+         for e in emails for kind in (AccountKind.USER, AccountKind.ESCROW)], batch_size=1000)
+    await Credential.bulk_create(
+        [Credential(user_id=ids[e], kind=CredentialKind.SESSION, token_hash=accounts.hash_secret(
+            tokens[e]), expires_at=expires) for e in emails], batch_size=1000)
+    return [(ids[e], tokens[e]) for e in emails]
+
+
+async def buy_and_receive(admin: Any, supplier: Any, user_id: int, token: str,
+                          country: str) -> Subscriber:
+    from services import accounts, activations, balances, clock
+    from services.sms import IncomingSms, ingest
+
+    await balances.adjust(admin, user_id, "5.00", "live benchmark", ip=None)
+    viewer = await accounts.authenticate(token)
+    assert viewer is not None
+    activation = await activations.buy(viewer, activations.BuyRequest(country, "tg"), ip=None)
+    outcome = await ingest(IncomingSms(
+        supplier=supplier, message_id=f"setup-{activation.id}", to=activation.number.e164,
+        sender="Telegram", text="Telegram code: 11111. The first one.", received_at=clock.now(),
+    ))
+    assert outcome.value == "delivered", outcome
+    return Subscriber(user_id, token, activation.id, activation.number.e164)
+
+
+# =============================================================================================
+# Sending: paced or as fast as possible; webhooks and Redis publishes.
+# =============================================================================================
+def channel_of(prefix: str, sub: Subscriber) -> str:
+    """The Redis channel SMS Rooms' bus uses for this subscriber's user."""
+    from subscriptions.channels import user_channel
+
+    return prefix + user_channel(sub.user_id)
+
+
+class Tags:
+    def __init__(self) -> None:
+        self.counter = 0
+        self.sent: dict[str, float] = {}
+
+    def next(self) -> str:
+        self.counter += 1
+        return f"r{self.counter:011d}"
+
+
+class WebhookSender:
+    def __init__(self, url: str, limit: int = 256) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.host, self.port, self.limit = host, int(port), limit
+        self.idle: list[HttpConnection] = []
+        self.failures: dict[str, int] = {}
+
+    async def warm(self, connections: int) -> None:
+        self.idle += [await HttpConnection.open(self.host, self.port) for _ in range(connections)]
+
+    async def send(self, sub: Subscriber, tags: Tags) -> bool:
+        from suppliers.signature import sign
+
+        tag = tags.next()
+        body = json.dumps({"id": f"bench-{tag}", "to": sub.e164, "from": "Telegram",
+                           "text": tag_text(tag, f"{secrets.randbelow(90000) + 10000}")}).encode()
+        headers = {"Content-Type": "application/json",
+                   "X-Signature": sign(SUPPLIER_SECRET, body, int(time.time()))}
+        conn = self.idle.pop() if self.idle else await HttpConnection.open(self.host, self.port)
+        tags.sent[tag] = time.monotonic()
+        try:
+            status, answer = await conn.request("POST", "/suppliers/demo/sms", body, headers)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            conn.close()
+            self._fail(type(exc).__name__)
+            return False
+        self.idle.append(conn)
+        if status != 200 or b"delivered" not in answer:
+            self._fail(f"{status} {answer[:60]!r}")
+            return False
+        return True
+
+    def _fail(self, reason: str) -> None:
+        self.failures[reason] = self.failures.get(reason, 0) + 1
+
+    def close(self) -> None:
+        for conn in self.idle:
+            conn.close()
+        self.idle = []
+
+
+class BusPublisher:
+    """Publishes on the Redis channels subscribers listen to, as SMS Rooms' bus does."""
+
+    def __init__(self, prefix: str, template: str) -> None:
+        import redis.asyncio as aioredis
+
+        self.redis = aioredis.from_url(REDIS_URL)
+        self.prefix = prefix
+        self.template = template  # a real frame of SMS Rooms with the tag replaced by {tag}
+
+    def channel(self, sub: Subscriber) -> str:
+        return channel_of(self.prefix, sub)
+
+    async def wake_ours(self, sub: Subscriber, tags: Tags, supplier_id: int) -> None:
+        """Writes an SMS and its event row (committed), then publishes the wake-up."""
+        from models import ActivationEvent, ActivationStatus, EventKind, Sms
+        from services import clock
+        from services.db import atomic
+
+        tag = tags.next()
+        async with atomic() as conn:
+            sms = await Sms.create(
+                supplier_id=supplier_id, supplier_message_id=f"bus-{tag}", to_e164=sub.e164,
+                sender="Telegram", text=tag_text(tag), code="48213", received_at=clock.now(),
+                activation_id=sub.activation_id, using_db=conn,
+            )
+            event = await ActivationEvent.create(
+                activation_id=sub.activation_id, user_id=sub.user_id, kind=EventKind.SMS_RECEIVED,
+                status=ActivationStatus.RECEIVED, sms_id=sms.id, using_db=conn,
+            )
+        tags.sent[tag] = time.monotonic()
+        await self.redis.publish(self.channel(sub), json.dumps({"events": [event.id]}))
+
+    def frame(self, tag: str) -> str:
+        return self.template.replace("{tag}", tag)
+
+    async def publish_frame(self, sub: Subscriber, tags: Tags) -> None:
+        tag = tags.next()
+        frame = self.frame(tag)
+        tags.sent[tag] = time.monotonic()
+        await self.redis.publish(self.channel(sub), frame)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+async def paced(rate: float, seconds: float, send_one: Callable[[int], Awaitable[Any]]) -> None:
+    """Starts send_one(i) at t0 + i/rate, without waiting for the previous ones to finish."""
+    count = max(1, int(rate * seconds))
+    started = time.monotonic()
+    tasks = []
+    for i in range(count):
+        delay = started + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send_one(i)))
+    await asyncio.gather(*tasks)
+
+
+async def drain(clients: Clients, before: int, expected: int, limit_seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + limit_seconds
+    while clients.frames_so_far() - before < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.05)
+
+
+@dataclass
+class Latency:
+    latencies_ms: list[float] = field(default_factory=list)
+    sent: int = 0
+    missing: int = 0
+
+    @classmethod
+    def join(cls, tags: Tags, frames: list[tuple[str, float]]) -> Latency:
+        received = {}
+        for tag, at in frames:
+            received.setdefault(tag, at)
+        result = cls(sent=len(tags.sent))
+        for tag, sent_at in tags.sent.items():
+            if tag in received:
+                result.latencies_ms.append((received[tag] - sent_at) * 1000)
+            else:
+                result.missing += 1
+        return result
+
+    def p(self, pct: float) -> float:
+        return percentile(self.latencies_ms, pct)
+
+
+async def measure_latency(clients: Clients, rate: float, seconds: float,
+                          send_one: Callable[[int, Tags], Awaitable[Any]]) -> Latency:
+    tags = Tags()
+    await clients.call("record")
+    before = clients.frames_so_far()
+    await paced(rate, seconds, lambda i: send_one(i, tags))
+    await drain(clients, before, len(tags.sent))
+    frames, _ = await clients.collect()
+    return Latency.join(tags, frames)
+
+
+@dataclass
+class Throughput:
+    frames_per_second: float = float("nan")
+    sent_per_second: float = float("nan")
+    sent: int = 0
+    received: int = 0
+
+
+def throughput_of(started: float, sending_seconds: float, sent: int,
+                  frames: list[tuple[str, float]]) -> Throughput:
+    if not frames:
+        return Throughput(sent=sent)
+    last = max(at for _, at in frames)
+    return Throughput(len(frames) / (last - started), sent / sending_seconds, sent, len(frames))
+
+
+async def webhook_throughput(clients: Clients, sender: WebhookSender, subs: list[Subscriber],
+                             seconds: float, concurrency: int) -> Throughput:
+    tags = Tags()
+    await clients.call("record")
+    before = clients.frames_so_far()
+    delivered = 0
+    started = time.monotonic()
+    deadline = started + seconds
+
+    async def loop(first: int) -> None:
+        nonlocal delivered
+        i = first
+        while time.monotonic() < deadline:
+            delivered += await sender.send(subs[i % len(subs)], tags)
+            i += concurrency
+
+    await asyncio.gather(*(loop(i) for i in range(concurrency)))
+    sending = time.monotonic() - started
+    await drain(clients, before, delivered)
+    frames, _ = await clients.collect()
+    return throughput_of(started, sending, delivered, frames)
+
+
+async def bus_throughput(clients: Clients, publisher: BusPublisher, subs: list[Subscriber],
+                         seconds: float, window: int, batch: int = 50) -> Throughput:
+    """Publishes frames as fast as the clients take them, at most `window` in flight."""
+    tags = Tags()
+    await clients.call("record")
+    before = clients.frames_so_far()
+    sent = 0
+    started = time.monotonic()
+    deadline = started + seconds
+    while time.monotonic() < deadline:
+        if sent - (clients.frames_so_far() - before) > window:
+            await asyncio.sleep(0.0005)
+            continue
+        pipe = publisher.redis.pipeline(transaction=False)
+        for _ in range(batch):
+            sub = subs[sent % len(subs)]
+            pipe.publish(publisher.channel(sub), publisher.frame(tags.next()))
+            sent += 1
+        await pipe.execute()
+    sending = time.monotonic() - started
+    await drain(clients, before, sent)
+    frames, _ = await clients.collect()
+    return throughput_of(started, sending, sent, frames)
+
+
+# =============================================================================================
+# One N against one server.
+# =============================================================================================
+@dataclass
+class Figures:
+    connect: dict[str, Any] = field(default_factory=dict)
+    rss_per_sub_kib: float = float("nan")
+    rss0_mib: float = float("nan")
+    bus: Latency | None = None
+    webhook: Latency | None = None
+    throughput: Throughput | None = None
+    webhook_failures: dict[str, int] = field(default_factory=dict)
+    closed_early: int = 0
+
+
+def items_for(kind: str, subs: list[Subscriber], prefix: str) -> list[dict[str, Any]]:
+    if kind == "ours":
+        return [{"token": s.token, "activation_id": s.activation_id} for s in subs]
+    return [{"channel": channel_of(prefix, s)} for s in subs]
+
+
+async def connect_and_weigh(server: ServerProcess, clients: Clients, kind: str,
+                            subs: list[Subscriber], args: argparse.Namespace, prefix: str,
+                            warm_up: Callable[[], Awaitable[None]]) -> Figures:
+    figures = Figures()
+    await warm_up()
+    await asyncio.sleep(0.5)
+    rss0 = server.rss_kib()
+    figures.rss0_mib = rss0 / 1024
+    figures.connect = await clients.connect(server.url, kind, items_for(kind, subs, prefix),
+                                            args.connect_concurrency)
+    await asyncio.sleep(1.0)
+    connected = len(figures.connect["first"])
+    if connected:
+        figures.rss_per_sub_kib = (server.rss_kib() - rss0) / connected
+    return figures
+
+
+async def measure_ours(database_url: str, prefix: str, clients: Clients, subs: list[Subscriber],
+                       publisher: BusPublisher, args: argparse.Namespace) -> Figures:
+    from models import Supplier
+
+    supplier_id = (await Supplier.get(code="demo")).id
+    server = await ServerProcess("app:app", app_env(database_url, prefix)).start()
+    sender = WebhookSender(server.url)
+    rate = min(args.rate, PER_SUBSCRIBER_RATE * len(subs))
+    try:
+        await sender.warm(min(args.concurrency, 64))
+
+        async def warm_up() -> None:
+            few = subs[: min(len(subs), 10)]
+            await clients.connect(server.url, "ours", items_for("ours", few, prefix), 10)
+            await measure_latency(clients, 100, 0.5, lambda i, t: sender.send(few[i % len(few)], t))
+            await clients.call("close")
+
+        figures = await connect_and_weigh(server, clients, "ours", subs, args, prefix, warm_up)
+        figures.bus = await measure_latency(
+            clients, rate, args.seconds,
+            lambda i, t: publisher.wake_ours(subs[i % len(subs)], t, supplier_id))
+        figures.webhook = await measure_latency(
+            clients, rate, args.seconds, lambda i, t: sender.send(subs[i % len(subs)], t))
+        figures.throughput = await webhook_throughput(clients, sender, subs, args.seconds,
+                                                      args.concurrency)
+        figures.webhook_failures = dict(sender.failures)
+        figures.closed_early = (await clients.collect())[1]
+        await clients.call("close")
+        return figures
+    finally:
+        sender.close()
+        await server.stop()
+
+
+async def measure_baseline(prefix: str, clients: Clients, subs: list[Subscriber],
+                           publisher: BusPublisher, args: argparse.Namespace) -> Figures:
+    env = {"PYTHONPATH": BENCH_DIR, "REDIS_URL": REDIS_URL}
+    server = await ServerProcess("baseline_ws:app", env).start()
+    rate = min(args.rate, PER_SUBSCRIBER_RATE * len(subs))
+    try:
+        async def warm_up() -> None:
+            few = subs[: min(len(subs), 10)]
+            await clients.connect(server.url, "baseline", items_for("baseline", few, prefix), 10)
+            await measure_latency(clients, 100, 0.5,
+                                  lambda i, t: publisher.publish_frame(few[i % len(few)], t))
+            await clients.call("close")
+
+        figures = await connect_and_weigh(server, clients, "baseline", subs, args, prefix, warm_up)
+        figures.bus = await measure_latency(
+            clients, rate, args.seconds,
+            lambda i, t: publisher.publish_frame(subs[i % len(subs)], t))
+        figures.throughput = await bus_throughput(clients, publisher, subs, args.seconds,
+                                                  args.window)
+        figures.closed_early = (await clients.collect())[1]
+        await clients.call("close")
+        return figures
+    finally:
+        await server.stop()
+
+
+async def frame_template(database_url: str, prefix: str, clients: Clients,
+                         sub: Subscriber) -> str:
+    """One real frame of SMS Rooms with its tag as `{tag}`: the baseline publishes frames of
+    exactly this size."""
+    server = await ServerProcess("app:app", app_env(database_url, prefix)).start()
+    sender = WebhookSender(server.url)
+    try:
+        import websockets
+
+        url = server.url.replace("http://", "ws://") + "/graphql"
+        async with websockets.connect(url, subprotocols=[PROTOCOL], compression=None) as ws:
+            await ws.send(json.dumps({"type": "connection_init",
+                                      "payload": {"authorization": f"Bearer {sub.token}"}}))
+            await ClientWorker._expect(ws, "connection_ack")
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+                "query": SUBSCRIPTION, "variables": {"a": str(sub.activation_id)}}}))
+            await ClientWorker._expect(ws, "next")  # the replay of the set-up SMS
+            tags = Tags()
+            assert await sender.send(sub, tags)
+            while TAG not in (frame := await asyncio.wait_for(ws.recv(), 10)):
+                pass
+        tag = next(iter(tags.sent))
+        return str(frame).replace(tag, "{tag}")
+    finally:
+        sender.close()
+        await server.stop()
+
+
+# =============================================================================================
+# The report.
+# =============================================================================================
+def ms_pair(values: list[float]) -> str:
+    return f"{fmt(percentile(values, 50), 2)} / {fmt(percentile(values, 99), 2)}"
+
+
+def latency_pair(latency: Latency | None) -> str:
+    if latency is None or not latency.latencies_ms:
+        return "-"
+    return f"{fmt(latency.p(50), 2)} / {fmt(latency.p(99), 2)}"
+
+
+def rows_for(n: int, ours: Figures, base: Figures) -> list[list[str]]:
+    target_1000 = n == 1000
+    rss_ok = n >= 100
+    o_tp, b_tp = ours.throughput or Throughput(), base.throughput or Throughput()
+    o_bus, b_bus = ours.bus or Latency(), base.bus or Latency()
+    return [
+        [f"N={n}", "connect: init->ack p50 / p99, ms", "", ms_pair(ours.connect["ack"]),
+         ms_pair(base.connect["ack"]),
+         ratio(percentile(ours.connect["ack"], 99), percentile(base.connect["ack"], 99))],
+        ["", "connect: subscribe->first event p50 / p99, ms", "",
+         ms_pair(ours.connect["first"]), ms_pair(base.connect["first"]),
+         ratio(percentile(ours.connect["first"], 99), percentile(base.connect["first"], 99))],
+        ["", "RSS per idle subscriber, KiB", "< 40" if target_1000 else "",
+         fmt(ours.rss_per_sub_kib) if rss_ok else "-", fmt(base.rss_per_sub_kib) if rss_ok else "-",
+         ratio(ours.rss_per_sub_kib, base.rss_per_sub_kib) if rss_ok else ""],
+        ["", "bus->client p50 / p99, ms", "p99 <= 2x base" if target_1000 else "",
+         latency_pair(ours.bus), latency_pair(base.bus), ratio(o_bus.p(99), b_bus.p(99))],
+        ["", "webhook->client p50 / p99, ms", "p99 < 25" if target_1000 else "",
+         latency_pair(ours.webhook), "", ""],
+        ["", "max codes/s (frames at clients)", ">= 5,000", fmt(o_tp.frames_per_second, 0),
+         fmt(b_tp.frames_per_second, 0), ratio(o_tp.frames_per_second, b_tp.frames_per_second)],
+        ["", "  webhooks accepted/s / baseline publishes/s", "", fmt(o_tp.sent_per_second, 0),
+         fmt(b_tp.sent_per_second, 0), ""],
+    ]
+
+
+def problems_of(n: int, name: str, figures: Figures) -> list[str]:
+    out = []
+    if figures.connect.get("errors"):
+        errors = figures.connect["errors"]
+        out.append(f"N={n} {name}: {len(errors)} sockets failed to connect, e.g. {errors[0]}")
+    for label, latency in (("bus", figures.bus), ("webhook", figures.webhook)):
+        if latency is not None and latency.missing:
+            out.append(f"N={n} {name}: {latency.missing} of {latency.sent} {label} messages "
+                       "never reached a client within 10 s")
+    tp = figures.throughput
+    if tp is not None and tp.received < tp.sent:
+        out.append(f"N={n} {name}: max-rate run: {tp.sent - tp.received} of {tp.sent} frames "
+                   "missing after 10 s")
+    if figures.webhook_failures:
+        out.append(f"N={n} {name}: webhook failures {figures.webhook_failures}")
+    if figures.closed_early:
+        out.append(f"N={n} {name}: {figures.closed_early} sockets closed by the server")
+    return out
+
+
+def print_report(args: argparse.Namespace, quiet: str, results: list[tuple[int, Figures, Figures]],
+                 frame_bytes: int) -> None:
+    print()
+    print("SMS Rooms live feed benchmark (issue 3) - PostgreSQL + Redis, one uvicorn worker")
+    for line in [*machine_lines(), quiet]:
+        print(line)
+    print(f"clients: {args.clients} processes, websockets (graphql-transport-ws, no compression),"
+          f" {args.connect_concurrency} connects in flight per process; frame {frame_bytes} B")
+    print(f"paced: min({args.rate:g}, 20*N) msg/s for {args.seconds:g} s; max rate: "
+          f"{args.concurrency} webhook connections (ours), <= {args.window} publishes in flight "
+          f"(baseline), {args.seconds:g} s")
+    print("baseline: bench/baseline_ws.py (raw Starlette websocket forwarding the Redis channel, "
+          "same uvicorn flags); targets apply at N=1000 (codes/s at any N)")
+    print()
+    rows = [row for n, ours, base in results for row in rows_for(n, ours, base)]
+    print(table(["N", "figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows))
+    notes = [p for n, ours, base in results
+             for p in problems_of(n, "SMS Rooms", ours) + problems_of(n, "baseline", base)]
+    notes += [f"N={n}: server RSS after warm-up with 0 subscribers: SMS Rooms "
+              f"{fmt(ours.rss0_mib)} MiB, baseline {fmt(base.rss0_mib)} MiB"
+              for n, ours, base in results]
+    print()
+    for note in notes:
+        print(note)
+
+
+async def profile(database_url: str, prefix: str, clients: Clients, subs: list[Subscriber],
+                  args: argparse.Namespace) -> None:
+    server = await ServerProcess("app:app", app_env(database_url, prefix)).start()
+    sender = WebhookSender(server.url)
+    out = Path(tempfile.mkstemp(prefix="smsrooms-pyspy-", suffix=".txt")[1])
+    try:
+        await clients.connect(server.url, "ours", items_for("ours", subs, prefix),
+                              args.connect_concurrency)
+        await sender.warm(min(args.concurrency, 64))
+        spy = start_py_spy(server.pid, args.profile_seconds - 1, out)
+        await webhook_throughput(clients, sender, subs, args.profile_seconds, args.concurrency)
+        if spy is not None:
+            await asyncio.to_thread(spy.wait, 30)
+        await clients.call("close")
+        print()
+        print(f"py-spy, SMS Rooms server during max codes/s with N={len(subs)} subscribers "
+              f"({args.concurrency} webhook connections):")
+        for line in summarise_py_spy(out, args.profile_top):
+            print("  " + line)
+    finally:
+        sender.close()
+        await server.stop()
+        await asyncio.to_thread(out.unlink, True)
+
+
+async def run(args: argparse.Namespace) -> None:
+    sizes = sorted({int(s) for s in args.sizes.split(",")})
+    quiet = await asyncio.to_thread(wait_until_quiet, args.wait_quiet)
+    database_url = await create_database()
+    prefix = random_prefix()
+    clients = Clients(args.clients)
+    setup = ServerProcess("app:app", app_env(database_url, prefix))
+    try:
+        await setup.start()  # migrates the database and seeds the demo catalog
+        async with orm(database_url):
+            await configure_services(database_url, prefix)
+            started = time.monotonic()
+            subs = await create_subscribers(max(sizes, default=1))
+            await setup.stop()
+            print(f"set-up: {len(subs)} users with an activation each in "
+                  f"{time.monotonic() - started:.0f} s", flush=True)
+            template = await frame_template(database_url, prefix, clients, subs[0])
+            publisher = BusPublisher(prefix, template)
+            results = []
+            for n in sizes:
+                ours = await measure_ours(database_url, prefix, clients, subs[:n], publisher, args)
+                base = await measure_baseline(prefix, clients, subs[:n], publisher, args)
+                results.append((n, ours, base))
+                print(f"N={n} measured", flush=True)
+            print_report(args, quiet, results, len(template.replace("{tag}", "r" + "0" * 11)))
+            if args.profile:
+                await profile(database_url, prefix, clients, subs[: args.profile_n], args)
+            await publisher.close()
+    finally:
+        await setup.stop()
+        await clients.stop()
+        await drop_database(database_url)
+        await drop_redis_prefix(prefix)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1,100,1000",
+                        help="subscriber counts, comma-separated (default 1,100,1000; add 5000)")
+    parser.add_argument("--rate", type=float, default=200.0, help="paced msg/s (200)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per figure (3)")
+    parser.add_argument("--concurrency", type=int, default=64,
+                        help="webhook connections for max codes/s (64)")
+    parser.add_argument("--window", type=int, default=2000,
+                        help="baseline max rate: publishes in flight (2000)")
+    parser.add_argument("--clients", type=int, default=2, help="client processes (2)")
+    parser.add_argument("--connect-concurrency", type=int, default=25,
+                        help="connects in flight per client process (25)")
+    parser.add_argument("--profile", action="store_true",
+                        help="afterwards, sample the server with py-spy at max codes/s")
+    parser.add_argument("--profile-n", type=int, default=1000)
+    parser.add_argument("--profile-seconds", type=float, default=8.0)
+    parser.add_argument("--profile-top", type=int, default=12)
+    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
+                        help="wait up to this long for the cores to be idle first (60)")
+    parser.add_argument("--server-path", metavar="DIR",
+                        help="prepend DIR to the servers' PYTHONPATH (e.g. uvloop + httptools)")
+    args = parser.parse_args()
+    common.SERVER_PATH = args.server_path
+    assert HOST == "127.0.0.1"
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
