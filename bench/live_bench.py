@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -363,13 +364,15 @@ def channel_of(prefix: str, sub: Subscriber) -> str:
 
 
 class Tags:
+    """Send times by tag. Tags are unique across the run: they are also message ids."""
+
+    _counter = itertools.count(1)
+
     def __init__(self) -> None:
-        self.counter = 0
         self.sent: dict[str, float] = {}
 
     def next(self) -> str:
-        self.counter += 1
-        return f"r{self.counter:011d}"
+        return f"r{next(self._counter):011d}"
 
 
 class WebhookSender:

@@ -9,7 +9,7 @@
 
 The GraphQL layer turns a ServiceError into a `UserError` in the payload's `errors`, the
 compatible API into its protocol token. Anything that is not a ServiceError is a bug.
-docs/errors.md documents each code once, with the rule behind it.
+frontend-contract/README.md documents each code once, with the rule behind it.
 """
 
 from __future__ import annotations

@@ -420,12 +420,11 @@ async def test_wrong_or_absurd_max_price_is_wrong_max_price_with_the_price(api: 
     [gb] = await graphql_offers(api, "GB", "tg")
     assert gb["price"]["amount"] == "0.48"  # the demo price the maxPrices below are chosen for
     before = await state(bot.user)
-    for max_price in ("0.47", "0.01", "0", "-1", "abc", "NaN", "Infinity", "1e400", "0.001",
-                      "99999999999", "0x10", "1,5"):
-        for action in ("getNumber", "getNumberV2"):
-            answer = await compat(api, bot.key, action, service="tg", country="16",
-                                  maxPrice=max_price)
-            assert text(answer) == "WRONG_MAX_PRICE:0.48", (action, max_price)
+    cases = [("getNumber", p) for p in ("0.47", "0.01", "0", "-1", "abc", "NaN", "Infinity",
+                                          "1e400", "0.001", "99999999999", "0x10", "1,5")]
+    for action, max_price in [*cases, ("getNumberV2", "0.47"), ("getNumberV2", "abc")]:
+        answer = await compat(api, bot.key, action, service="tg", country="16", maxPrice=max_price)
+        assert text(answer) == "WRONG_MAX_PRICE:0.48", (action, max_price)
     assert await state(bot.user) == before
 
 
