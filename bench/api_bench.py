@@ -45,6 +45,7 @@ from common import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     HOST,
+    CpuMeter,
     HttpConnection,
     ServerProcess,
     WrkResult,
@@ -259,15 +260,18 @@ def run_buyers(url: str, tokens: list[str], offers: list[tuple[str, str]],
 
 
 # -- measuring ------------------------------------------------------------------------------------
-def wrk_figure(url: str, body: dict[str, Any], token: str | None, args: argparse.Namespace,
-               seconds: float | None = None) -> WrkResult:
+def wrk_figure(server: ServerProcess, body: dict[str, Any], token: str | None,
+               args: argparse.Namespace, seconds: float | None = None) -> tuple[WrkResult, str]:
+    """wrk against the server after a 1 s warm-up; with the CPU use during the measured part."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     script = lua_post(json.dumps(body), headers)
-    run_wrk(url + "/graphql", script, connections=args.connections, seconds=1)  # warm-up
-    return run_wrk(url + "/graphql", script, connections=args.connections,
-                   seconds=seconds or args.seconds)
+    url = server.url + "/graphql"
+    run_wrk(url, script, connections=args.connections, seconds=1)
+    meter = CpuMeter(server.pid)
+    result = run_wrk(url, script, connections=args.connections, seconds=seconds or args.seconds)
+    return result, meter.stop()
 
 
 async def audit_ledger(database_url: str) -> list[str]:
@@ -309,12 +313,15 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
           f" buys: {args.buyers} clients in 2 processes for {args.seconds} s")
     print("baseline: bench/baseline_app.py (raw Starlette, same JSON, same uvicorn flags)")
     print()
-    print(table(["figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows))
+    print(table(["figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows,
+                text_columns=2))
     bad = a_ours.bad_responses + a_base.bad_responses + b_ours.bad_responses + b_base.bad_responses
     print()
     print(f"requests: (a) {a_ours.requests:,} / {a_base.requests:,}, (b) {b_ours.requests:,} / "
           f"{b_base.requests:,}; non-2xx or socket errors: {bad}; buys {buys['buys']:,}, "
           f"cancels {buys['cancels']:,}, refused: {dict(buys['errors']) or 'none'}")
+    print("CPU during the measured runs: " + "\n                              ".join(
+        figures["cpu"]))
     for problem in figures["violations"][:10]:
         print("  violation:", problem)
 
@@ -322,9 +329,9 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
 async def profile(ours: ServerProcess, args: argparse.Namespace, token: str,
                   tokens: list[str], offers: list[tuple[str, str]]) -> None:
     runs = [
-        ("(a) small query", lambda: wrk_figure(ours.url, {"query": SMALL_QUERY}, token, args,
+        ("(a) small query", lambda: wrk_figure(ours, {"query": SMALL_QUERY}, token, args,
                                                args.profile_seconds)),
-        ("(b) prices", lambda: wrk_figure(ours.url, {"query": PRICES_QUERY}, None, args,
+        ("(b) prices", lambda: wrk_figure(ours, {"query": PRICES_QUERY}, None, args,
                                           args.profile_seconds)),
         ("(c) buys with cancels", lambda: run_buyers(ours.url, tokens, offers,
                                                      args.profile_seconds)),
@@ -372,14 +379,18 @@ async def run(args: argparse.Namespace) -> None:
                                        PRICES_QUERY: json.loads(prices)}))
         baseline.env = {"BASELINE_RESPONSES": str(answers)}
         await start_baseline(baseline)
-        figures: dict[str, Any] = {"quiet": quiet, "offers": len(json.loads(prices)["data"]["prices"]),
+        figures: dict[str, Any] = {"quiet": quiet, "cpu": [], "offers": len(json.loads(prices)["data"]["prices"]),
                                    "prices_bytes": len(prices)}
         for key, query, auth in (("a", SMALL_QUERY, token), ("b", PRICES_QUERY, None)):
             body = {"query": query, "variables": {}}
-            figures[key] = (wrk_figure(ours.url, body, auth, args),
-                            wrk_figure(baseline.url, body, auth, args))
+            (ours_result, ours_cpu), (base_result, base_cpu) = (
+                wrk_figure(ours, body, auth, args), wrk_figure(baseline, body, auth, args))
+            figures[key] = (ours_result, base_result)
+            figures["cpu"].append(f"({key}) SMS Rooms: {ours_cpu}; baseline: {base_cpu}")
         await baseline.stop()
+        meter = CpuMeter(ours.pid)
         figures["c"] = run_buyers(ours.url, tokens, offers, args.seconds)
+        figures["cpu"].append(f"(c) SMS Rooms: {meter.stop()} (includes client start-up)")
         figures["violations"] = await audit_ledger(database_url)
         print_report(args, figures)
         if args.profile:

@@ -278,6 +278,29 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """How busy one process, and the whole machine, were between start() and stop()."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.started = time.monotonic()
+        self.process0 = process_cpu_seconds(pid)
+        self.machine0 = _cpu_times()
+
+    def stop(self) -> str:
+        elapsed = time.monotonic() - self.started
+        process = 100 * (process_cpu_seconds(self.pid) - self.process0) / elapsed
+        busy1, total1 = _cpu_times()
+        machine = 100 * (busy1 - self.machine0[0]) / max(1, total1 - self.machine0[1])
+        return f"server {process:.0f}% of a core, machine {machine:.0f}% of {os.cpu_count()}"
+
+
 # -- a lean HTTP/1.1 keep-alive client --------------------------------------------------------
 class HttpConnection:
     """One keep-alive connection, one request at a time. Much cheaper per request than httpx,
@@ -414,15 +437,17 @@ def ratio(ours: float, baseline: float, digits: int = 2) -> str:
     return f"{ours / baseline:.{digits}f}x"
 
 
-def table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, text_columns: int = 1) -> str:
+    """A plain-text table: the first `text_columns` columns left-aligned, the others right."""
     rows = [list(map(str, r)) for r in rows]
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
               for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(
-        zip(r, widths, strict=True))) for r in rows]
-    return "\n".join(out)
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) if i < text_columns else v.rjust(w)
+                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
+
+    return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 # -- py-spy -----------------------------------------------------------------------------------

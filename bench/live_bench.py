@@ -72,6 +72,7 @@ from common import (
     HOST,
     REDIS_URL,
     SUPPLIER_SECRET,
+    CpuMeter,
     HttpConnection,
     ServerProcess,
     app_env,
@@ -151,8 +152,9 @@ class ClientWorker:
             ws = await websockets.connect(url, subprotocols=[PROTOCOL], compression=None,
                                           ping_interval=None, max_size=2**20, open_timeout=60)
             opened = time.monotonic()
+            token = item.get("token", "")
             await ws.send(json.dumps({"type": "connection_init",
-                                      "payload": {"authorization": f"Bearer {item['token']}"}}))
+                                      "payload": {"authorization": f"Bearer {token}"}}))
             await self._expect(ws, "connection_ack")
             acked = time.monotonic()
             payload = ({"query": SUBSCRIPTION, "variables": {"a": str(item["activation_id"])}}
@@ -393,19 +395,34 @@ class WebhookSender:
                            "text": tag_text(tag, f"{secrets.randbelow(90000) + 10000}")}).encode()
         headers = {"Content-Type": "application/json",
                    "X-Signature": sign(SUPPLIER_SECRET, body, int(time.time()))}
-        conn = self.idle.pop() if self.idle else await HttpConnection.open(self.host, self.port)
-        tags.sent[tag] = time.monotonic()
         try:
-            status, answer = await conn.request("POST", "/suppliers/demo/sms", body, headers)
+            status, answer = await self._post(tags, tag, body, headers)
         except (OSError, asyncio.IncompleteReadError) as exc:
-            conn.close()
             self._fail(type(exc).__name__)
             return False
-        self.idle.append(conn)
         if status != 200 or b"delivered" not in answer:
             self._fail(f"{status} {answer[:60]!r}")
             return False
         return True
+
+    async def _post(self, tags: Tags, tag: str, body: bytes,
+                    headers: dict[str, str]) -> tuple[int, bytes]:
+        """On a pooled connection; once more on a new one if the server had closed it (uvicorn
+        closes keep-alive connections idle for 5 s). The webhook is idempotent by message id."""
+        for attempt in range(2):
+            pooled = bool(self.idle)
+            conn = self.idle.pop() if pooled else await HttpConnection.open(self.host, self.port)
+            tags.sent[tag] = time.monotonic()
+            try:
+                answer = await conn.request("POST", "/suppliers/demo/sms", body, headers)
+            except (OSError, asyncio.IncompleteReadError):
+                conn.close()
+                if pooled and attempt == 0:
+                    continue
+                raise
+            self.idle.append(conn)
+            return answer
+        raise AssertionError("unreachable")
 
     def _fail(self, reason: str) -> None:
         self.failures[reason] = self.failures.get(reason, 0) + 1
@@ -593,6 +610,16 @@ class Figures:
     throughput: Throughput | None = None
     webhook_failures: dict[str, int] = field(default_factory=dict)
     closed_early: int = 0
+    cpu: dict[str, str] = field(default_factory=dict)
+
+
+async def metered(figures: Figures, name: str, server: ServerProcess,
+                  work: Awaitable[Any]) -> Any:
+    """Runs `work`, noting how busy the server and the machine were meanwhile."""
+    meter = CpuMeter(server.pid)
+    result = await work
+    figures.cpu[name] = meter.stop()
+    return result
 
 
 def items_for(kind: str, subs: list[Subscriber], prefix: str) -> list[dict[str, Any]]:
@@ -636,13 +663,13 @@ async def measure_ours(database_url: str, prefix: str, clients: Clients, subs: l
             await clients.call("close")
 
         figures = await connect_and_weigh(server, clients, "ours", subs, args, prefix, warm_up)
-        figures.bus = await measure_latency(
+        figures.bus = await metered(figures, "bus", server, measure_latency(
             clients, rate, args.seconds,
-            lambda i, t: publisher.wake_ours(subs[i % len(subs)], t, supplier_id))
-        figures.webhook = await measure_latency(
-            clients, rate, args.seconds, lambda i, t: sender.send(subs[i % len(subs)], t))
-        figures.throughput = await webhook_throughput(clients, sender, subs, args.seconds,
-                                                      args.concurrency)
+            lambda i, t: publisher.wake_ours(subs[i % len(subs)], t, supplier_id)))
+        figures.webhook = await metered(figures, "webhook", server, measure_latency(
+            clients, rate, args.seconds, lambda i, t: sender.send(subs[i % len(subs)], t)))
+        figures.throughput = await metered(figures, "max", server, webhook_throughput(
+            clients, sender, subs, args.seconds, args.concurrency))
         figures.webhook_failures = dict(sender.failures)
         figures.closed_early = (await clients.collect())[1]
         await clients.call("close")
@@ -666,11 +693,11 @@ async def measure_baseline(prefix: str, clients: Clients, subs: list[Subscriber]
             await clients.call("close")
 
         figures = await connect_and_weigh(server, clients, "baseline", subs, args, prefix, warm_up)
-        figures.bus = await measure_latency(
+        figures.bus = await metered(figures, "bus", server, measure_latency(
             clients, rate, args.seconds,
-            lambda i, t: publisher.publish_frame(subs[i % len(subs)], t))
-        figures.throughput = await bus_throughput(clients, publisher, subs, args.seconds,
-                                                  args.window)
+            lambda i, t: publisher.publish_frame(subs[i % len(subs)], t)))
+        figures.throughput = await metered(figures, "max", server, bus_throughput(
+            clients, publisher, subs, args.seconds, args.window))
         figures.closed_early = (await clients.collect())[1]
         await clients.call("close")
         return figures
@@ -780,12 +807,16 @@ def print_report(args: argparse.Namespace, quiet: str, results: list[tuple[int, 
           "same uvicorn flags); targets apply at N=1000 (codes/s at any N)")
     print()
     rows = [row for n, ours, base in results for row in rows_for(n, ours, base)]
-    print(table(["N", "figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows))
+    print(table(["N", "figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows,
+                text_columns=3))
     notes = [p for n, ours, base in results
              for p in problems_of(n, "SMS Rooms", ours) + problems_of(n, "baseline", base)]
     notes += [f"N={n}: server RSS after warm-up with 0 subscribers: SMS Rooms "
               f"{fmt(ours.rss0_mib)} MiB, baseline {fmt(base.rss0_mib)} MiB"
               for n, ours, base in results]
+    notes += [f"N={n} CPU, {phase}: SMS Rooms {ours.cpu.get(phase, '-')}; "
+              f"baseline {base.cpu.get(phase, '-')}"
+              for n, ours, base in results for phase in ("bus", "webhook", "max")]
     print()
     for note in notes:
         print(note)
