@@ -74,6 +74,7 @@ PRICES_QUERY = ("{prices{country{code name dialCode} service{code name} "
 BUY = ("mutation($c:String!,$s:String!){buyNumber(country:$c,service:$s)"
        "{activation{id} errors{code}}}")
 CANCEL = "mutation($id:ID!){cancelActivation(id:$id){activation{id status} errors{code}}}"
+BENCH_DIR = str(Path(__file__).resolve().parent)
 SERVICES_ON_SALE = ("tg", "wa", "go", "ig", "ds")  # the demo catalog's services that are sold
 # Countries added to the demo catalog's to make 40 on sale: (ISO code, name, dial code).
 EXTRA_COUNTRIES = [
@@ -177,10 +178,10 @@ async def funded_user(api: Gql, admin: str, amount: str, index: int) -> str:
     return payload["token"]  # type: ignore[no-any-return]
 
 
-async def wait_for_offers(api: Gql, count: int, timeout: float = 15.0) -> bytes:
+async def wait_for_offers(api: Gql, count: int, limit_seconds: float = 15.0) -> bytes:
     """The price list once the server's snapshot shows every seeded offer (it is cached for
     PRICE_CACHE_SECONDS); returns the answer's bytes."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit_seconds
     while True:
         status, body = await api.raw(PRICES_QUERY)
         offers = json.loads(body).get("data", {}).get("prices", [])
@@ -352,7 +353,7 @@ async def profile(ours: ServerProcess, args: argparse.Namespace, token: str,
             for line in summarise_py_spy(out, args.profile_top):
                 print("  " + line)
         finally:
-            out.unlink(missing_ok=True)
+            await asyncio.to_thread(out.unlink, True)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -375,12 +376,12 @@ async def run(args: argparse.Namespace) -> None:
         small = (await api.raw(SMALL_QUERY, token=token))[1]
         prices = await wait_for_offers(api, len(offers))
         api.close()
-        answers.write_text(json.dumps({SMALL_QUERY: json.loads(small),
-                                       PRICES_QUERY: json.loads(prices)}))
+        captured = json.dumps({SMALL_QUERY: json.loads(small), PRICES_QUERY: json.loads(prices)})
+        await asyncio.to_thread(answers.write_text, captured)
         baseline.env = {"BASELINE_RESPONSES": str(answers)}
         await start_baseline(baseline)
-        figures: dict[str, Any] = {"quiet": quiet, "cpu": [], "offers": len(json.loads(prices)["data"]["prices"]),
-                                   "prices_bytes": len(prices)}
+        figures: dict[str, Any] = {"quiet": quiet, "cpu": [], "prices_bytes": len(prices),
+                                   "offers": len(json.loads(prices)["data"]["prices"])}
         for key, query, auth in (("a", SMALL_QUERY, token), ("b", PRICES_QUERY, None)):
             body = {"query": query, "variables": {}}
             (ours_result, ours_cpu), (base_result, base_cpu) = (
@@ -398,14 +399,14 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         await baseline.stop()
         await ours.stop()
-        answers.unlink(missing_ok=True)
+        await asyncio.to_thread(answers.unlink, True)
         await drop_database(database_url)
         await drop_redis_prefix(prefix)
 
 
 async def start_baseline(baseline: ServerProcess) -> None:
     """The baseline module lives in bench/: uvicorn imports it from there."""
-    baseline.env["PYTHONPATH"] = str(Path(__file__).resolve().parent)
+    baseline.env["PYTHONPATH"] = BENCH_DIR
     await baseline.start()
 
 

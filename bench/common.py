@@ -40,8 +40,9 @@ UVICORN_FLAGS = (
     "--ws-per-message-deflate", "false",
 )
 ADMIN_EMAIL = "bench-admin@smsrooms.test"
-ADMIN_PASSWORD = "bench-admin-password-1"
-SUPPLIER_SECRET = "bench-demo-supplier-secret"
+# Credentials of the throw-away database and servers of one run, never of a deployment.
+ADMIN_PASSWORD = "bench-admin-password-1"  # noqa: S105
+SUPPLIER_SECRET = "bench-demo-supplier-secret"  # noqa: S105
 
 
 # -- the machine ----------------------------------------------------------------------------
@@ -214,7 +215,16 @@ class ServerProcess:
     def command(self) -> list[str]:
         return [PYTHON, "-m", "uvicorn", self.app, "--port", str(self.port), *UVICORN_FLAGS]
 
-    async def start(self, timeout: float = 60.0) -> ServerProcess:
+    async def start(self, limit_seconds: float = 60.0) -> ServerProcess:
+        self._spawn()
+        try:
+            await self._wait_ready(limit_seconds)
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    def _spawn(self) -> None:
         self.port = free_port()
         handle, name = tempfile.mkstemp(prefix="smsrooms-bench-", suffix=".log")
         self.log_path = Path(name)
@@ -223,15 +233,9 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
         )
         os.close(handle)
-        try:
-            await self._wait_ready(timeout)
-        except BaseException:
-            await self.stop()
-            raise
-        return self
 
-    async def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    async def _wait_ready(self, limit_seconds: float) -> None:
+        deadline = time.monotonic() + limit_seconds
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"{self.app} exited at start-up:\n{self.log_tail()}")
@@ -244,7 +248,7 @@ class ServerProcess:
                 if status == 200:
                     return
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.app} was not ready in {timeout} s:\n{self.log_tail()}")
+        raise RuntimeError(f"{self.app} was not ready in {limit_seconds} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -310,6 +314,7 @@ class HttpConnection:
         self.reader = reader
         self.writer = writer
         self.host = host
+        self.last_used = time.monotonic()
 
     @classmethod
     async def open(cls, host: str, port: int) -> HttpConnection:
@@ -381,7 +386,8 @@ def _lua_string(value: str) -> str:
     return f'"{escaped}"'
 
 
-def run_wrk(url: str, script: str, *, connections: int, seconds: float, threads: int = 1) -> WrkResult:
+def run_wrk(url: str, script: str, *, connections: int, seconds: float,
+            threads: int = 1) -> WrkResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
@@ -406,13 +412,15 @@ def parse_wrk(output: str) -> WrkResult:
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     if rps is None or total is None:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     bad_count = int(bad.group(1)) if bad else 0
     if errors:
         bad_count += sum(int(g) for g in errors.groups())
-    return WrkResult(float(rps.group(1)), latency("50"), latency("99"), int(total.group(1)), bad_count)
+    return WrkResult(float(rps.group(1)), latency("50"), latency("99"), int(total.group(1)),
+                     bad_count)
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -463,63 +471,69 @@ def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]
         return None
     return subprocess.Popen(
         [binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-         "--rate", "100", "--format", "raw", "--output", str(out), "--nonblocking"],
+         "--rate", "100", "--format", "raw", "--output", str(out), "--nonblocking",
+         "--full-filenames"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
 
 def summarise_py_spy(path: Path, top: int = 12) -> list[str]:
-    """The functions the server spent its samples in: own time (the frame on top of the stack)
-    and total time (anywhere on the stack), as a share of all samples."""
-    if not path.exists():
+    """Where the server's CPU went (py-spy leaves idle samples out): the functions on top of
+    the stack (own time), the same grouped by package, and the project's own functions with
+    everything they called (total time)."""
+    if not path.exists() or not path.read_text().strip():
         return ["(py-spy wrote nothing: is ptrace allowed here?)"]
     own: collections.Counter[str] = collections.Counter()
-    total: collections.Counter[str] = collections.Counter()
+    packages: collections.Counter[str] = collections.Counter()
+    ours: collections.Counter[str] = collections.Counter()
     samples = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_short_frame(f) for f in stack.split(";")]
+        frames = [_frame(f) for f in stack.split(";")]
         samples += count
-        own[frames[-1]] += count
-        for frame in set(frames):
-            total[frame] += count
+        own[frames[-1][0]] += count
+        packages[frames[-1][1]] += count
+        for name in {name for name, package in frames if package == "(SMS Rooms)"}:
+            ours[name] += count
     if not samples:
         return ["(no samples)"]
-    idle = sum(c for f, c in own.items() if _is_idle(f))
-    lines = [f"{samples} samples; idle (waiting in select/epoll) {100 * idle / samples:.0f}%",
-             "own time:"]
-    lines += [f"  {100 * c / samples:5.1f}%  {f}" for f, c in own.most_common(top)]
-    lines.append("total time (on the stack), library and app frames:")
-    interesting = [(f, c) for f, c in total.most_common(200)
-                   if not _is_plumbing(f)][:top]
-    lines += [f"  {100 * c / samples:5.1f}%  {f}" for f, c in interesting]
-    return lines
+
+    def share(items: list[tuple[str, int]]) -> list[str]:
+        return [f"  {100 * c / samples:5.1f}%  {name}" for name, c in items]
+
+    return [
+        f"{samples} samples of a busy thread (100 Hz)",
+        "own time (function on top of the stack):", *share(own.most_common(top)),
+        "own time by package:", *share(packages.most_common(8)),
+        "total time of SMS Rooms' own functions (with what they call):",
+        *share([(n, c) for n, c in ours.most_common(top + 5) if not _is_plumbing(n)][:top]),
+    ]
 
 
-def _short_frame(frame: str) -> str:
-    # py-spy: "function (path/to/file.py:line)"; keep the package-relative path, drop the line.
+def _frame(frame: str) -> tuple[str, str]:
+    """py-spy's "function (path/file.py:line)" as ("function (short path)", package)."""
     match = re.match(r"(.*) \((.*?)(?::\d+)?\)$", frame.strip())
     if not match:
-        return frame.strip()
+        return frame.strip(), "?"
     function, path = match.groups()
-    for marker in ("site-packages/", "/python3.11/", str(ROOT) + "/"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-            break
-    return f"{function} ({path})"
-
-
-def _is_idle(frame: str) -> bool:
-    return any(word in frame for word in ("select (selectors.py", "_run_once", "poll ("))
+    package = "python stdlib"
+    if "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+        package = path.split("/", 1)[0].removesuffix(".py")
+    elif path.startswith("<"):  # <frozen abc>, <string>
+        package = "python stdlib"
+    elif path.startswith(str(ROOT) + "/") or not path.startswith("/"):
+        path = path.removeprefix(str(ROOT) + "/")
+        package = "(SMS Rooms)"
+    elif "/python3" in path:
+        path = path.split("/python3", 1)[1].split("/", 1)[-1]
+        package = "python stdlib: " + path.split("/", 1)[0].removesuffix(".py")
+    return f"{function} ({path})", package
 
 
 def _is_plumbing(frame: str) -> bool:
-    return any(word in frame for word in (
-        "<module>", "run (asyncio/runners.py", "run_until_complete", "run_forever", "_run_once",
-        "_run (asyncio/events.py", "main (uvicorn", "run (uvicorn", "serve (uvicorn",
-        "_serve (uvicorn", "__call__ (click", "invoke (click", "main (click", "_run_module",
-        "_run_code", "<lambda> (uvicorn",
-    ))
+    """Frames every request passes through: they would top the total-time list for nothing."""
+    return any(word in frame for word in ("<module>", "__call__ (web/", "main (", "serve ("))

@@ -228,7 +228,7 @@ async def get_prices(call: Call) -> Answer:
 
 async def get_numbers_status(call: Call) -> Answer:
     country, _ = await _country_filter(call)
-    counts = {service.code: 0 for service in (await catalog.snapshot()).services}
+    counts: dict[str, int] = {}  # the services offered there (sold out: "0"), in catalog order
     for offer in await catalog.offers(country.code if country else None):
         counts[offer.service.code] = counts.get(offer.service.code, 0) + offer.available
     return {f"{code}_0": str(count) for code, count in counts.items()}

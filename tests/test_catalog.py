@@ -127,7 +127,7 @@ async def test_only_countries_and_services_with_an_offer_are_listed(api: Api) ->
 
 async def test_services_are_sorted_by_name(api: Api) -> None:
     first = await fresh_service(name="Aaa first by name")  # sorts first whatever the demo holds
-    await set_price(await Country.get(code="GB"), first)
+    await set_price(await fresh_country(), first)  # an offer, in a country of its own
     services = (await api.gql(SERVICES))["services"]
     names = [s["name"] for s in services]
     assert names == sorted(names)
