@@ -41,8 +41,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ratelimit.configure(settings.redis_url)
         accounts.configure_identity_cache(settings.auth_cache_seconds)
         await open_database(settings.database_url)
-        bus = EventBus(settings.event_bus_url, prefix=settings.redis_prefix,
-                       reconnect_max_seconds=settings.redis_reconnect_max_seconds)
+        bus = EventBus(
+            settings.event_bus_url,
+            prefix=settings.redis_prefix,
+            reconnect_max_seconds=settings.redis_reconnect_max_seconds,
+        )
         await bus.connect()
         channels.install(bus)
         events.set_publisher(channels.publish)
@@ -50,8 +53,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await _seed(settings)
         worker = asyncio.create_task(_background(settings))
         watcher = asyncio.create_task(sockets.registry.watch(bus))
-        log.info("SMS Rooms is up", database=settings.database_url.split("@")[-1],
-                 event_bus=settings.event_bus_url.split("@")[-1], demo=settings.demo_supplier)
+        log.info(
+            "SMS Rooms is up",
+            database=settings.database_url.split("@")[-1],
+            event_bus=settings.event_bus_url.split("@")[-1],
+            demo=settings.demo_supplier,
+        )
         try:
             yield
         finally:
@@ -76,7 +83,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(MetricsMiddleware),
-            Middleware(BodySizeLimit, max_bytes=settings.graphql_max_body_bytes, prefixes=("/graphql",)),
+            Middleware(
+                BodySizeLimit, max_bytes=settings.graphql_max_body_bytes, prefixes=("/graphql",)
+            ),
         ],
         lifespan=lifespan,
     )
@@ -87,8 +96,10 @@ async def _seed(settings: Settings) -> None:
         await demo.seed()
         demo.install_hooks()
         if settings.demo_supplier_secret_generated:
-            log.warning("demo supplier webhook secret (random; set DEMO_SUPPLIER_SECRET to fix it)",
-                        secret=settings.demo_supplier_secret)
+            log.warning(
+                "demo supplier webhook secret (random; set DEMO_SUPPLIER_SECRET to fix it)",
+                secret=settings.demo_supplier_secret,
+            )
     if settings.admin_email and settings.admin_password:
         await accounts.ensure_admin(settings.admin_email, settings.admin_password)
 

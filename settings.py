@@ -94,7 +94,9 @@ class Settings:
     redis_reconnect_max_seconds: float = 2.0  # backoff cap while Redis is unreachable
 
     @classmethod
-    def from_env(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object) -> Settings:
+    def from_env(
+        cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object
+    ) -> Settings:
         """Every field can be set by the environment variable of its name in upper case
         (`SMS_WAIT_SECONDS`, `LOGIN_ATTEMPTS_PER_MINUTE`, ...), cast to the field's type."""
         config = Config(env_file if env_file and Path(env_file).exists() else None)

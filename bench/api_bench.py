@@ -69,23 +69,41 @@ from common import (
 )
 
 SMALL_QUERY = "{me{balance{amount}}}"
-PRICES_QUERY = ("{prices{country{code name dialCode} service{code name} "
-                "price{amount currency} available}}")
-BUY = ("mutation($c:String!,$s:String!){buyNumber(country:$c,service:$s)"
-       "{activation{id} errors{code}}}")
+PRICES_QUERY = (
+    "{prices{country{code name dialCode} service{code name} price{amount currency} available}}"
+)
+BUY = (
+    "mutation($c:String!,$s:String!){buyNumber(country:$c,service:$s){activation{id} errors{code}}}"
+)
 CANCEL = "mutation($id:ID!){cancelActivation(id:$id){activation{id status} errors{code}}}"
 BENCH_DIR = str(Path(__file__).resolve().parent)
 SERVICES_ON_SALE = ("tg", "wa", "go", "ig", "ds")  # the demo catalog's services that are sold
 # Countries added to the demo catalog's to make 40 on sale: (ISO code, name, dial code).
 EXTRA_COUNTRIES = [
-    ("AT", "Austria", "43"), ("BE", "Belgium", "32"), ("CH", "Switzerland", "41"),
-    ("CZ", "Czechia", "420"), ("DK", "Denmark", "45"), ("FI", "Finland", "358"),
-    ("GR", "Greece", "30"), ("HU", "Hungary", "36"), ("IE", "Ireland", "353"),
-    ("JP", "Japan", "81"), ("KR", "South Korea", "82"), ("MX", "Mexico", "52"),
-    ("NL", "Netherlands", "31"), ("NO", "Norway", "47"), ("PT", "Portugal", "351"),
-    ("RO", "Romania", "40"), ("SE", "Sweden", "46"), ("SG", "Singapore", "65"),
-    ("TH", "Thailand", "66"), ("ZA", "South Africa", "27"), ("AR", "Argentina", "54"),
-    ("CL", "Chile", "56"), ("CO", "Colombia", "57"), ("EG", "Egypt", "20"),
+    ("AT", "Austria", "43"),
+    ("BE", "Belgium", "32"),
+    ("CH", "Switzerland", "41"),
+    ("CZ", "Czechia", "420"),
+    ("DK", "Denmark", "45"),
+    ("FI", "Finland", "358"),
+    ("GR", "Greece", "30"),
+    ("HU", "Hungary", "36"),
+    ("IE", "Ireland", "353"),
+    ("JP", "Japan", "81"),
+    ("KR", "South Korea", "82"),
+    ("MX", "Mexico", "52"),
+    ("NL", "Netherlands", "31"),
+    ("NO", "Norway", "47"),
+    ("PT", "Portugal", "351"),
+    ("RO", "Romania", "40"),
+    ("SE", "Sweden", "46"),
+    ("SG", "Singapore", "65"),
+    ("TH", "Thailand", "66"),
+    ("ZA", "South Africa", "27"),
+    ("AR", "Argentina", "54"),
+    ("CL", "Chile", "56"),
+    ("CO", "Colombia", "57"),
+    ("EG", "Egypt", "20"),
 ]
 
 
@@ -99,16 +117,18 @@ class Gql:
         host, port = url.removeprefix("http://").split(":")
         return cls(await HttpConnection.open(host, int(port)))
 
-    async def raw(self, query: str, variables: dict[str, Any] | None = None,
-                  token: str | None = None) -> tuple[int, bytes]:
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> tuple[int, bytes]:
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
         return await self.conn.request("POST", "/graphql", body, headers)
 
-    async def data(self, query: str, variables: dict[str, Any] | None = None,
-                   token: str | None = None) -> dict[str, Any]:
+    async def data(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         status, body = await self.raw(query, variables, token)
         answer = json.loads(body)
         if status != 200 or answer.get("errors"):
@@ -129,8 +149,11 @@ async def seed_catalog(numbers_per_country: int) -> list[tuple[str, str]]:
     existing = {c.code for c in await Country.all()}
     next_id = 1000
     await Country.bulk_create(
-        [Country(code=code, name=name, dial_code=dial, compat_id=next_id + i)
-         for i, (code, name, dial) in enumerate(EXTRA_COUNTRIES) if code not in existing],
+        [
+            Country(code=code, name=name, dial_code=dial, compat_id=next_id + i)
+            for i, (code, name, dial) in enumerate(EXTRA_COUNTRIES)
+            if code not in existing
+        ],
         ignore_conflicts=True,
     )
     # The demo pool's countries first: their demo prices are offers already.
@@ -140,15 +163,22 @@ async def seed_catalog(numbers_per_country: int) -> list[tuple[str, str]]:
     assert len(countries) == 40, f"only {len(countries)} countries on sale"
     services = await Service.filter(code__in=SERVICES_ON_SALE)
     await Price.bulk_create(
-        [Price(country=c, service=s, price_minor=20 + (i % 7) * 5, cost_minor=10)
-         for i, c in enumerate(countries) for s in services],
+        [
+            Price(country=c, service=s, price_minor=20 + (i % 7) * 5, cost_minor=10)
+            for i, c in enumerate(countries)
+            for s in services
+        ],
         ignore_conflicts=True,
     )
     supplier = await Supplier.get(code="demo")
     await PhoneNumber.bulk_create(
-        [PhoneNumber(e164=f"+{c.dial_code}88{i:02d}{n:05d}", country=c, supplier=supplier)
-         for i, c in enumerate(countries) for n in range(numbers_per_country)],
-        ignore_conflicts=True, batch_size=1000,
+        [
+            PhoneNumber(e164=f"+{c.dial_code}88{i:02d}{n:05d}", country=c, supplier=supplier)
+            for i, c in enumerate(countries)
+            for n in range(numbers_per_country)
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
     )
     return [(c.code, s.code) for c in countries for s in services]
 
@@ -171,8 +201,10 @@ async def funded_user(api: Gql, admin: str, amount: str, index: int) -> str:
     payload = data["register"]
     assert payload["errors"] == [], payload
     data = await api.data(
-        "mutation($u:ID!,$a:Decimal!){adjustBalance(userId:$u,amount:$a,reason:\"benchmark\")"
-        "{errors{code}}}", {"u": payload["viewer"]["id"], "a": amount}, token=admin,
+        'mutation($u:ID!,$a:Decimal!){adjustBalance(userId:$u,amount:$a,reason:"benchmark")'
+        "{errors{code}}}",
+        {"u": payload["viewer"]["id"], "a": amount},
+        token=admin,
     )
     assert data["adjustBalance"]["errors"] == [], data
     return payload["token"]  # type: ignore[no-any-return]
@@ -193,29 +225,54 @@ async def wait_for_offers(api: Gql, count: int, limit_seconds: float = 15.0) -> 
 
 
 # -- (c) buys with cancels, in client processes ---------------------------------------------------
-def buy_worker(url: str, tokens: list[str], offers: list[tuple[str, str]], first: int,
-               start_at: float, seconds: float) -> dict[str, Any]:
+def buy_worker(
+    url: str,
+    tokens: list[str],
+    offers: list[tuple[str, str]],
+    first: int,
+    start_at: float,
+    seconds: float,
+) -> dict[str, Any]:
     return asyncio.run(_buy_clients(url, tokens, offers, first, start_at, seconds))
 
 
-async def _buy_clients(url: str, tokens: list[str], offers: list[tuple[str, str]], first: int,
-                       start_at: float, seconds: float) -> dict[str, Any]:
-    stats: dict[str, Any] = {"buys": 0, "cancels": 0, "errors": Counter(),
-                             "buy_ms": [], "cancel_ms": []}
+async def _buy_clients(
+    url: str,
+    tokens: list[str],
+    offers: list[tuple[str, str]],
+    first: int,
+    start_at: float,
+    seconds: float,
+) -> dict[str, Any]:
+    stats: dict[str, Any] = {
+        "buys": 0,
+        "cancels": 0,
+        "errors": Counter(),
+        "buy_ms": [],
+        "cancel_ms": [],
+    }
     clients = [await Gql.open(url) for _ in tokens]
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     deadline = start_at + seconds
-    await asyncio.gather(*(
-        _buy_loop(api, token, offers, first + i, deadline, stats)
-        for i, (api, token) in enumerate(zip(clients, tokens, strict=True))
-    ))
+    await asyncio.gather(
+        *(
+            _buy_loop(api, token, offers, first + i, deadline, stats)
+            for i, (api, token) in enumerate(zip(clients, tokens, strict=True))
+        )
+    )
     for api in clients:
         api.close()
     return stats
 
 
-async def _buy_loop(api: Gql, token: str, offers: list[tuple[str, str]], index: int,
-                    deadline: float, stats: dict[str, Any]) -> None:
+async def _buy_loop(
+    api: Gql,
+    token: str,
+    offers: list[tuple[str, str]],
+    index: int,
+    deadline: float,
+    stats: dict[str, Any],
+) -> None:
     step = 0
     while time.monotonic() < deadline:
         country, service = offers[(index * 7 + step) % len(offers)]
@@ -237,19 +294,28 @@ async def _buy_loop(api: Gql, token: str, offers: list[tuple[str, str]], index: 
         stats["cancel_ms"].append((time.monotonic() - started) * 1000)
 
 
-def run_buyers(url: str, tokens: list[str], offers: list[tuple[str, str]],
-               seconds: float) -> dict[str, Any]:
+def run_buyers(
+    url: str, tokens: list[str], offers: list[tuple[str, str]], seconds: float
+) -> dict[str, Any]:
     """Two client processes (the machine has two cores), each with half of the users."""
-    halves = [tokens[: len(tokens) // 2], tokens[len(tokens) // 2:]]
+    halves = [tokens[: len(tokens) // 2], tokens[len(tokens) // 2 :]]
     start_at = time.monotonic() + 1.5  # both processes connected before the clock starts
     context = multiprocessing.get_context("spawn")
     with context.Pool(2) as pool:
-        results = pool.starmap(buy_worker, [
-            (url, half, offers, i * len(halves[0]), start_at, seconds)
-            for i, half in enumerate(halves)
-        ])
-    merged: dict[str, Any] = {"buys": 0, "cancels": 0, "errors": Counter(),
-                              "buy_ms": [], "cancel_ms": []}
+        results = pool.starmap(
+            buy_worker,
+            [
+                (url, half, offers, i * len(halves[0]), start_at, seconds)
+                for i, half in enumerate(halves)
+            ],
+        )
+    merged: dict[str, Any] = {
+        "buys": 0,
+        "cancels": 0,
+        "errors": Counter(),
+        "buy_ms": [],
+        "cancel_ms": [],
+    }
     for result in results:
         for key in ("buys", "cancels"):
             merged[key] += result[key]
@@ -261,8 +327,13 @@ def run_buyers(url: str, tokens: list[str], offers: list[tuple[str, str]],
 
 
 # -- measuring ------------------------------------------------------------------------------------
-def wrk_figure(server: ServerProcess, body: dict[str, Any], token: str | None,
-               args: argparse.Namespace, seconds: float | None = None) -> tuple[WrkResult, str]:
+def wrk_figure(
+    server: ServerProcess,
+    body: dict[str, Any],
+    token: str | None,
+    args: argparse.Namespace,
+    seconds: float | None = None,
+) -> tuple[WrkResult, str]:
     """wrk against the server after a 1 s warm-up; with the CPU use during the measured part."""
     headers = {"Content-Type": "application/json"}
     if token:
@@ -287,55 +358,104 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     b_ours, b_base = figures["b"]
     buys = figures["c"]
     rows = [
-        ["(a) {me{balance{amount}}} req/s", ">= 5,000", fmt(a_ours.requests_per_second, 0),
-         fmt(a_base.requests_per_second, 0), ratio(a_ours.requests_per_second,
-                                                   a_base.requests_per_second)],
-        ["(a) p99 latency, ms", "", fmt(a_ours.p99_ms, 2), fmt(a_base.p99_ms, 2),
-         ratio(a_ours.p99_ms, a_base.p99_ms)],
-        [f"(b) prices, {figures['offers']} offers ({figures['prices_bytes']:,} B) req/s",
-         ">= 2,500", fmt(b_ours.requests_per_second, 0), fmt(b_base.requests_per_second, 0),
-         ratio(b_ours.requests_per_second, b_base.requests_per_second)],
-        ["(b) p99 latency, ms", "", fmt(b_ours.p99_ms, 2), fmt(b_base.p99_ms, 2),
-         ratio(b_ours.p99_ms, b_base.p99_ms)],
-        [f"(c) buys/s with cancels, {args.buyers} clients", "a figure",
-         fmt(buys["buys"] / buys["seconds"], 0), "", ""],
-        ["(c) buy p50 / p99 latency, ms", "",
-         f"{fmt(percentile(buys['buy_ms'], 50))} / {fmt(percentile(buys['buy_ms'], 99))}", "", ""],
-        ["(c) cancel p50 / p99 latency, ms", "",
-         f"{fmt(percentile(buys['cancel_ms'], 50))} / {fmt(percentile(buys['cancel_ms'], 99))}",
-         "", ""],
+        [
+            "(a) {me{balance{amount}}} req/s",
+            ">= 5,000",
+            fmt(a_ours.requests_per_second, 0),
+            fmt(a_base.requests_per_second, 0),
+            ratio(a_ours.requests_per_second, a_base.requests_per_second),
+        ],
+        [
+            "(a) p99 latency, ms",
+            "",
+            fmt(a_ours.p99_ms, 2),
+            fmt(a_base.p99_ms, 2),
+            ratio(a_ours.p99_ms, a_base.p99_ms),
+        ],
+        [
+            f"(b) prices, {figures['offers']} offers ({figures['prices_bytes']:,} B) req/s",
+            ">= 2,500",
+            fmt(b_ours.requests_per_second, 0),
+            fmt(b_base.requests_per_second, 0),
+            ratio(b_ours.requests_per_second, b_base.requests_per_second),
+        ],
+        [
+            "(b) p99 latency, ms",
+            "",
+            fmt(b_ours.p99_ms, 2),
+            fmt(b_base.p99_ms, 2),
+            ratio(b_ours.p99_ms, b_base.p99_ms),
+        ],
+        [
+            f"(c) buys/s with cancels, {args.buyers} clients",
+            "a figure",
+            fmt(buys["buys"] / buys["seconds"], 0),
+            "",
+            "",
+        ],
+        [
+            "(c) buy p50 / p99 latency, ms",
+            "",
+            f"{fmt(percentile(buys['buy_ms'], 50))} / {fmt(percentile(buys['buy_ms'], 99))}",
+            "",
+            "",
+        ],
+        [
+            "(c) cancel p50 / p99 latency, ms",
+            "",
+            f"{fmt(percentile(buys['cancel_ms'], 50))} / {fmt(percentile(buys['cancel_ms'], 99))}",
+            "",
+            "",
+        ],
         ["(c) ledger violations after the run", "0", str(len(figures["violations"])), "", ""],
     ]
     print()
     print("SMS Rooms API benchmark (issue 2) - PostgreSQL + Redis, one uvicorn worker")
     for line in [*machine_lines(), figures["quiet"]]:
         print(line)
-    print(f"load: wrk -t1 -c{args.connections} -d{args.seconds}s --latency (after a 1 s warm-up);"
-          f" buys: {args.buyers} clients in 2 processes for {args.seconds} s")
+    print(
+        f"load: wrk -t1 -c{args.connections} -d{args.seconds}s --latency (after a 1 s warm-up);"
+        f" buys: {args.buyers} clients in 2 processes for {args.seconds} s"
+    )
     print("baseline: bench/baseline_app.py (raw Starlette, same JSON, same uvicorn flags)")
     print()
-    print(table(["figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows,
-                text_columns=2))
+    print(
+        table(["figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows, text_columns=2)
+    )
     bad = a_ours.bad_responses + a_base.bad_responses + b_ours.bad_responses + b_base.bad_responses
     print()
-    print(f"requests: (a) {a_ours.requests:,} / {a_base.requests:,}, (b) {b_ours.requests:,} / "
-          f"{b_base.requests:,}; non-2xx or socket errors: {bad}; buys {buys['buys']:,}, "
-          f"cancels {buys['cancels']:,}, refused: {dict(buys['errors']) or 'none'}")
-    print("CPU during the measured runs: " + "\n                              ".join(
-        figures["cpu"]))
+    print(
+        f"requests: (a) {a_ours.requests:,} / {a_base.requests:,}, (b) {b_ours.requests:,} / "
+        f"{b_base.requests:,}; non-2xx or socket errors: {bad}; buys {buys['buys']:,}, "
+        f"cancels {buys['cancels']:,}, refused: {dict(buys['errors']) or 'none'}"
+    )
+    print(
+        "CPU during the measured runs: " + "\n                              ".join(figures["cpu"])
+    )
     for problem in figures["violations"][:10]:
         print("  violation:", problem)
 
 
-async def profile(ours: ServerProcess, args: argparse.Namespace, token: str,
-                  tokens: list[str], offers: list[tuple[str, str]]) -> None:
+async def profile(
+    ours: ServerProcess,
+    args: argparse.Namespace,
+    token: str,
+    tokens: list[str],
+    offers: list[tuple[str, str]],
+) -> None:
     runs = [
-        ("(a) small query", lambda: wrk_figure(ours, {"query": SMALL_QUERY}, token, args,
-                                               args.profile_seconds)),
-        ("(b) prices", lambda: wrk_figure(ours, {"query": PRICES_QUERY}, None, args,
-                                          args.profile_seconds)),
-        ("(c) buys with cancels", lambda: run_buyers(ours.url, tokens, offers,
-                                                     args.profile_seconds)),
+        (
+            "(a) small query",
+            lambda: wrk_figure(ours, {"query": SMALL_QUERY}, token, args, args.profile_seconds),
+        ),
+        (
+            "(b) prices",
+            lambda: wrk_figure(ours, {"query": PRICES_QUERY}, None, args, args.profile_seconds),
+        ),
+        (
+            "(c) buys with cancels",
+            lambda: run_buyers(ours.url, tokens, offers, args.profile_seconds),
+        ),
     ]
     for name, run in runs:
         out = Path(tempfile.mkstemp(prefix="smsrooms-pyspy-", suffix=".txt")[1])
@@ -380,12 +500,18 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.to_thread(answers.write_text, captured)
         baseline.env = {"BASELINE_RESPONSES": str(answers)}
         await start_baseline(baseline)
-        figures: dict[str, Any] = {"quiet": quiet, "cpu": [], "prices_bytes": len(prices),
-                                   "offers": len(json.loads(prices)["data"]["prices"])}
+        figures: dict[str, Any] = {
+            "quiet": quiet,
+            "cpu": [],
+            "prices_bytes": len(prices),
+            "offers": len(json.loads(prices)["data"]["prices"]),
+        }
         for key, query, auth in (("a", SMALL_QUERY, token), ("b", PRICES_QUERY, None)):
             body = {"query": query, "variables": {}}
             (ours_result, ours_cpu), (base_result, base_cpu) = (
-                wrk_figure(ours, body, auth, args), wrk_figure(baseline, body, auth, args))
+                wrk_figure(ours, body, auth, args),
+                wrk_figure(baseline, body, auth, args),
+            )
             figures[key] = (ours_result, base_result)
             figures["cpu"].append(f"({key}) SMS Rooms: {ours_cpu}; baseline: {base_cpu}")
         await baseline.stop()
@@ -415,16 +541,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per figure (default 5)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     parser.add_argument("--buyers", type=int, default=32, help="concurrent buyers for (c) (32)")
-    parser.add_argument("--numbers-per-country", type=int, default=60,
-                        help="numbers seeded per country; each sells once per service (60)")
-    parser.add_argument("--profile", action="store_true",
-                        help="afterwards, run each SMS Rooms figure again under py-spy")
+    parser.add_argument(
+        "--numbers-per-country",
+        type=int,
+        default=60,
+        help="numbers seeded per country; each sells once per service (60)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="afterwards, run each SMS Rooms figure again under py-spy",
+    )
     parser.add_argument("--profile-seconds", type=float, default=8.0)
     parser.add_argument("--profile-top", type=int, default=12)
-    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
-                        help="wait up to this long for the cores to be idle first (60)")
-    parser.add_argument("--server-path", metavar="DIR",
-                        help="prepend DIR to the servers' PYTHONPATH (e.g. uvloop + httptools)")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait up to this long for the cores to be idle first (60)",
+    )
+    parser.add_argument(
+        "--server-path",
+        metavar="DIR",
+        help="prepend DIR to the servers' PYTHONPATH (e.g. uvloop + httptools)",
+    )
     args = parser.parse_args()
     common.SERVER_PATH = args.server_path
     assert HOST == "127.0.0.1"

@@ -33,7 +33,9 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-app = Starlette(routes=[
-    Route("/graphql", graphql, methods=["POST"]),
-    Route("/healthz", healthz),
-])
+app = Starlette(
+    routes=[
+        Route("/graphql", graphql, methods=["POST"]),
+        Route("/healthz", healthz),
+    ]
+)

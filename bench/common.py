@@ -36,8 +36,15 @@ POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 HOST = "127.0.0.1"
 UVICORN_FLAGS = (
-    "--host", HOST, "--workers", "1", "--no-access-log", "--log-level", "warning",
-    "--ws-per-message-deflate", "false",
+    "--host",
+    HOST,
+    "--workers",
+    "1",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+    "--ws-per-message-deflate",
+    "false",
 )
 ADMIN_EMAIL = "bench-admin@smsrooms.test"
 # Credentials of the throw-away database and servers of one run, never of a deployment.
@@ -59,12 +66,15 @@ def server_env(env: dict[str, str]) -> dict[str, str]:
 
 def uvicorn_implementations() -> str:
     """What `--loop auto --http auto --ws auto` resolve to in the server processes."""
-    probe = ("import importlib.util as u; f = lambda m: u.find_spec(m) is not None; "
-             "print('loop=' + ('uvloop' if f('uvloop') else 'asyncio'), "
-             "'http=' + ('httptools' if f('httptools') else 'h11'), "
-             "'ws=' + ('websockets-sansio' if f('websockets') else 'wsproto'))")
-    return subprocess.run([PYTHON, "-c", probe], env=server_env({}), capture_output=True,
-                          text=True, check=True).stdout.strip()
+    probe = (
+        "import importlib.util as u; f = lambda m: u.find_spec(m) is not None; "
+        "print('loop=' + ('uvloop' if f('uvloop') else 'asyncio'), "
+        "'http=' + ('httptools' if f('httptools') else 'h11'), "
+        "'ws=' + ('websockets-sansio' if f('websockets') else 'wsproto'))"
+    )
+    return subprocess.run(
+        [PYTHON, "-c", probe], env=server_env({}), capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def cpu_model() -> str:
@@ -101,12 +111,15 @@ def wait_until_quiet(max_seconds: float, busy_below: float = 15.0) -> str:
 
 
 def machine_lines() -> list[str]:
-    versions = {name: importlib.metadata.version(name)
-                for name in ("uvicorn", "starlette", "strawberry-graphql", "tortoise-orm")}
+    versions = {
+        name: importlib.metadata.version(name)
+        for name in ("uvicorn", "starlette", "strawberry-graphql", "tortoise-orm")
+    }
     return [
         f"machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()}; "
         "the load generators, PostgreSQL, Redis and the server share these cores",
-        "server: " + " ".join(["python -m uvicorn <app>", "--port <free>", *UVICORN_FLAGS])
+        "server: "
+        + " ".join(["python -m uvicorn <app>", "--port <free>", *UVICORN_FLAGS])
         + f"  ({uvicorn_implementations()})",
         "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
     ]
@@ -229,7 +242,10 @@ class ServerProcess:
         handle, name = tempfile.mkstemp(prefix="smsrooms-bench-", suffix=".log")
         self.log_path = Path(name)
         self.process = subprocess.Popen(
-            self.command(), cwd=ROOT, env=server_env(self.env), stdout=handle,
+            self.command(),
+            cwd=ROOT,
+            env=server_env(self.env),
+            stdout=handle,
             stderr=subprocess.STDOUT,
         )
         os.close(handle)
@@ -386,15 +402,27 @@ def _lua_string(value: str) -> str:
     return f'"{escaped}"'
 
 
-def run_wrk(url: str, script: str, *, connections: int, seconds: float,
-            threads: int = 1) -> WrkResult:
+def run_wrk(
+    url: str, script: str, *, connections: int, seconds: float, threads: int = 1
+) -> WrkResult:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
         output = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-             "--latency", "-s", handle.name, url],
-            capture_output=True, text=True, check=True, timeout=seconds + 60,
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--latency",
+                "-s",
+                handle.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 60,
         ).stdout
     finally:
         os.unlink(handle.name)
@@ -413,14 +441,16 @@ def parse_wrk(output: str) -> WrkResult:
     total = re.search(r"(\d+) requests in", output)
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     if rps is None or total is None:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     bad_count = int(bad.group(1)) if bad else 0
     if errors:
         bad_count += sum(int(g) for g in errors.groups())
-    return WrkResult(float(rps.group(1)), latency("50"), latency("99"), int(total.group(1)),
-                     bad_count)
+    return WrkResult(
+        float(rps.group(1)), latency("50"), latency("99"), int(total.group(1)), bad_count
+    )
 
 
 # -- numbers ----------------------------------------------------------------------------------
@@ -448,12 +478,15 @@ def ratio(ours: float, baseline: float, digits: int = 2) -> str:
 def table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, text_columns: int = 1) -> str:
     """A plain-text table: the first `text_columns` columns left-aligned, the others right."""
     rows = [list(map(str, r)) for r in rows]
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
-              for i, c in enumerate(columns)]
+    widths = [
+        max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
+    ]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) if i < text_columns else v.rjust(w)
-                         for i, (v, w) in enumerate(zip(values, widths, strict=True))).rstrip()
+        return "  ".join(
+            v.ljust(w) if i < text_columns else v.rjust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
 
     return "\n".join([line(columns), line(["-" * w for w in widths]), *map(line, rows)])
 
@@ -470,10 +503,24 @@ def start_py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]
     if binary is None:
         return None
     return subprocess.Popen(
-        [binary, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-         "--rate", "100", "--format", "raw", "--output", str(out), "--nonblocking",
-         "--full-filenames"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, round(seconds))),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--nonblocking",
+            "--full-filenames",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -506,8 +553,10 @@ def summarise_py_spy(path: Path, top: int = 12) -> list[str]:
 
     return [
         f"{samples} samples of a busy thread (100 Hz)",
-        "own time (function on top of the stack):", *share(own.most_common(top)),
-        "own time by package:", *share(packages.most_common(8)),
+        "own time (function on top of the stack):",
+        *share(own.most_common(top)),
+        "own time by package:",
+        *share(packages.most_common(8)),
         "total time of SMS Rooms' own functions (with what they call):",
         *share([(n, c) for n, c in ours.most_common(top + 5) if not _is_plumbing(n)][:top]),
     ]

@@ -92,8 +92,10 @@ from common import (
 )
 
 PROTOCOL = "graphql-transport-ws"
-SUBSCRIPTION = ("subscription($a:ID){activationEvents(activationId:$a){cursor kind "
-                "activation{id status code} sms{id sender text code receivedAt}}}")
+SUBSCRIPTION = (
+    "subscription($a:ID){activationEvents(activationId:$a){cursor kind "
+    "activation{id status code} sms{id sender text code receivedAt}}}"
+)
 TAG = "ref="
 TAG_LENGTH = 12  # "r" + 11 digits: never a standalone 5-digit Telegram code
 PER_SUBSCRIBER_RATE = 20.0
@@ -133,32 +135,51 @@ class ClientWorker:
                 return
             self.pipe.send(await getattr(self, command)(*args))
 
-    async def connect(self, url: str, kind: str, items: list[dict[str, Any]],
-                      concurrency: int) -> dict[str, Any]:
+    async def connect(
+        self, url: str, kind: str, items: list[dict[str, Any]], concurrency: int
+    ) -> dict[str, Any]:
         gate = asyncio.Semaphore(concurrency)
-        results = await asyncio.gather(*(self._connect_one(url, kind, i, gate) for i in items),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(self._connect_one(url, kind, i, gate) for i in items), return_exceptions=True
+        )
         timings = [r for r in results if isinstance(r, tuple)]
         errors = [repr(r)[:200] for r in results if not isinstance(r, tuple)]
-        return {"handshake": [t[0] for t in timings], "ack": [t[1] for t in timings],
-                "first": [t[2] for t in timings], "errors": errors}
+        return {
+            "handshake": [t[0] for t in timings],
+            "ack": [t[1] for t in timings],
+            "first": [t[2] for t in timings],
+            "errors": errors,
+        }
 
-    async def _connect_one(self, url: str, kind: str, item: dict[str, Any],
-                           gate: asyncio.Semaphore) -> tuple[float, float, float]:
+    async def _connect_one(
+        self, url: str, kind: str, item: dict[str, Any], gate: asyncio.Semaphore
+    ) -> tuple[float, float, float]:
         import websockets
 
         async with gate:
             started = time.monotonic()
-            ws = await websockets.connect(url, subprotocols=[PROTOCOL], compression=None,
-                                          ping_interval=None, max_size=2**20, open_timeout=60)
+            ws = await websockets.connect(
+                url,
+                subprotocols=[PROTOCOL],
+                compression=None,
+                ping_interval=None,
+                max_size=2**20,
+                open_timeout=60,
+            )
             opened = time.monotonic()
             token = item.get("token", "")
-            await ws.send(json.dumps({"type": "connection_init",
-                                      "payload": {"authorization": f"Bearer {token}"}}))
+            await ws.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+                )
+            )
             await self._expect(ws, "connection_ack")
             acked = time.monotonic()
-            payload = ({"query": SUBSCRIPTION, "variables": {"a": str(item["activation_id"])}}
-                       if kind == "ours" else {"channel": item["channel"]})
+            payload = (
+                {"query": SUBSCRIPTION, "variables": {"a": str(item["activation_id"])}}
+                if kind == "ours"
+                else {"channel": item["channel"]}
+            )
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
             await self._expect(ws, "next")
             first = time.monotonic()
@@ -189,7 +210,7 @@ class ClientWorker:
                     self.counter.value += 1
                     if self.recording:
                         start = at + len(TAG)
-                        self.frames.append((message[start:start + TAG_LENGTH], received))
+                        self.frames.append((message[start : start + TAG_LENGTH], received))
                 elif '"ping"' in message:
                     await socket.ws.send('{"type":"pong"}')
         except websockets.ConnectionClosed:
@@ -238,15 +259,17 @@ class Clients:
     def frames_so_far(self) -> int:
         return sum(c.value for c in self.counters)
 
-    async def call(self, command: str, per_client_args: list[tuple[Any, ...]] | None = None
-                   ) -> list[Any]:
+    async def call(
+        self, command: str, per_client_args: list[tuple[Any, ...]] | None = None
+    ) -> list[Any]:
         for i, pipe in enumerate(self.pipes):
             pipe.send((command, per_client_args[i] if per_client_args else ()))
         return [await asyncio.to_thread(pipe.recv) for pipe in self.pipes]
 
-    async def connect(self, url: str, kind: str, items: list[dict[str, Any]],
-                      concurrency: int) -> dict[str, Any]:
-        shares = [items[i::len(self.pipes)] for i in range(len(self.pipes))]
+    async def connect(
+        self, url: str, kind: str, items: list[dict[str, Any]], concurrency: int
+    ) -> dict[str, Any]:
+        shares = [items[i :: len(self.pipes)] for i in range(len(self.pipes))]
         ws_url = url.replace("http://", "ws://") + "/graphql"
         results = await self.call("connect", [(ws_url, kind, s, concurrency) for s in shares])
         merged: dict[str, Any] = {"handshake": [], "ack": [], "first": [], "errors": []}
@@ -285,10 +308,15 @@ async def configure_services(database_url: str, prefix: str) -> None:
     from services import config
     from settings import Settings
 
-    config.configure(Settings.from_env(
-        env_file=None, database_url=database_url, redis_prefix=prefix,
-        demo_supplier_secret=SUPPLIER_SECRET, abuse_cancel_threshold=1_000_000_000,
-    ))
+    config.configure(
+        Settings.from_env(
+            env_file=None,
+            database_url=database_url,
+            redis_prefix=prefix,
+            demo_supplier_secret=SUPPLIER_SECRET,
+            abuse_cancel_threshold=1_000_000_000,
+        )
+    )
 
 
 async def create_subscribers(count: int, *, batch: int = 25) -> list[Subscriber]:
@@ -306,11 +334,13 @@ async def create_subscribers(count: int, *, batch: int = 25) -> list[Subscriber]
     assert admin is not None
     subscribers: list[Subscriber] = []
     for start in range(0, count, batch):
-        chunk = users[start:start + batch]
-        subscribers += await asyncio.gather(*(
-            buy_and_receive(admin, supplier, user_id, token, countries[(start + i) % 5].code)
-            for i, (user_id, token) in enumerate(chunk)
-        ))
+        chunk = users[start : start + batch]
+        subscribers += await asyncio.gather(
+            *(
+                buy_and_receive(admin, supplier, user_id, token, countries[(start + i) % 5].code)
+                for i, (user_id, token) in enumerate(chunk)
+            )
+        )
     return subscribers
 
 
@@ -325,22 +355,42 @@ async def create_users(count: int) -> list[tuple[int, str]]:
     run = secrets.token_hex(4)
     emails = [f"live-{run}-{i}@example.com" for i in range(count)]
     # "!" never matches an argon2 hash: these users cannot sign in with a password.
-    await User.bulk_create([User(email=e, password_hash="!", email_verified_at=clock.now())  # noqa: S106
-                            for e in emails], batch_size=1000)
+    await User.bulk_create(
+        [
+            User(email=e, password_hash="!", email_verified_at=clock.now())  # noqa: S106
+            for e in emails
+        ],
+        batch_size=1000,
+    )
     ids = dict(await User.filter(email__in=emails).values_list("email", "id"))
     tokens = {e: accounts.SESSION_PREFIX + secrets.token_urlsafe(32) for e in emails}
     expires = clock.now() + timedelta(days=1)
     await LedgerAccount.bulk_create(
-        [LedgerAccount(kind=kind, user_id=ids[e], balance_minor=0)
-         for e in emails for kind in (AccountKind.USER, AccountKind.ESCROW)], batch_size=1000)
+        [
+            LedgerAccount(kind=kind, user_id=ids[e], balance_minor=0)
+            for e in emails
+            for kind in (AccountKind.USER, AccountKind.ESCROW)
+        ],
+        batch_size=1000,
+    )
     await Credential.bulk_create(
-        [Credential(user_id=ids[e], kind=CredentialKind.SESSION, token_hash=accounts.hash_secret(
-            tokens[e]), expires_at=expires) for e in emails], batch_size=1000)
+        [
+            Credential(
+                user_id=ids[e],
+                kind=CredentialKind.SESSION,
+                token_hash=accounts.hash_secret(tokens[e]),
+                expires_at=expires,
+            )
+            for e in emails
+        ],
+        batch_size=1000,
+    )
     return [(ids[e], tokens[e]) for e in emails]
 
 
-async def buy_and_receive(admin: Any, supplier: Any, user_id: int, token: str,
-                          country: str) -> Subscriber:
+async def buy_and_receive(
+    admin: Any, supplier: Any, user_id: int, token: str, country: str
+) -> Subscriber:
     from services import accounts, activations, balances, clock
     from services.sms import IncomingSms, ingest
 
@@ -348,10 +398,16 @@ async def buy_and_receive(admin: Any, supplier: Any, user_id: int, token: str,
     viewer = await accounts.authenticate(token)
     assert viewer is not None
     activation = await activations.buy(viewer, activations.BuyRequest(country, "tg"), ip=None)
-    outcome = await ingest(IncomingSms(
-        supplier=supplier, message_id=f"setup-{activation.id}", to=activation.number.e164,
-        sender="Telegram", text="Telegram code: 11111. The first one.", received_at=clock.now(),
-    ))
+    outcome = await ingest(
+        IncomingSms(
+            supplier=supplier,
+            message_id=f"setup-{activation.id}",
+            to=activation.number.e164,
+            sender="Telegram",
+            text="Telegram code: 11111. The first one.",
+            received_at=clock.now(),
+        )
+    )
     assert outcome.value == "delivered", outcome
     return Subscriber(user_id, token, activation.id, activation.number.e164)
 
@@ -392,10 +448,18 @@ class WebhookSender:
         from suppliers.signature import sign
 
         tag = tags.next()
-        body = json.dumps({"id": f"bench-{tag}", "to": sub.e164, "from": "Telegram",
-                           "text": tag_text(tag, f"{secrets.randbelow(90000) + 10000}")}).encode()
-        headers = {"Content-Type": "application/json",
-                   "X-Signature": sign(SUPPLIER_SECRET, body, int(time.time()))}
+        body = json.dumps(
+            {
+                "id": f"bench-{tag}",
+                "to": sub.e164,
+                "from": "Telegram",
+                "text": tag_text(tag, f"{secrets.randbelow(90000) + 10000}"),
+            }
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Signature": sign(SUPPLIER_SECRET, body, int(time.time())),
+        }
         try:
             status, answer = await self._post(tags, tag, body, headers)
         except (OSError, asyncio.IncompleteReadError) as exc:
@@ -406,8 +470,9 @@ class WebhookSender:
             return False
         return True
 
-    async def _post(self, tags: Tags, tag: str, body: bytes,
-                    headers: dict[str, str]) -> tuple[int, bytes]:
+    async def _post(
+        self, tags: Tags, tag: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
         """On a pooled connection; once more on a new one if the server had closed it (uvicorn
         closes keep-alive connections idle for 5 s). The webhook is idempotent by message id."""
         conn = self._pooled()
@@ -468,13 +533,23 @@ class BusPublisher:
         tag = tags.next()
         async with atomic() as conn:
             sms = await Sms.create(
-                supplier_id=supplier_id, supplier_message_id=f"bus-{tag}", to_e164=sub.e164,
-                sender="Telegram", text=tag_text(tag), code="48213", received_at=clock.now(),
-                activation_id=sub.activation_id, using_db=conn,
+                supplier_id=supplier_id,
+                supplier_message_id=f"bus-{tag}",
+                to_e164=sub.e164,
+                sender="Telegram",
+                text=tag_text(tag),
+                code="48213",
+                received_at=clock.now(),
+                activation_id=sub.activation_id,
+                using_db=conn,
             )
             event = await ActivationEvent.create(
-                activation_id=sub.activation_id, user_id=sub.user_id, kind=EventKind.SMS_RECEIVED,
-                status=ActivationStatus.RECEIVED, sms_id=sms.id, using_db=conn,
+                activation_id=sub.activation_id,
+                user_id=sub.user_id,
+                kind=EventKind.SMS_RECEIVED,
+                status=ActivationStatus.RECEIVED,
+                sms_id=sms.id,
+                using_db=conn,
             )
         tags.sent[tag] = time.monotonic()
         await self.redis.publish(self.channel(sub), json.dumps({"events": [event.id]}))
@@ -536,8 +611,9 @@ class Latency:
         return percentile(self.latencies_ms, pct)
 
 
-async def measure_latency(clients: Clients, rate: float, seconds: float,
-                          send_one: Callable[[int, Tags], Awaitable[Any]]) -> Latency:
+async def measure_latency(
+    clients: Clients, rate: float, seconds: float, send_one: Callable[[int, Tags], Awaitable[Any]]
+) -> Latency:
     tags = Tags()
     await clients.call("record")
     before = clients.frames_so_far()
@@ -555,8 +631,9 @@ class Throughput:
     received: int = 0
 
 
-def throughput_of(started: float, sending_seconds: float, sent: int, tags: Tags,
-                  frames: list[tuple[str, float]]) -> Throughput:
+def throughput_of(
+    started: float, sending_seconds: float, sent: int, tags: Tags, frames: list[tuple[str, float]]
+) -> Throughput:
     frames = [f for f in frames if f[0] in tags.sent]  # not late frames of an earlier phase
     if not frames:
         return Throughput(sent=sent)
@@ -564,8 +641,13 @@ def throughput_of(started: float, sending_seconds: float, sent: int, tags: Tags,
     return Throughput(len(frames) / (last - started), sent / sending_seconds, sent, len(frames))
 
 
-async def webhook_throughput(clients: Clients, sender: WebhookSender, subs: list[Subscriber],
-                             seconds: float, concurrency: int) -> Throughput:
+async def webhook_throughput(
+    clients: Clients,
+    sender: WebhookSender,
+    subs: list[Subscriber],
+    seconds: float,
+    concurrency: int,
+) -> Throughput:
     tags = Tags()
     await clients.call("record")
     before = clients.frames_so_far()
@@ -588,8 +670,14 @@ async def webhook_throughput(clients: Clients, sender: WebhookSender, subs: list
     return throughput_of(started, sending, delivered, tags, frames)
 
 
-async def bus_throughput(clients: Clients, publisher: BusPublisher, subs: list[Subscriber],
-                         seconds: float, window: int, batch: int = 50) -> Throughput:
+async def bus_throughput(
+    clients: Clients,
+    publisher: BusPublisher,
+    subs: list[Subscriber],
+    seconds: float,
+    window: int,
+    batch: int = 50,
+) -> Throughput:
     """Publishes frames as fast as the clients take them, at most `window` in flight."""
     tags = Tags()
     await clients.call("record")
@@ -631,8 +719,7 @@ class Figures:
     cpu: dict[str, str] = field(default_factory=dict)
 
 
-async def metered(figures: Figures, name: str, server: ServerProcess,
-                  work: Awaitable[Any]) -> Any:
+async def metered(figures: Figures, name: str, server: ServerProcess, work: Awaitable[Any]) -> Any:
     """Runs `work`, noting how busy the server and the machine were meanwhile."""
     meter = CpuMeter(server.pid)
     result = await work
@@ -646,16 +733,23 @@ def items_for(kind: str, subs: list[Subscriber], prefix: str) -> list[dict[str, 
     return [{"channel": channel_of(prefix, s)} for s in subs]
 
 
-async def connect_and_weigh(server: ServerProcess, clients: Clients, kind: str,
-                            subs: list[Subscriber], args: argparse.Namespace, prefix: str,
-                            warm_up: Callable[[], Awaitable[None]]) -> Figures:
+async def connect_and_weigh(
+    server: ServerProcess,
+    clients: Clients,
+    kind: str,
+    subs: list[Subscriber],
+    args: argparse.Namespace,
+    prefix: str,
+    warm_up: Callable[[], Awaitable[None]],
+) -> Figures:
     figures = Figures()
     await warm_up()
     await asyncio.sleep(0.5)
     rss0 = server.rss_kib()
     figures.rss0_mib = rss0 / 1024
-    figures.connect = await clients.connect(server.url, kind, items_for(kind, subs, prefix),
-                                            args.connect_concurrency)
+    figures.connect = await clients.connect(
+        server.url, kind, items_for(kind, subs, prefix), args.connect_concurrency
+    )
     await asyncio.sleep(1.0)
     connected = len(figures.connect["first"])
     if connected:
@@ -663,8 +757,14 @@ async def connect_and_weigh(server: ServerProcess, clients: Clients, kind: str,
     return figures
 
 
-async def measure_ours(database_url: str, prefix: str, clients: Clients, subs: list[Subscriber],
-                       publisher: BusPublisher, args: argparse.Namespace) -> Figures:
+async def measure_ours(
+    database_url: str,
+    prefix: str,
+    clients: Clients,
+    subs: list[Subscriber],
+    publisher: BusPublisher,
+    args: argparse.Namespace,
+) -> Figures:
     from models import Supplier
 
     supplier_id = (await Supplier.get(code="demo")).id
@@ -681,13 +781,31 @@ async def measure_ours(database_url: str, prefix: str, clients: Clients, subs: l
             await clients.call("close")
 
         figures = await connect_and_weigh(server, clients, "ours", subs, args, prefix, warm_up)
-        figures.bus = await metered(figures, "bus", server, measure_latency(
-            clients, rate, args.seconds,
-            lambda i, t: publisher.wake_ours(subs[i % len(subs)], t, supplier_id)))
-        figures.webhook = await metered(figures, "webhook", server, measure_latency(
-            clients, rate, args.seconds, lambda i, t: sender.send(subs[i % len(subs)], t)))
-        figures.throughput = await metered(figures, "max", server, webhook_throughput(
-            clients, sender, subs, args.seconds, args.concurrency))
+        figures.bus = await metered(
+            figures,
+            "bus",
+            server,
+            measure_latency(
+                clients,
+                rate,
+                args.seconds,
+                lambda i, t: publisher.wake_ours(subs[i % len(subs)], t, supplier_id),
+            ),
+        )
+        figures.webhook = await metered(
+            figures,
+            "webhook",
+            server,
+            measure_latency(
+                clients, rate, args.seconds, lambda i, t: sender.send(subs[i % len(subs)], t)
+            ),
+        )
+        figures.throughput = await metered(
+            figures,
+            "max",
+            server,
+            webhook_throughput(clients, sender, subs, args.seconds, args.concurrency),
+        )
         figures.webhook_failures = dict(sender.failures)
         figures.closed_early = (await clients.collect())[1]
         await clients.call("close")
@@ -697,25 +815,44 @@ async def measure_ours(database_url: str, prefix: str, clients: Clients, subs: l
         await server.stop()
 
 
-async def measure_baseline(prefix: str, clients: Clients, subs: list[Subscriber],
-                           publisher: BusPublisher, args: argparse.Namespace) -> Figures:
+async def measure_baseline(
+    prefix: str,
+    clients: Clients,
+    subs: list[Subscriber],
+    publisher: BusPublisher,
+    args: argparse.Namespace,
+) -> Figures:
     env = {"PYTHONPATH": BENCH_DIR, "REDIS_URL": REDIS_URL}
     server = await ServerProcess("baseline_ws:app", env).start()
     rate = min(args.rate, PER_SUBSCRIBER_RATE * len(subs))
     try:
+
         async def warm_up() -> None:
             few = subs[: min(len(subs), 10)]
             await clients.connect(server.url, "baseline", items_for("baseline", few, prefix), 10)
-            await measure_latency(clients, 100, 0.5,
-                                  lambda i, t: publisher.publish_frame(few[i % len(few)], t))
+            await measure_latency(
+                clients, 100, 0.5, lambda i, t: publisher.publish_frame(few[i % len(few)], t)
+            )
             await clients.call("close")
 
         figures = await connect_and_weigh(server, clients, "baseline", subs, args, prefix, warm_up)
-        figures.bus = await metered(figures, "bus", server, measure_latency(
-            clients, rate, args.seconds,
-            lambda i, t: publisher.publish_frame(subs[i % len(subs)], t)))
-        figures.throughput = await metered(figures, "max", server, bus_throughput(
-            clients, publisher, subs, args.seconds, args.window))
+        figures.bus = await metered(
+            figures,
+            "bus",
+            server,
+            measure_latency(
+                clients,
+                rate,
+                args.seconds,
+                lambda i, t: publisher.publish_frame(subs[i % len(subs)], t),
+            ),
+        )
+        figures.throughput = await metered(
+            figures,
+            "max",
+            server,
+            bus_throughput(clients, publisher, subs, args.seconds, args.window),
+        )
         figures.closed_early = (await clients.collect())[1]
         await clients.call("close")
         return figures
@@ -723,8 +860,7 @@ async def measure_baseline(prefix: str, clients: Clients, subs: list[Subscriber]
         await server.stop()
 
 
-async def frame_template(database_url: str, prefix: str, clients: Clients,
-                         sub: Subscriber) -> str:
+async def frame_template(database_url: str, prefix: str, clients: Clients, sub: Subscriber) -> str:
     """One real frame of SMS Rooms with its tag as `{tag}`: the baseline publishes frames of
     exactly this size."""
     server = await ServerProcess("app:app", app_env(database_url, prefix)).start()
@@ -734,11 +870,24 @@ async def frame_template(database_url: str, prefix: str, clients: Clients,
 
         url = server.url.replace("http://", "ws://") + "/graphql"
         async with websockets.connect(url, subprotocols=[PROTOCOL], compression=None) as ws:
-            await ws.send(json.dumps({"type": "connection_init",
-                                      "payload": {"authorization": f"Bearer {sub.token}"}}))
+            await ws.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"authorization": f"Bearer {sub.token}"}}
+                )
+            )
             await ClientWorker._expect(ws, "connection_ack")
-            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
-                "query": SUBSCRIPTION, "variables": {"a": str(sub.activation_id)}}}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "subscribe",
+                        "payload": {
+                            "query": SUBSCRIPTION,
+                            "variables": {"a": str(sub.activation_id)},
+                        },
+                    }
+                )
+            )
             await ClientWorker._expect(ws, "next")  # the replay of the set-up SMS
             tags = Tags()
             assert await sender.send(sub, tags)
@@ -770,23 +919,62 @@ def rows_for(n: int, ours: Figures, base: Figures) -> list[list[str]]:
     o_tp, b_tp = ours.throughput or Throughput(), base.throughput or Throughput()
     o_bus, b_bus = ours.bus or Latency(), base.bus or Latency()
     return [
-        [f"N={n}", "connect: init->ack p50 / p99, ms", "", ms_pair(ours.connect["ack"]),
-         ms_pair(base.connect["ack"]),
-         ratio(percentile(ours.connect["ack"], 99), percentile(base.connect["ack"], 99))],
-        ["", "connect: subscribe->first event p50 / p99, ms", "",
-         ms_pair(ours.connect["first"]), ms_pair(base.connect["first"]),
-         ratio(percentile(ours.connect["first"], 99), percentile(base.connect["first"], 99))],
-        ["", "RSS per idle subscriber, KiB", "< 40" if target_1000 else "",
-         fmt(ours.rss_per_sub_kib) if rss_ok else "-", fmt(base.rss_per_sub_kib) if rss_ok else "-",
-         ratio(ours.rss_per_sub_kib, base.rss_per_sub_kib) if rss_ok else ""],
-        ["", "bus->client p50 / p99, ms", "p99 <= 2x base" if target_1000 else "",
-         latency_pair(ours.bus), latency_pair(base.bus), ratio(o_bus.p(99), b_bus.p(99))],
-        ["", "webhook->client p50 / p99, ms", "p99 < 25" if target_1000 else "",
-         latency_pair(ours.webhook), "", ""],
-        ["", "max codes/s (frames at clients)", ">= 5,000", fmt(o_tp.frames_per_second, 0),
-         fmt(b_tp.frames_per_second, 0), ratio(o_tp.frames_per_second, b_tp.frames_per_second)],
-        ["", "  webhooks accepted/s / baseline publishes/s", "", fmt(o_tp.sent_per_second, 0),
-         fmt(b_tp.sent_per_second, 0), ""],
+        [
+            f"N={n}",
+            "connect: init->ack p50 / p99, ms",
+            "",
+            ms_pair(ours.connect["ack"]),
+            ms_pair(base.connect["ack"]),
+            ratio(percentile(ours.connect["ack"], 99), percentile(base.connect["ack"], 99)),
+        ],
+        [
+            "",
+            "connect: subscribe->first event p50 / p99, ms",
+            "",
+            ms_pair(ours.connect["first"]),
+            ms_pair(base.connect["first"]),
+            ratio(percentile(ours.connect["first"], 99), percentile(base.connect["first"], 99)),
+        ],
+        [
+            "",
+            "RSS per idle subscriber, KiB",
+            "< 40" if target_1000 else "",
+            fmt(ours.rss_per_sub_kib) if rss_ok else "-",
+            fmt(base.rss_per_sub_kib) if rss_ok else "-",
+            ratio(ours.rss_per_sub_kib, base.rss_per_sub_kib) if rss_ok else "",
+        ],
+        [
+            "",
+            "bus->client p50 / p99, ms",
+            "p99 <= 2x base" if target_1000 else "",
+            latency_pair(ours.bus),
+            latency_pair(base.bus),
+            ratio(o_bus.p(99), b_bus.p(99)),
+        ],
+        [
+            "",
+            "webhook->client p50 / p99, ms",
+            "p99 < 25" if target_1000 else "",
+            latency_pair(ours.webhook),
+            "",
+            "",
+        ],
+        [
+            "",
+            "max codes/s (frames at clients)",
+            ">= 5,000",
+            fmt(o_tp.frames_per_second, 0),
+            fmt(b_tp.frames_per_second, 0),
+            ratio(o_tp.frames_per_second, b_tp.frames_per_second),
+        ],
+        [
+            "",
+            "  webhooks accepted/s / baseline publishes/s",
+            "",
+            fmt(o_tp.sent_per_second, 0),
+            fmt(b_tp.sent_per_second, 0),
+            "",
+        ],
     ]
 
 
@@ -797,12 +985,16 @@ def problems_of(n: int, name: str, figures: Figures) -> list[str]:
         out.append(f"N={n} {name}: {len(errors)} sockets failed to connect, e.g. {errors[0]}")
     for label, latency in (("bus", figures.bus), ("webhook", figures.webhook)):
         if latency is not None and latency.missing:
-            out.append(f"N={n} {name}: {latency.missing} of {latency.sent} {label} messages "
-                       "never reached a client within 10 s")
+            out.append(
+                f"N={n} {name}: {latency.missing} of {latency.sent} {label} messages "
+                "never reached a client within 10 s"
+            )
     tp = figures.throughput
     if tp is not None and tp.received < tp.sent:
-        out.append(f"N={n} {name}: max-rate run: {tp.sent - tp.received} of {tp.sent} frames "
-                   "missing after 10 s")
+        out.append(
+            f"N={n} {name}: max-rate run: {tp.sent - tp.received} of {tp.sent} frames "
+            "missing after 10 s"
+        )
     if figures.webhook_failures:
         out.append(f"N={n} {name}: webhook failures {figures.webhook_failures}")
     if figures.closed_early:
@@ -810,44 +1002,73 @@ def problems_of(n: int, name: str, figures: Figures) -> list[str]:
     return out
 
 
-def print_report(args: argparse.Namespace, quiet: str, results: list[tuple[int, Figures, Figures]],
-                 frame_bytes: int) -> None:
+def print_report(
+    args: argparse.Namespace,
+    quiet: str,
+    results: list[tuple[int, Figures, Figures]],
+    frame_bytes: int,
+) -> None:
     print()
     print("SMS Rooms live feed benchmark (issue 3) - PostgreSQL + Redis, one uvicorn worker")
     for line in [*machine_lines(), quiet]:
         print(line)
-    print(f"clients: {args.clients} processes, websockets (graphql-transport-ws, no compression),"
-          f" {args.connect_concurrency} connects in flight per process; frame {frame_bytes} B")
-    print(f"paced: min({args.rate:g}, 20*N) msg/s for {args.seconds:g} s; max rate: "
-          f"{args.concurrency} webhook connections (ours), <= {args.window} publishes in flight "
-          f"(baseline), {args.seconds:g} s")
-    print("baseline: bench/baseline_ws.py (raw Starlette websocket forwarding the Redis channel, "
-          "same uvicorn flags); targets apply at N=1000 (codes/s at any N)")
+    print(
+        f"clients: {args.clients} processes, websockets (graphql-transport-ws, no compression),"
+        f" {args.connect_concurrency} connects in flight per process; frame {frame_bytes} B"
+    )
+    print(
+        f"paced: min({args.rate:g}, 20*N) msg/s for {args.seconds:g} s; max rate: "
+        f"{args.concurrency} webhook connections (ours), <= {args.window} publishes in flight "
+        f"(baseline), {args.seconds:g} s"
+    )
+    print(
+        "baseline: bench/baseline_ws.py (raw Starlette websocket forwarding the Redis channel, "
+        "same uvicorn flags); targets apply at N=1000 (codes/s at any N)"
+    )
     print()
     rows = [row for n, ours, base in results for row in rows_for(n, ours, base)]
-    print(table(["N", "figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows,
-                text_columns=3))
-    notes = [p for n, ours, base in results
-             for p in problems_of(n, "SMS Rooms", ours) + problems_of(n, "baseline", base)]
-    notes += [f"N={n}: server RSS after warm-up with 0 subscribers: SMS Rooms "
-              f"{fmt(ours.rss0_mib)} MiB, baseline {fmt(base.rss0_mib)} MiB"
-              for n, ours, base in results]
-    notes += [f"N={n} CPU, {phase}: SMS Rooms {ours.cpu.get(phase, '-')}; "
-              f"baseline {base.cpu.get(phase, '-')}"
-              for n, ours, base in results for phase in ("bus", "webhook", "max")]
+    print(
+        table(
+            ["N", "figure", "target", "SMS Rooms", "baseline", "ours/baseline"],
+            rows,
+            text_columns=3,
+        )
+    )
+    notes = [
+        p
+        for n, ours, base in results
+        for p in problems_of(n, "SMS Rooms", ours) + problems_of(n, "baseline", base)
+    ]
+    notes += [
+        f"N={n}: server RSS after warm-up with 0 subscribers: SMS Rooms "
+        f"{fmt(ours.rss0_mib)} MiB, baseline {fmt(base.rss0_mib)} MiB"
+        for n, ours, base in results
+    ]
+    notes += [
+        f"N={n} CPU, {phase}: SMS Rooms {ours.cpu.get(phase, '-')}; "
+        f"baseline {base.cpu.get(phase, '-')}"
+        for n, ours, base in results
+        for phase in ("bus", "webhook", "max")
+    ]
     print()
     for note in notes:
         print(note)
 
 
-async def profile(database_url: str, prefix: str, clients: Clients, subs: list[Subscriber],
-                  args: argparse.Namespace) -> None:
+async def profile(
+    database_url: str,
+    prefix: str,
+    clients: Clients,
+    subs: list[Subscriber],
+    args: argparse.Namespace,
+) -> None:
     server = await ServerProcess("app:app", app_env(database_url, prefix)).start()
     sender = WebhookSender(server.url)
     out = Path(tempfile.mkstemp(prefix="smsrooms-pyspy-", suffix=".txt")[1])
     try:
-        await clients.connect(server.url, "ours", items_for("ours", subs, prefix),
-                              args.connect_concurrency)
+        await clients.connect(
+            server.url, "ours", items_for("ours", subs, prefix), args.connect_concurrency
+        )
         await sender.warm(min(args.concurrency, 64))
         spy = start_py_spy(server.pid, args.profile_seconds - 1, out)
         await webhook_throughput(clients, sender, subs, args.profile_seconds, args.concurrency)
@@ -855,8 +1076,10 @@ async def profile(database_url: str, prefix: str, clients: Clients, subs: list[S
             await asyncio.to_thread(spy.wait, 30)
         await clients.call("close")
         print()
-        print(f"py-spy, SMS Rooms server during max codes/s with N={len(subs)} subscribers "
-              f"({args.concurrency} webhook connections):")
+        print(
+            f"py-spy, SMS Rooms server during max codes/s with N={len(subs)} subscribers "
+            f"({args.concurrency} webhook connections):"
+        )
         for line in summarise_py_spy(out, args.profile_top):
             print("  " + line)
     finally:
@@ -879,8 +1102,11 @@ async def run(args: argparse.Namespace) -> None:
             started = time.monotonic()
             subs = await create_subscribers(max(sizes, default=1))
             await setup.stop()
-            print(f"set-up: {len(subs)} users with an activation each in "
-                  f"{time.monotonic() - started:.0f} s", flush=True)
+            print(
+                f"set-up: {len(subs)} users with an activation each in "
+                f"{time.monotonic() - started:.0f} s",
+                flush=True,
+            )
             template = await frame_template(database_url, prefix, clients, subs[0])
             publisher = BusPublisher(prefix, template)
             results = []
@@ -902,26 +1128,46 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1,100,1000",
-                        help="subscriber counts, comma-separated (default 1,100,1000; add 5000)")
+    parser.add_argument(
+        "--sizes",
+        default="1,100,1000",
+        help="subscriber counts, comma-separated (default 1,100,1000; add 5000)",
+    )
     parser.add_argument("--rate", type=float, default=200.0, help="paced msg/s (200)")
     parser.add_argument("--seconds", type=float, default=3.0, help="per figure (3)")
-    parser.add_argument("--concurrency", type=int, default=64,
-                        help="webhook connections for max codes/s (64)")
-    parser.add_argument("--window", type=int, default=2000,
-                        help="baseline max rate: publishes in flight (2000)")
+    parser.add_argument(
+        "--concurrency", type=int, default=64, help="webhook connections for max codes/s (64)"
+    )
+    parser.add_argument(
+        "--window", type=int, default=2000, help="baseline max rate: publishes in flight (2000)"
+    )
     parser.add_argument("--clients", type=int, default=2, help="client processes (2)")
-    parser.add_argument("--connect-concurrency", type=int, default=25,
-                        help="connects in flight per client process (25)")
-    parser.add_argument("--profile", action="store_true",
-                        help="afterwards, sample the server with py-spy at max codes/s")
+    parser.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=25,
+        help="connects in flight per client process (25)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="afterwards, sample the server with py-spy at max codes/s",
+    )
     parser.add_argument("--profile-n", type=int, default=1000)
     parser.add_argument("--profile-seconds", type=float, default=8.0)
     parser.add_argument("--profile-top", type=int, default=12)
-    parser.add_argument("--wait-quiet", type=float, default=60.0, metavar="SECONDS",
-                        help="wait up to this long for the cores to be idle first (60)")
-    parser.add_argument("--server-path", metavar="DIR",
-                        help="prepend DIR to the servers' PYTHONPATH (e.g. uvloop + httptools)")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="wait up to this long for the cores to be idle first (60)",
+    )
+    parser.add_argument(
+        "--server-path",
+        metavar="DIR",
+        help="prepend DIR to the servers' PYTHONPATH (e.g. uvloop + httptools)",
+    )
     args = parser.parse_args()
     common.SERVER_PATH = args.server_path
     assert HOST == "127.0.0.1"

@@ -119,7 +119,11 @@ async def _cancel(call: Call, activation_id: int) -> Answer:
 
 # 8 and the legacy -1 both cancel; neither bans (R6), see docs/adr/0003.
 _STATUS_CHANGES: dict[str, Callable[[Call, int], Awaitable[Answer]]] = {
-    "1": _ready, "3": _another_sms, "6": _finish, "8": _cancel, "-1": _cancel,
+    "1": _ready,
+    "3": _another_sms,
+    "6": _finish,
+    "8": _cancel,
+    "-1": _cancel,
 }
 
 
@@ -140,8 +144,10 @@ def _state(activation: Activation) -> str:
         return "STATUS_WAIT_CODE"
     if activation.status in REFUNDED_ENDINGS:
         return "STATUS_CANCEL"
-    if (activation.status == ActivationStatus.RECEIVED
-            and activation.another_sms_requested_at is not None):
+    if (
+        activation.status == ActivationStatus.RECEIVED
+        and activation.another_sms_requested_at is not None
+    ):
         return "STATUS_WAIT_RETRY"  # set by setStatus 3, cleared by the next SMS
     return "STATUS_OK"
 
@@ -163,8 +169,11 @@ async def get_status_v2(call: Call) -> Answer:
     latest = await _latest_sms(activation)
     message: JsonValue = None
     if latest is not None:
-        message = {"dateTime": moment(latest.received_at), "code": latest.code or "",
-                   "text": latest.text}
+        message = {
+            "dateTime": moment(latest.received_at),
+            "code": latest.code or "",
+            "text": latest.text,
+        }
     return {"verificationType": 0, "sms": message, "call": None}
 
 
@@ -187,18 +196,20 @@ async def get_active_activations(call: Call) -> Answer:
     for activation in rows:
         country, service = await catalog.names_of(activation.country_id, activation.service_id)  # type: ignore[attr-defined]
         message = latest.get(activation.id)
-        items.append({
-            "activationId": activation.id,
-            "serviceCode": service.code,
-            "phoneNumber": phone(activation.number.e164),
-            "activationCost": amount(activation.price_minor),
-            "activationStatus": _state(activation),
-            "smsCode": activation.code,
-            "smsText": message.text if message is not None else None,
-            "activationTime": moment(activation.created_at),
-            "countryCode": str(country.compat_id),
-            "canGetAnotherSms": True,
-        })
+        items.append(
+            {
+                "activationId": activation.id,
+                "serviceCode": service.code,
+                "phoneNumber": phone(activation.number.e164),
+                "activationCost": amount(activation.price_minor),
+                "activationStatus": _state(activation),
+                "smsCode": activation.code,
+                "smsText": message.text if message is not None else None,
+                "activationTime": moment(activation.created_at),
+                "countryCode": str(country.compat_id),
+                "canGetAnotherSms": True,
+            }
+        )
     return {"status": "success", "activeActivations": items}
 
 
@@ -240,8 +251,13 @@ async def _countries_on_sale() -> list[Country]:
 
 async def get_countries(call: Call) -> Answer:
     return {
-        str(c.compat_id): {"id": c.compat_id, "eng": c.name, "rus": countries.russian_name(c),
-                           "visible": 1, "retry": 1}
+        str(c.compat_id): {
+            "id": c.compat_id,
+            "eng": c.name,
+            "rus": countries.russian_name(c),
+            "visible": 1,
+            "retry": 1,
+        }
         for c in await _countries_on_sale()
     }
 

@@ -22,8 +22,18 @@ Answer = str | dict[str, JsonValue]  # a plain-text token, or a JSON object
 
 # ISO 4217 numeric codes of the shop currencies we expect (getNumberV2's "currency").
 CURRENCY_NUMBERS = {
-    "USD": 840, "EUR": 978, "GBP": 826, "RUB": 643, "KZT": 398, "UAH": 980, "INR": 356,
-    "IDR": 360, "CNY": 156, "TRY": 949, "BRL": 986, "PLN": 985,
+    "USD": 840,
+    "EUR": 978,
+    "GBP": 826,
+    "RUB": 643,
+    "KZT": 398,
+    "UAH": 980,
+    "INR": 356,
+    "IDR": 360,
+    "CNY": 156,
+    "TRY": 949,
+    "BRL": 986,
+    "PLN": 985,
 }
 
 

@@ -1,6 +1,14 @@
 """Tortoise models: the persistent state of SMS Rooms. Writes go through `services/` only."""
 
-from models.accounts import ActivityLog, Credential, CredentialKind, EmailToken, Role, User, UserState
+from models.accounts import (
+    ActivityLog,
+    Credential,
+    CredentialKind,
+    EmailToken,
+    Role,
+    User,
+    UserState,
+)
 from models.activations import Activation, ActivationEvent, ActivationStatus, EventKind, Sms
 from models.catalog import Country, NumberState, NumberUse, PhoneNumber, Price, Service, Supplier
 from models.ledger import AccountKind, LedgerAccount, Transfer, TransferKind

@@ -21,7 +21,9 @@ LIVE_STATUSES = (ActivationStatus.WAITING_SMS, ActivationStatus.RECEIVED)
 
 class Activation(Model):
     id = fields.IntField(primary_key=True)  # an integer: the compatible API parses it with int()
-    user = fields.ForeignKeyField("models.User", related_name="activations", on_delete=fields.RESTRICT)
+    user = fields.ForeignKeyField(
+        "models.User", related_name="activations", on_delete=fields.RESTRICT
+    )
     number = fields.ForeignKeyField(
         "models.PhoneNumber", related_name="activations", on_delete=fields.RESTRICT
     )
@@ -34,7 +36,9 @@ class Activation(Model):
     price_minor = fields.BigIntField()
     cost_minor = fields.BigIntField()
     currency = fields.CharField(max_length=3)
-    status = fields.CharEnumField(ActivationStatus, max_length=12, default=ActivationStatus.WAITING_SMS)
+    status = fields.CharEnumField(
+        ActivationStatus, max_length=12, default=ActivationStatus.WAITING_SMS
+    )
     created_at = fields.DatetimeField()
     sms_deadline_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
@@ -60,7 +64,9 @@ class Sms(Model):
     # Every message a supplier delivers, stored for audit whether it matched or not (R2).
 
     id = fields.BigIntField(primary_key=True)
-    supplier = fields.ForeignKeyField("models.Supplier", related_name="sms", on_delete=fields.RESTRICT)
+    supplier = fields.ForeignKeyField(
+        "models.Supplier", related_name="sms", on_delete=fields.RESTRICT
+    )
     supplier_message_id = fields.CharField(max_length=100)
     to_e164 = fields.CharField(max_length=16)
     sender = fields.CharField(max_length=100, null=True)
@@ -95,7 +101,9 @@ class ActivationEvent(Model):
     user = fields.ForeignKeyField("models.User", related_name="events", on_delete=fields.RESTRICT)
     kind = fields.CharEnumField(EventKind, max_length=16)
     status = fields.CharEnumField(ActivationStatus, max_length=12)
-    sms = fields.ForeignKeyField("models.Sms", related_name="events", null=True, on_delete=fields.RESTRICT)
+    sms = fields.ForeignKeyField(
+        "models.Sms", related_name="events", null=True, on_delete=fields.RESTRICT
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -67,8 +67,12 @@ async def credentials(info: strawberry.Info[Context]) -> list[Credential]:
     viewer = await info.context.require_viewer()
     return [
         Credential(
-            id=strawberry.ID(str(c.id)), kind=CredentialKind(c.kind.value), name=c.name,
-            created_at=c.created_at, expires_at=c.expires_at, last_used_at=c.last_used_at,
+            id=strawberry.ID(str(c.id)),
+            kind=CredentialKind(c.kind.value),
+            name=c.name,
+            created_at=c.created_at,
+            expires_at=c.expires_at,
+            last_used_at=c.last_used_at,
             current=c.id == viewer.credential_id,
         )
         for c in await accounts.list_credentials(viewer)

@@ -40,16 +40,22 @@ async def activation_page(
     viewer = await info.context.require_viewer()
     try:
         rows, more = await activations.page(
-            viewer, first=page_size(first), after=decode_cursor("activation", after), statuses=status
+            viewer,
+            first=page_size(first),
+            after=decode_cursor("activation", after),
+            statuses=status,
         )
     except ServiceError as error:
         raise query_error(error) from None
     edges = [
-        ActivationEdge(cursor=encode_cursor("activation", row.id), node=await Activation.from_model(row))
+        ActivationEdge(
+            cursor=encode_cursor("activation", row.id), node=await Activation.from_model(row)
+        )
         for row in rows
     ]
     return ActivationConnection(
-        edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None)
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
     )
 
 
@@ -59,7 +65,9 @@ async def _change(
     viewer = await info.context.require_viewer()
 
     async def call() -> ActivationPayload:
-        return ActivationPayload(activation=await Activation.from_model(await change(viewer)), errors=[])
+        return ActivationPayload(
+            activation=await Activation.from_model(await change(viewer)), errors=[]
+        )
 
     return await payload(call, lambda errors: ActivationPayload(activation=None, errors=errors))
 
@@ -87,5 +95,7 @@ async def finish_activation(info: strawberry.Info[Context], id: strawberry.ID) -
     return await _change(info, lambda v: activations.finish(v, id))
 
 
-async def request_another_sms(info: strawberry.Info[Context], id: strawberry.ID) -> ActivationPayload:  # noqa: A002
+async def request_another_sms(
+    info: strawberry.Info[Context], id: strawberry.ID
+) -> ActivationPayload:  # noqa: A002
     return await _change(info, lambda v: activations.request_another_sms(v, id))

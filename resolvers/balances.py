@@ -31,7 +31,8 @@ async def transactions(
         for e in entries
     ]
     return TransactionConnection(
-        edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None)
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
     )
 
 

@@ -11,9 +11,7 @@ from services.errors import ServiceError
 P = TypeVar("P")
 
 
-async def payload(
-    call: Callable[[], Awaitable[P]], refused: Callable[[list[UserError]], P]
-) -> P:
+async def payload(call: Callable[[], Awaitable[P]], refused: Callable[[list[UserError]], P]) -> P:
     """Runs `call`; a ServiceError becomes `refused([UserError])`, anything else is a bug."""
     try:
         return await call()

@@ -37,7 +37,8 @@ class Query:
         description="The signed-in user, or null when the request carries no valid credentials.",
     )
     countries: list[Country] = strawberry.field(
-        resolver=catalog.countries, description="Countries that numbers are sold for, sorted by name."
+        resolver=catalog.countries,
+        description="Countries that numbers are sold for, sorted by name.",
     )
     services: list[Service] = strawberry.field(
         resolver=catalog.services, description="Services that numbers are sold for, sorted by name."
@@ -67,7 +68,8 @@ class Mutation:
     register: AuthPayload = strawberry.mutation(resolver=accounts.register)
     login: AuthPayload = strawberry.mutation(resolver=accounts.login)
     verify_email: ViewerPayload = strawberry.mutation(
-        resolver=accounts.verify_email, description="Confirms the email address with the token sent to it."
+        resolver=accounts.verify_email,
+        description="Confirms the email address with the token sent to it.",
     )
     logout: bool = strawberry.mutation(
         resolver=accounts.logout, description="Revokes the token this request was made with."

@@ -53,16 +53,22 @@ class Viewer:
     @classmethod
     def from_user(cls, user: User) -> Viewer:
         return cls(
-            id=strawberry.ID(str(user.id)), email=user.email, role=Role(user.role.value),
-            created_at=user.created_at, user_id=user.id,
+            id=strawberry.ID(str(user.id)),
+            email=user.email,
+            role=Role(user.role.value),
+            created_at=user.created_at,
+            user_id=user.id,
             verified=user.email_verified_at is not None,
         )
 
     @classmethod
     def from_identity(cls, viewer: accounts.Viewer) -> Viewer:
         return cls(
-            id=strawberry.ID(str(viewer.user_id)), email=viewer.email, role=Role(viewer.role.value),
-            created_at=viewer.created_at, user_id=viewer.user_id,
+            id=strawberry.ID(str(viewer.user_id)),
+            email=viewer.email,
+            role=Role(viewer.role.value),
+            created_at=viewer.created_at,
+            user_id=viewer.user_id,
         )
 
 

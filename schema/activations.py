@@ -29,8 +29,13 @@ class SmsMessage:
 
     @classmethod
     def from_model(cls, sms: Sms) -> SmsMessage:
-        return cls(id=strawberry.ID(str(sms.id)), sender=sms.sender, text=sms.text,
-                   code=sms.code, received_at=sms.received_at)
+        return cls(
+            id=strawberry.ID(str(sms.id)),
+            sender=sms.sender,
+            text=sms.text,
+            code=sms.code,
+            received_at=sms.received_at,
+        )
 
 
 @strawberry.type
@@ -45,7 +50,9 @@ class Activation:
     sms_deadline: datetime = strawberry.field(
         description="If no SMS has arrived by then, the activation ends as EXPIRED and is refunded."
     )
-    expires_at: datetime = strawberry.field(description="End of the window in which SMS are received.")
+    expires_at: datetime = strawberry.field(
+        description="End of the window in which SMS are received."
+    )
     refunded: bool
     code: str | None = strawberry.field(description="The newest code received, if any.")
     activation_id: strawberry.Private[int]
@@ -58,7 +65,8 @@ class Activation:
     @classmethod
     async def from_model(cls, activation: ActivationModel) -> Activation:
         country, service = await catalog.names_of(
-            activation.country_id, activation.service_id  # type: ignore[attr-defined]
+            activation.country_id,
+            activation.service_id,  # type: ignore[attr-defined]
         )
         return cls(
             id=strawberry.ID(str(activation.id)),

@@ -14,9 +14,7 @@ from services.catalog import Offer
 class Country:
     code: str = strawberry.field(description="ISO 3166-1 alpha-2, upper case")
     name: str
-    dial_code: str = strawberry.field(
-        description='E.164 country calling code without +, e.g. "7"'
-    )
+    dial_code: str = strawberry.field(description='E.164 country calling code without +, e.g. "7"')
 
     @classmethod
     def from_model(cls, country: CountryModel) -> Country:
@@ -25,9 +23,7 @@ class Country:
 
 @strawberry.type
 class Service:
-    code: str = strawberry.field(
-        description='Short code as used by the compatible API, e.g. "tg"'
-    )
+    code: str = strawberry.field(description='Short code as used by the compatible API, e.g. "tg"')
     name: str
 
     @classmethod

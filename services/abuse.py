@@ -21,7 +21,9 @@ async def check_may_buy(user: User) -> None:
     settings = config.get()
     now = clock.now()
     if user.cooldown_until is not None and user.cooldown_until > now:
-        raise RateLimited("too many cancellations: buying is paused (R5)", until=user.cooldown_until)
+        raise RateLimited(
+            "too many cancellations: buying is paused (R5)", until=user.cooldown_until
+        )
     since = now - timedelta(seconds=settings.abuse_window_seconds)
     recent = Activation.filter(user_id=user.id, created_at__gte=since)
     cancelled = await recent.filter(status=ActivationStatus.CANCELLED).count()

@@ -20,7 +20,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from models import Credential, CredentialKind, EmailToken, Role, User, UserState
 from services import activity, clock, config, geo, hooks, ledger, mail, ratelimit
 from services.db import IntegrityError, atomic
-from services.identity_cache import IdentityCache
 from services.errors import (
     AccountBlocked,
     EmailTaken,
@@ -30,6 +29,7 @@ from services.errors import (
     InvalidToken,
     NotFound,
 )
+from services.identity_cache import IdentityCache
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 # A syntactic check only: the verification email proves the address (R12).
@@ -129,8 +129,11 @@ async def _open_session(user: User, ip: str | None) -> str:
     expires = clock.now() + timedelta(days=config.get().session_token_days)
     async with atomic() as conn:
         await Credential.create(
-            user=user, kind=CredentialKind.SESSION, token_hash=hash_secret(token),
-            expires_at=expires, using_db=conn,
+            user=user,
+            kind=CredentialKind.SESSION,
+            token_hash=hash_secret(token),
+            expires_at=expires,
+            using_db=conn,
         )
         await User.filter(id=user.id).using_db(conn).update(last_seen_at=clock.now())
         await activity.record(conn, "sign_in", user_id=user.id, ip=ip)
@@ -151,9 +154,11 @@ async def authenticate(secret: str | None) -> Viewer | None:
 
 
 async def _load_viewer(token_hash: str) -> Viewer | None:
-    credential = await Credential.filter(
-        token_hash=token_hash, revoked_at=None
-    ).select_related("user").first()
+    credential = (
+        await Credential.filter(token_hash=token_hash, revoked_at=None)
+        .select_related("user")
+        .first()
+    )
     if credential is None:
         return None
     user: User = credential.user
@@ -198,7 +203,8 @@ async def invalid_credentials(credential_ids: list[int]) -> list[int]:
     now = clock.now()
     rows = await Credential.filter(id__in=credential_ids).select_related("user")
     valid = {
-        c.id for c in rows
+        c.id
+        for c in rows
         if c.revoked_at is None
         and (c.expires_at is None or c.expires_at > now)
         and c.user.state not in (UserState.BLOCKED, UserState.DELETED)
@@ -220,8 +226,11 @@ async def create_api_key(viewer: Viewer, name: str, *, ip: str | None) -> str:
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     async with atomic() as conn:
         await Credential.create(
-            user_id=viewer.user_id, kind=CredentialKind.API_KEY, name=name,
-            token_hash=hash_secret(key), using_db=conn,
+            user_id=viewer.user_id,
+            kind=CredentialKind.API_KEY,
+            name=name,
+            token_hash=hash_secret(key),
+            using_db=conn,
         )
         await activity.record(conn, "create_api_key", user_id=viewer.user_id, ip=ip, detail=name)
     return key
@@ -249,12 +258,18 @@ async def verify_email(token: str) -> User:
         raise InvalidToken("this verification link is invalid or has expired", field="token")
     async with atomic() as conn:
         # Used once: the conditional update is the guard against a replayed link.
-        if not await EmailToken.filter(id=record.id, used_at=None).using_db(conn).update(
-            used_at=now
+        if (
+            not await EmailToken.filter(id=record.id, used_at=None)
+            .using_db(conn)
+            .update(used_at=now)
         ):
             raise InvalidToken("this verification link has already been used", field="token")
-        await User.filter(id=record.user_id, email_verified_at=None).using_db(conn).update(  # type: ignore[attr-defined]
-            email_verified_at=now
+        await (
+            User.filter(id=record.user_id, email_verified_at=None)
+            .using_db(conn)
+            .update(  # type: ignore[attr-defined]
+                email_verified_at=now
+            )
         )
     return await User.get(id=record.user_id)  # type: ignore[attr-defined]
 
@@ -281,8 +296,11 @@ async def ensure_admin(email: str, password: str) -> User:
         try:
             async with atomic() as conn:
                 user = await User.create(
-                    email=email, password_hash=await _hash_password(password), role=Role.ADMIN,
-                    email_verified_at=clock.now(), using_db=conn,
+                    email=email,
+                    password_hash=await _hash_password(password),
+                    role=Role.ADMIN,
+                    email_verified_at=clock.now(),
+                    using_db=conn,
                 )
                 await ledger.open_user_accounts(user, conn)
             return user
@@ -290,7 +308,8 @@ async def ensure_admin(email: str, password: str) -> User:
             user = await User.get(email=email)
     if not await _password_matches(user.password_hash, password) or user.role != Role.ADMIN:
         await User.filter(id=user.id).update(
-            role=Role.ADMIN, password_hash=await _hash_password(password),
+            role=Role.ADMIN,
+            password_hash=await _hash_password(password),
             email_verified_at=user.email_verified_at or clock.now(),
         )
     return await User.get(id=user.id)

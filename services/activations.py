@@ -88,13 +88,15 @@ async def buy(viewer: Viewer, request: BuyRequest, *, ip: str | None) -> Activat
     await abuse.check_may_buy(user)
     price = await catalog.current_price(country, service)
     if request.max_price is not None:
-        max_minor = money.to_minor(request.max_price, field="maxPrice",
-                                   limit_minor=settings.max_price_minor)
+        max_minor = money.to_minor(
+            request.max_price, field="maxPrice", limit_minor=settings.max_price_minor
+        )
         if max_minor <= 0:
             raise InvalidInput("maxPrice must be positive", field="maxPrice")
         if price.price_minor > max_minor:
             raise PriceAboveMax(
-                f"the price is {money.format_minor(price.price_minor)}", price_minor=price.price_minor
+                f"the price is {money.format_minor(price.price_minor)}",
+                price_minor=price.price_minor,
             )
     for _ in range(settings.buy_number_attempts):
         try:
@@ -142,7 +144,11 @@ def _check_may_buy(user: User) -> None:
 
 
 async def _assign_and_hold(
-    user: User, service: Service, price: Price, key: str | None, request: BuyRequest,
+    user: User,
+    service: Service,
+    price: Price,
+    key: str | None,
+    request: BuyRequest,
     ip: str | None,
 ) -> tuple[Activation, events.Notice]:
     settings = config.get()
@@ -259,20 +265,35 @@ async def _end_waiting(
         changed = await query.using_db(conn).update(status=status, ended_at=now, refunded=True)
         if changed != 1:
             raise InvalidState("an SMS has arrived or the activation has ended: no refund (R4)")
-        hold = await Transfer.get(activation_id=activation.id, kind=TransferKind.HOLD).using_db(conn)
+        hold = await Transfer.get(activation_id=activation.id, kind=TransferKind.HOLD).using_db(
+            conn
+        )
         await ledger.resolve_hold(
-            conn, hold, kind=TransferKind.VOID, user_id=activation.user_id,  # type: ignore[attr-defined]
+            conn,
+            hold,
+            kind=TransferKind.VOID,
+            user_id=activation.user_id,  # type: ignore[attr-defined]
             description=f"refund: activation {activation.id} {status.value.lower()}",
         )
         if status == ActivationStatus.BANNED:
-            await NumberUse.filter(
-                number_id=activation.number_id, service_id=activation.service_id  # type: ignore[attr-defined]
-            ).using_db(conn).update(banned=True)
+            await (
+                NumberUse.filter(
+                    number_id=activation.number_id,
+                    service_id=activation.service_id,  # type: ignore[attr-defined]
+                )
+                .using_db(conn)
+                .update(banned=True)
+            )
         activation = await fetch(activation.id, conn)
         notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
         if status != ActivationStatus.EXPIRED:
-            await activity.record(conn, status.value.lower(), user_id=activation.user_id,  # type: ignore[attr-defined]
-                                  ip=ip, detail=str(activation.id))
+            await activity.record(
+                conn,
+                status.value.lower(),
+                user_id=activation.user_id,  # type: ignore[attr-defined]
+                ip=ip,
+                detail=str(activation.id),
+            )
     await events.publish([notice])
     catalog.invalidate()
     return activation
@@ -288,9 +309,11 @@ async def close_received(activation: Activation, *, refuse: bool = False) -> Act
     """RECEIVED -> FINISHED, by the user or when the window closes (R3)."""
     now = clock.now()
     async with atomic() as conn:
-        changed = await Activation.filter(
-            id=activation.id, status=ActivationStatus.RECEIVED
-        ).using_db(conn).update(status=ActivationStatus.FINISHED, ended_at=now)
+        changed = (
+            await Activation.filter(id=activation.id, status=ActivationStatus.RECEIVED)
+            .using_db(conn)
+            .update(status=ActivationStatus.FINISHED, ended_at=now)
+        )
         if changed != 1:
             if refuse:
                 raise InvalidState("only an activation that received a code can be finished")

@@ -10,6 +10,9 @@ async def record(
     conn: Connection, action: str, *, user_id: int | None, ip: str | None, detail: str = ""
 ) -> None:
     await ActivityLog.create(
-        user_id=user_id, action=action, ip=(ip or None) and ip[:45], detail=detail[:200],
+        user_id=user_id,
+        action=action,
+        ip=(ip or None) and ip[:45],
+        detail=detail[:200],
         using_db=conn,
     )

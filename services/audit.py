@@ -21,7 +21,8 @@ FROM ledger_account a
 # cancelled/expired/banned -> voided. Anything else is a violation.
 ACTIVATION_MISMATCHES = """
 SELECT act.id, act.status, act.refunded,
-       (SELECT COUNT(*) FROM transfer t WHERE t.activation_id = act.id AND t.kind = 'hold') AS holds,
+       (SELECT COUNT(*) FROM transfer t WHERE t.activation_id = act.id AND t.kind = 'hold')
+         AS holds,
        (SELECT COUNT(*) FROM transfer t WHERE t.activation_id = act.id AND t.kind = 'capture')
          AS captures,
        (SELECT COUNT(*) FROM transfer t WHERE t.activation_id = act.id AND t.kind = 'void') AS voids
@@ -45,8 +46,10 @@ async def ledger_violations() -> list[str]:
     for row in await conn.execute_query_dict(BALANCE_MISMATCHES):
         total += int(row["balance_minor"])
         if int(row["balance_minor"]) != int(row["journal_minor"]):
-            problems.append(f"account {row['id']} ({row['kind']}): cached {row['balance_minor']}"
-                            f" != journal {row['journal_minor']}")
+            problems.append(
+                f"account {row['id']} ({row['kind']}): cached {row['balance_minor']}"
+                f" != journal {row['journal_minor']}"
+            )
         if row["kind"] in ("user", "escrow") and int(row["balance_minor"]) < 0:
             problems.append(f"account {row['id']} ({row['kind']}) is below zero")
     if total != 0:
@@ -55,8 +58,10 @@ async def ledger_violations() -> list[str]:
         expected = EXPECTED_RESOLUTION[row["status"]]
         actual = (int(row["captures"]), int(row["voids"]))
         if int(row["holds"]) != 1 or actual != expected:
-            problems.append(f"activation {row['id']} ({row['status']}): holds={row['holds']}"
-                            f" captures={actual[0]} voids={actual[1]}")
+            problems.append(
+                f"activation {row['id']} ({row['status']}): holds={row['holds']}"
+                f" captures={actual[0]} voids={actual[1]}"
+            )
         if bool(row["refunded"]) != (expected == (0, 1)):
             problems.append(f"activation {row['id']} ({row['status']}): refunded={row['refunded']}")
     return problems

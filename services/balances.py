@@ -83,11 +83,20 @@ async def adjust(
         other = await ledger.system_account(AccountKind.ADJUSTMENTS, conn)
         debit, credit = (other, own) if minor > 0 else (own, other)
         await ledger.post(
-            conn, kind=TransferKind.ADJUSTMENT, debit=debit, credit=credit,
-            amount_minor=abs(minor), description=reason,
+            conn,
+            kind=TransferKind.ADJUSTMENT,
+            debit=debit,
+            credit=credit,
+            amount_minor=abs(minor),
+            description=reason,
         )
-        await activity.record(conn, "admin_adjust_balance", user_id=admin.user_id, ip=ip,
-                              detail=f"user {user.id}: {money.format_minor(minor)}")
+        await activity.record(
+            conn,
+            "admin_adjust_balance",
+            user_id=admin.user_id,
+            ip=ip,
+            detail=f"user {user.id}: {money.format_minor(minor)}",
+        )
     return user
 
 

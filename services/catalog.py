@@ -18,6 +18,7 @@ from models import Country, NumberState, Price, Service
 from services import config, policy
 from services.errors import CountryUnavailable, NoNumbers, ServiceUnavailable
 
+# Built from constants only (no input reaches it), once, at import.
 _AVAILABILITY = f"""
 SELECT p.country_id, p.service_id, COUNT(n.id) AS available
 FROM price p
@@ -27,7 +28,7 @@ WHERE {policy.crimean_sql_filter("n.e164")}
   AND NOT EXISTS (SELECT 1 FROM number_use u
                   WHERE u.number_id = n.id AND u.service_id = p.service_id)
 GROUP BY p.country_id, p.service_id
-"""
+"""  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,10 @@ def invalidate() -> None:
 async def snapshot() -> Snapshot:
     global _snapshot
     current = _snapshot
-    if current is not None and time.monotonic() - current.built_at < config.get().price_cache_seconds:
+    if (
+        current is not None
+        and time.monotonic() - current.built_at < config.get().price_cache_seconds
+    ):
         return current
     async with _lock:  # one rebuild at a time; the others wait for it and reuse it
         if _snapshot is None or _snapshot is current:

@@ -94,8 +94,10 @@ async def _apply(conn: Connection, account: LedgerAccount, delta: int) -> int:
     if changed != 1:
         raise InsufficientBalance("the balance is too low")
     # Our UPDATE holds the row lock until commit, so this read sees exactly our change.
-    after = await LedgerAccount.filter(id=account.id).using_db(conn).values_list(
-        "balance_minor", flat=True
+    after = (
+        await LedgerAccount.filter(id=account.id)
+        .using_db(conn)
+        .values_list("balance_minor", flat=True)
     )
     return int(after[0])
 

@@ -13,7 +13,17 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from models import Activation, ActivationStatus, EventKind, PhoneNumber, Service, Sms, Supplier, Transfer, TransferKind
+from models import (
+    Activation,
+    ActivationStatus,
+    EventKind,
+    PhoneNumber,
+    Service,
+    Sms,
+    Supplier,
+    Transfer,
+    TransferKind,
+)
 from models.activations import LIVE_STATUSES
 from services import clock, events, ledger
 from services.db import Connection, IntegrityError, atomic
@@ -58,9 +68,13 @@ async def ingest(message: IncomingSms) -> Outcome:
     try:
         async with atomic() as conn:
             sms = await Sms.create(
-                supplier=message.supplier, supplier_message_id=message.message_id,
-                to_e164=message.to, sender=message.sender, text=message.text,
-                received_at=message.received_at, using_db=conn,
+                supplier=message.supplier,
+                supplier_message_id=message.message_id,
+                to_e164=message.to,
+                sender=message.sender,
+                text=message.text,
+                received_at=message.received_at,
+                using_db=conn,
             )
             notices = await _deliver(conn, sms, message)
     except IntegrityError:
@@ -79,9 +93,13 @@ async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[eve
     ).using_db(conn)
     if number is None:
         return []
-    live = await Activation.filter(
-        number_id=number.id, status__in=LIVE_STATUSES, expires_at__gt=clock.now()
-    ).using_db(conn).order_by("id")
+    live = (
+        await Activation.filter(
+            number_id=number.id, status__in=LIVE_STATUSES, expires_at__gt=clock.now()
+        )
+        .using_db(conn)
+        .order_by("id")
+    )
     # Read through this transaction's connection: on SQLite any other read would wait for the
     # transaction to end (one connection per process), so a cache rebuild here would deadlock.
     service_ids = {a.service_id for a in live}  # type: ignore[attr-defined]
@@ -98,24 +116,35 @@ async def _deliver_to(
 ) -> list[events.Notice]:
     # R4: past sms_deadline the activation is due to expire with a refund, even if the sweeper
     # has not got to it yet; a late first SMS must not capture it.
-    first = await Activation.filter(
-        id=activation.id, status=ActivationStatus.WAITING_SMS, sms_deadline_at__gt=clock.now()
-    ).using_db(conn).update(status=ActivationStatus.RECEIVED, code=code, another_sms_requested_at=None)
+    first = (
+        await Activation.filter(
+            id=activation.id, status=ActivationStatus.WAITING_SMS, sms_deadline_at__gt=clock.now()
+        )
+        .using_db(conn)
+        .update(status=ActivationStatus.RECEIVED, code=code, another_sms_requested_at=None)
+    )
     if not first:
         # Not waiting any more: deliver as a further SMS only if it is still RECEIVED (a cancel
         # or the sweeper may have won the race, and then the message is just stored).
         updates = {"another_sms_requested_at": None} | ({"code": code} if code else {})
-        if not await Activation.filter(
-            id=activation.id, status=ActivationStatus.RECEIVED
-        ).using_db(conn).update(**updates):
+        if (
+            not await Activation.filter(id=activation.id, status=ActivationStatus.RECEIVED)
+            .using_db(conn)
+            .update(**updates)
+        ):
             return []
     await Sms.filter(id=sms.id).using_db(conn).update(activation_id=activation.id, code=code)
     current = await Activation.get(id=activation.id).using_db(conn)
     notices = [await events.record(conn, current, EventKind.SMS_RECEIVED, sms_id=sms.id)]
     if first:
-        hold = await Transfer.get(activation_id=activation.id, kind=TransferKind.HOLD).using_db(conn)
+        hold = await Transfer.get(activation_id=activation.id, kind=TransferKind.HOLD).using_db(
+            conn
+        )
         await ledger.resolve_hold(
-            conn, hold, kind=TransferKind.CAPTURE, user_id=current.user_id,  # type: ignore[attr-defined]
+            conn,
+            hold,
+            kind=TransferKind.CAPTURE,
+            user_id=current.user_id,  # type: ignore[attr-defined]
             description=f"activation {activation.id}: code received",
         )
         notices.append(await events.record(conn, current, EventKind.STATUS_CHANGED))

@@ -22,12 +22,16 @@ class SweepResult:
 async def sweep_once() -> SweepResult:
     now = clock.now()
     batch = config.get().sweeper_batch_size
-    due = await Activation.filter(
-        status=ActivationStatus.WAITING_SMS, sms_deadline_at__lte=now
-    ).order_by("sms_deadline_at").limit(batch)
+    due = (
+        await Activation.filter(status=ActivationStatus.WAITING_SMS, sms_deadline_at__lte=now)
+        .order_by("sms_deadline_at")
+        .limit(batch)
+    )
     expired = sum([await activations.expire(a) for a in due])
-    ended = await Activation.filter(
-        status=ActivationStatus.RECEIVED, expires_at__lte=now
-    ).order_by("expires_at").limit(batch)
+    ended = (
+        await Activation.filter(status=ActivationStatus.RECEIVED, expires_at__lte=now)
+        .order_by("expires_at")
+        .limit(batch)
+    )
     finished = sum([await activations.close_received(a) is not None for a in ended])
     return SweepResult(expired=expired, finished=finished)

@@ -51,7 +51,9 @@ class EventBus:
         self._redis: ResilientRedisBackend | None = None
         if url.startswith(("redis://", "rediss://")):
             self._redis = ResilientRedisBackend(
-                url, heartbeat_channel=f"{prefix}heartbeat", reconnect_max_seconds=reconnect_max_seconds
+                url,
+                heartbeat_channel=f"{prefix}heartbeat",
+                reconnect_max_seconds=reconnect_max_seconds,
             )
             self._broadcast = Broadcast(backend=self._redis)
         else:

@@ -29,9 +29,9 @@ def _well_formed(message: Any) -> bool:
     payload = message.get("payload")
     if payload is not None and not isinstance(payload, dict):
         return False
-    if message["type"] in ("subscribe", "start", "stop", "complete"):
-        if not isinstance(message.get("id"), str) or len(message["id"]) > 100:
-            return False
+    needs_id = message["type"] in ("subscribe", "start", "stop", "complete")
+    if needs_id and (not isinstance(message.get("id"), str) or len(message["id"]) > 100):
+        return False
     if message["type"] in ("subscribe", "start"):
         return isinstance(payload, dict) and isinstance(payload.get("query"), str)
     return True

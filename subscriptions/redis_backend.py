@@ -39,8 +39,13 @@ LOST = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
 
 class ResilientRedisBackend(BroadcastBackend):
-    def __init__(self, url: str, *, heartbeat_channel: str = "smsrooms:heartbeat",
-                 reconnect_max_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        heartbeat_channel: str = "smsrooms:heartbeat",
+        reconnect_max_seconds: float = 2.0,
+    ) -> None:
         self._url = url
         self._heartbeat = heartbeat_channel
         self._reconnect_max = reconnect_max_seconds
@@ -68,8 +73,9 @@ class ResilientRedisBackend(BroadcastBackend):
         for task in [self._supervisor, *self._retries]:
             if task is not None:
                 task.cancel()
-        await asyncio.gather(*(t for t in [self._supervisor, *self._retries] if t),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(t for t in [self._supervisor, *self._retries] if t), return_exceptions=True
+        )
         await self._publisher.aclose()
 
     async def subscribe(self, channel: str) -> None:
@@ -141,7 +147,9 @@ class ResilientRedisBackend(BroadcastBackend):
             self.connected.set()
             if not first:
                 self.reconnects += 1
-                log.info("Redis pub/sub reconnected; subscribers resync", channels=len(self._channels))
+                log.info(
+                    "Redis pub/sub reconnected; subscribers resync", channels=len(self._channels)
+                )
             for channel in list(self._channels):  # whatever happened meanwhile: read it again
                 self._queue.put_nowait(Event(channel=channel, message=RESYNC))
             await self._read(pubsub)
@@ -156,7 +164,9 @@ class ResilientRedisBackend(BroadcastBackend):
         loop = asyncio.get_running_loop()
         last_heard = last_ping = loop.time()
         while True:
-            message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=PING_SECONDS)
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=False, timeout=PING_SECONDS
+            )
             now = loop.time()
             if message is None:
                 if now - last_heard > PING_SECONDS * 3:  # our PINGs go unanswered: a dead link
@@ -166,12 +176,17 @@ class ResilientRedisBackend(BroadcastBackend):
                     last_ping = now
                 continue
             last_heard = now
-            channel = message["channel"].decode() if isinstance(message["channel"], bytes) \
+            channel = (
+                message["channel"].decode()
+                if isinstance(message["channel"], bytes)
                 else str(message["channel"])
+            )
             if message["type"] == "subscribe" and channel in self._confirmed:
                 self._confirmed[channel].set()
             elif message["type"] == "message" and channel != self._heartbeat:
                 data = message["data"]
                 self._queue.put_nowait(
-                    Event(channel=channel, message=data.decode() if isinstance(data, bytes) else data)
+                    Event(
+                        channel=channel, message=data.decode() if isinstance(data, bytes) else data
+                    )
                 )

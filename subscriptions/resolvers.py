@@ -13,11 +13,11 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from models import ActivationEvent as EventRow
 from resolvers.activations import query_error
 from resolvers.context import Context
 from schema.activations import Activation, ActivationEvent, ActivationEventKind, SmsMessage
 from schema.pagination import decode_cursor, encode_cursor
-from models import ActivationEvent as EventRow
 from services import activations, feed
 from services.errors import ServiceError
 from subscriptions import channels

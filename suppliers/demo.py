@@ -25,27 +25,77 @@ CODE = "demo"
 
 # (ISO code, name, dial code, compat id): every country of compat.md's table, plus Iran (R11).
 COUNTRIES = [
-    ("RU", "Russia", "7", 0), ("UA", "Ukraine", "380", 1), ("KZ", "Kazakhstan", "7", 2),
-    ("CN", "China", "86", 3), ("PH", "Philippines", "63", 4), ("ID", "Indonesia", "62", 6),
-    ("MY", "Malaysia", "60", 7), ("VN", "Vietnam", "84", 10), ("IL", "Israel", "972", 13),
-    ("PL", "Poland", "48", 15), ("GB", "United Kingdom", "44", 16), ("NG", "Nigeria", "234", 19),
-    ("IN", "India", "91", 22), ("CA", "Canada", "1", 36), ("DE", "Germany", "49", 43),
-    ("ES", "Spain", "34", 56), ("IR", "Iran", "98", 57), ("TR", "Turkey", "90", 62),
-    ("BR", "Brazil", "55", 73), ("FR", "France", "33", 78), ("IT", "Italy", "39", 86),
+    ("RU", "Russia", "7", 0),
+    ("UA", "Ukraine", "380", 1),
+    ("KZ", "Kazakhstan", "7", 2),
+    ("CN", "China", "86", 3),
+    ("PH", "Philippines", "63", 4),
+    ("ID", "Indonesia", "62", 6),
+    ("MY", "Malaysia", "60", 7),
+    ("VN", "Vietnam", "84", 10),
+    ("IL", "Israel", "972", 13),
+    ("PL", "Poland", "48", 15),
+    ("GB", "United Kingdom", "44", 16),
+    ("NG", "Nigeria", "234", 19),
+    ("IN", "India", "91", 22),
+    ("CA", "Canada", "1", 36),
+    ("DE", "Germany", "49", 43),
+    ("ES", "Spain", "34", 56),
+    ("IR", "Iran", "98", 57),
+    ("TR", "Turkey", "90", 62),
+    ("BR", "Brazil", "55", 73),
+    ("FR", "France", "33", 78),
+    ("IT", "Italy", "39", 86),
     ("US", "United States", "1", 187),
 ]
 # (code, name, category, sender pattern, code pattern, base price in cents, message template)
 SERVICES = [
-    ("tg", "Telegram", "messaging", r"telegram", r"\b(\d{5})\b", 30,
-     "Telegram code: {code}. Do not give this code to anyone, even if they say they are from Telegram!"),
-    ("wa", "WhatsApp", "messaging", r"whatsapp", r"\b(\d{3}-?\d{3})\b", 45,
-     "Your WhatsApp code: {code_dashed}. Don't share this code with others"),
-    ("go", "Google", "email", r"google|\bG-\d{6}\b", r"\bG-(\d{6})\b", 25,
-     "G-{code6} is your Google verification code."),
-    ("ig", "Instagram", "social", r"instagram", r"\b(\d{3} ?\d{3})\b", 20,
-     "{code_spaced} is your Instagram code. Don't share it."),
-    ("ds", "Discord", "messaging", r"discord", r"\b(\d{6})\b", 15,
-     "Your Discord verification code is: {code6}"),
+    (
+        "tg",
+        "Telegram",
+        "messaging",
+        r"telegram",
+        r"\b(\d{5})\b",
+        30,
+        "Telegram code: {code}. Do not give this code to anyone, even if they say they are "
+        "from Telegram!",
+    ),
+    (
+        "wa",
+        "WhatsApp",
+        "messaging",
+        r"whatsapp",
+        r"\b(\d{3}-?\d{3})\b",
+        45,
+        "Your WhatsApp code: {code_dashed}. Don't share this code with others",
+    ),
+    (
+        "go",
+        "Google",
+        "email",
+        r"google|\bG-\d{6}\b",
+        r"\bG-(\d{6})\b",
+        25,
+        "G-{code6} is your Google verification code.",
+    ),
+    (
+        "ig",
+        "Instagram",
+        "social",
+        r"instagram",
+        r"\b(\d{3} ?\d{3})\b",
+        20,
+        "{code_spaced} is your Instagram code. Don't share it.",
+    ),
+    (
+        "ds",
+        "Discord",
+        "messaging",
+        r"discord",
+        r"\b(\d{6})\b",
+        15,
+        "Your Discord verification code is: {code6}",
+    ),
     ("qw", "Qiwi", "payments", r"qiwi", r"\b(\d{4,6})\b", 50, "QIWI code: {code6}"),
 ]
 # Countries with a demo pool, their price multiplier, and how their fictional numbers look.
@@ -71,7 +121,8 @@ async def seed() -> Supplier:
     """Idempotent: safe at every start-up, and with several processes starting at once."""
     settings = config.get()
     supplier, _ = await Supplier.get_or_create(
-        code=CODE, defaults={"name": "Demo supplier", "webhook_secret": settings.demo_supplier_secret}
+        code=CODE,
+        defaults={"name": "Demo supplier", "webhook_secret": settings.demo_supplier_secret},
     )
     if supplier.webhook_secret != settings.demo_supplier_secret:
         supplier.webhook_secret = settings.demo_supplier_secret
@@ -81,15 +132,28 @@ async def seed() -> Supplier:
         ignore_conflicts=True,
     )
     await Service.bulk_create(
-        [Service(code=c, name=n, category=cat, sender_pattern=s, code_pattern=p, forbidden=cat == "payments")
-         for c, n, cat, s, p, *_ in SERVICES],
+        [
+            Service(
+                code=c,
+                name=n,
+                category=cat,
+                sender_pattern=s,
+                code_pattern=p,
+                forbidden=cat == "payments",
+            )
+            for c, n, cat, s, p, *_ in SERVICES
+        ],
         ignore_conflicts=True,
     )
     countries = {c.code: c for c in await Country.all()}
     services = {s.code: s for s in await Service.all()}
     prices = [
-        Price(country=countries[country], service=services[code],
-              price_minor=round(base * multiplier), cost_minor=round(base * multiplier * 0.6))
+        Price(
+            country=countries[country],
+            service=services[code],
+            price_minor=round(base * multiplier),
+            cost_minor=round(base * multiplier * 0.6),
+        )
         for country, multiplier in [*POOLS.items(), ("IR", 1.0)]
         for code, _n, _c, _s, _p, base, _t in SERVICES
     ]
@@ -110,7 +174,10 @@ async def add_numbers(supplier: Supplier, country: Country, how_many: int) -> No
     start = await PhoneNumber.filter(country=country, supplier=supplier).count()
     numbers = fictional_numbers(country.code, start)
     await PhoneNumber.bulk_create(
-        [PhoneNumber(e164=next(numbers), country=country, supplier=supplier) for _ in range(how_many)],
+        [
+            PhoneNumber(e164=next(numbers), country=country, supplier=supplier)
+            for _ in range(how_many)
+        ],
         ignore_conflicts=True,
     )
 
@@ -121,8 +188,11 @@ async def restock() -> None:
     supplier = await Supplier.get_or_none(code=CODE)
     if supplier is None:
         return
-    low = {o.country.code for o in await catalog.offers()
-           if o.country.code in POOLS and o.available < settings.demo_pool_min_free}
+    low = {
+        o.country.code
+        for o in await catalog.offers()
+        if o.country.code in POOLS and o.available < settings.demo_pool_min_free
+    }
     for code in low:
         await add_numbers(supplier, await Country.get(code=code), settings.demo_pool_restock)
     if low:
@@ -134,7 +204,9 @@ def message_for(service_code: str) -> tuple[str, str]:
     template = next((s for s in SERVICES if s[0] == service_code), SERVICES[0])
     code6 = f"{secrets.randbelow(900_000) + 100_000}"
     text = template[6].format(
-        code=code6[:5], code6=code6, code_dashed=f"{code6[:3]}-{code6[3:]}",
+        code=code6[:5],
+        code6=code6,
+        code_dashed=f"{code6[:3]}-{code6[3:]}",
         code_spaced=f"{code6[:3]} {code6[3:]}",
     )
     return text, template[1]
@@ -160,10 +232,16 @@ async def _deliver_after(delay: float, number: PhoneNumber, service: Service) ->
     await asyncio.sleep(delay)
     text, sender = message_for(service.code)
     try:
-        outcome = await ingest(IncomingSms(
-            supplier=number.supplier, message_id=f"demo-{uuid.uuid4()}", to=number.e164,
-            sender=sender, text=text, received_at=clock.now(),
-        ))
+        outcome = await ingest(
+            IncomingSms(
+                supplier=number.supplier,
+                message_id=f"demo-{uuid.uuid4()}",
+                to=number.e164,
+                sender=sender,
+                text=text,
+                received_at=clock.now(),
+            )
+        )
         log.info("demo SMS sent", to=number.e164, service=service.code, outcome=outcome.value)
     except (IntegrityError, OSError):
         log.exception("demo SMS failed", to=number.e164)

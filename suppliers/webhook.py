@@ -43,8 +43,11 @@ async def receive_sms(request: Request) -> JSONResponse:
     if body is None:
         return _error(400, "body too large")
     if not signature.verify(
-        supplier.webhook_secret, body, request.headers.get("x-signature"),
-        now=time.time(), tolerance=settings.webhook_tolerance_seconds,
+        supplier.webhook_secret,
+        body,
+        request.headers.get("x-signature"),
+        now=time.time(),
+        tolerance=settings.webhook_tolerance_seconds,
     ):
         return _error(401, "signature missing, wrong or expired")
     try:

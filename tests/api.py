@@ -41,7 +41,11 @@ class Api:
 
     # -- GraphQL --------------------------------------------------------------------------
     async def post(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None,
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
         ip: str | None = None,
     ) -> dict[str, Any]:
         """The whole JSON answer (data and errors) of one GraphQL request."""
@@ -68,7 +72,8 @@ class Api:
         data = await self.gql(
             "mutation($e: String!, $p: String!) { register(email: $e, password: $p) "
             "{ token viewer { id } errors { code message field } } }",
-            {"e": email, "p": password}, ip=ip,
+            {"e": email, "p": password},
+            ip=ip,
         )
         payload = data["register"]
         assert payload["errors"] == [], payload
@@ -78,7 +83,8 @@ class Api:
         data = await self.gql(
             "mutation($e: String!, $p: String!) { login(email: $e, password: $p) "
             "{ token viewer { id email role } errors { code message field } } }",
-            {"e": email, "p": password}, ip=ip or random_ip(),
+            {"e": email, "p": password},
+            ip=ip or random_ip(),
         )
         return data["login"]  # type: ignore[no-any-return]
 
@@ -97,7 +103,8 @@ class Api:
         data = await self.gql(
             "mutation($u: ID!, $a: Decimal!, $r: String!) { adjustBalance(userId: $u, amount: $a,"
             " reason: $r) { viewer { id } errors { code message } } }",
-            {"u": str(user.id), "a": amount, "r": reason}, token=await self.admin_token(),
+            {"u": str(user.id), "a": amount, "r": reason},
+            token=await self.admin_token(),
         )
         assert data["adjustBalance"]["errors"] == [], data
 
@@ -111,11 +118,15 @@ class Api:
         return data["me"]["balance"]["amount"]  # type: ignore[no-any-return]
 
     # -- activations ----------------------------------------------------------------------
-    ACTIVATION = ("id phoneNumber status refunded code price { amount currency } "
-                  "country { code } service { code } smsDeadline expiresAt createdAt "
-                  "messages { id sender text code receivedAt }")
+    ACTIVATION = (
+        "id phoneNumber status refunded code price { amount currency } "
+        "country { code } service { code } smsDeadline expiresAt createdAt "
+        "messages { id sender text code receivedAt }"
+    )
 
-    async def buy(self, user: User, country: str = "GB", service: str = "tg", **extra: Any) -> dict[str, Any]:
+    async def buy(
+        self, user: User, country: str = "GB", service: str = "tg", **extra: Any
+    ) -> dict[str, Any]:
         """The buyNumber payload (activation and errors)."""
         args = {"country": country, "service": service, **extra}
         data = await self.gql(
@@ -123,9 +134,14 @@ class Api:
             " buyNumber(country: $country, service: $service, maxPrice: $maxPrice,"
             f" idempotencyKey: $key) {{ activation {{ {self.ACTIVATION} }}"
             " errors { code message field } } }",
-            {"country": args["country"], "service": args["service"],
-             "maxPrice": args.get("maxPrice"), "key": args.get("idempotencyKey")},
-            token=user.token, ip=user.ip,
+            {
+                "country": args["country"],
+                "service": args["service"],
+                "maxPrice": args.get("maxPrice"),
+                "key": args.get("idempotencyKey"),
+            },
+            token=user.token,
+            ip=user.ip,
         )
         return data["buyNumber"]  # type: ignore[no-any-return]
 
@@ -139,33 +155,54 @@ class Api:
         data = await self.gql(
             f"mutation($id: ID!) {{ {mutation}(id: $id) {{ activation {{ {self.ACTIVATION} }}"
             " errors { code message field } } }",
-            {"id": activation_id}, token=user.token, ip=user.ip,
+            {"id": activation_id},
+            token=user.token,
+            ip=user.ip,
         )
         return data[mutation]  # type: ignore[no-any-return]
 
     async def activation(self, user: User, activation_id: str) -> dict[str, Any] | None:
         data = await self.gql(
             f"query($id: ID!) {{ activation(id: $id) {{ {self.ACTIVATION} }} }}",
-            {"id": activation_id}, token=user.token,
+            {"id": activation_id},
+            token=user.token,
         )
         return data["activation"]  # type: ignore[no-any-return]
 
     # -- the supplier webhook -------------------------------------------------------------
     async def deliver_sms(
-        self, to: str, text: str, sender: str | None = "Telegram", *, message_id: str | None = None,
-        supplier: str = "demo", secret: str | None = None, timestamp: int | None = None,
+        self,
+        to: str,
+        text: str,
+        sender: str | None = "Telegram",
+        *,
+        message_id: str | None = None,
+        supplier: str = "demo",
+        secret: str | None = None,
+        timestamp: int | None = None,
     ) -> httpx.Response:
-        body = json.dumps({"id": message_id or f"msg-{uuid.uuid4()}", "to": to, "from": sender,
-                           "text": text}).encode()
+        body = json.dumps(
+            {"id": message_id or f"msg-{uuid.uuid4()}", "to": to, "from": sender, "text": text}
+        ).encode()
         return await self.send_webhook(body, supplier=supplier, secret=secret, timestamp=timestamp)
 
     async def send_webhook(
-        self, body: bytes, *, supplier: str = "demo", secret: str | None = None,
-        timestamp: int | None = None, signature: str | None = None,
+        self,
+        body: bytes,
+        *,
+        supplier: str = "demo",
+        secret: str | None = None,
+        timestamp: int | None = None,
+        signature: str | None = None,
     ) -> httpx.Response:
         secret = secret or self.server.settings.demo_supplier_secret
-        header = signature if signature is not None else sign(secret, body, timestamp or int(time.time()))
+        header = (
+            signature
+            if signature is not None
+            else sign(secret, body, timestamp or int(time.time()))
+        )
         return await self.client.post(
-            f"/suppliers/{supplier}/sms", content=body,
+            f"/suppliers/{supplier}/sms",
+            content=body,
             headers={"content-type": "application/json", "x-signature": header},
         )

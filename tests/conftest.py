@@ -92,7 +92,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
     port = backends.free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, lifespan="on", log_level="warning",
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        log_level="warning",
         ws="websockets-sansio",
     )
     server = uvicorn.Server(config)

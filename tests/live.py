@@ -1,4 +1,4 @@
-"""Live-feed test helpers: a gql subscription client and a raw websocket speaking either protocol."""
+"""Live-feed test helpers: a gql subscription client, and raw websockets of either protocol."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from gql.transport.websockets import WebsocketsTransport
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
 
-EVENTS_TEXT = (
-    """
+EVENTS_TEXT = """
     subscription Events($activationId: ID, $after: String) {
       activationEvents(activationId: $activationId, after: $after) {
         cursor kind
@@ -25,7 +24,6 @@ EVENTS_TEXT = (
       }
     }
     """
-)
 
 
 def ws_url(http_url: str) -> str:
@@ -33,10 +31,13 @@ def ws_url(http_url: str) -> str:
 
 
 @asynccontextmanager
-async def gql_session(http_url: str, token: str, protocol: str = TRANSPORT_WS) -> AsyncIterator[Any]:
+async def gql_session(
+    http_url: str, token: str, protocol: str = TRANSPORT_WS
+) -> AsyncIterator[Any]:
     """A `gql` client session (the third-party judge of our subscription protocol)."""
     transport = WebsocketsTransport(
-        url=ws_url(http_url), init_payload={"authorization": f"Bearer {token}"},
+        url=ws_url(http_url),
+        init_payload={"authorization": f"Bearer {token}"},
         subprotocols=[protocol],
     )
     async with Client(transport=transport, fetch_schema_from_transport=False) as session:
@@ -71,8 +72,9 @@ class Events:
 
 
 @asynccontextmanager
-async def events(http_url: str, token: str, protocol: str = TRANSPORT_WS,
-                 **variables: Any) -> AsyncIterator[Events]:
+async def events(
+    http_url: str, token: str, protocol: str = TRANSPORT_WS, **variables: Any
+) -> AsyncIterator[Events]:
     async with gql_session(http_url, token, protocol) as session:
         collector = Events(session, variables)
         try:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from models import Activation, User
 from services import clock, ledger
 from settings import Settings
-from tests.api import Api, User as ApiUser
+from tests.api import Api
+from tests.api import User as ApiUser
 
 
 async def cancel_many(api: Api, user: ApiUser, count: int) -> None:
@@ -22,7 +23,10 @@ async def test_r5_too_many_cancellations_pause_buying(
     settings = override_settings(abuse_cancel_threshold=3, abuse_cooldown_seconds=600)
     user = await api.funded_user("5.00")
     await cancel_many(api, user, 3)
-    balance, rows = await ledger.balance_minor(user.id), await Activation.filter(user_id=user.id).count()
+    balance, rows = (
+        await ledger.balance_minor(user.id),
+        await Activation.filter(user_id=user.id).count(),
+    )
 
     refused = await api.buy(user, "ID", "ds")
     assert [e["code"] for e in refused["errors"]] == ["RATE_LIMITED"]
@@ -30,7 +34,8 @@ async def test_r5_too_many_cancellations_pause_buying(
     assert await ledger.balance_minor(user.id) == balance
     assert await Activation.filter(user_id=user.id).count() == rows
     record = await User.get(id=user.id)
-    assert record.cooldown_until is not None and record.flagged_at is None
+    assert record.cooldown_until is not None
+    assert record.flagged_at is None
 
     clock.advance(settings.abuse_window_seconds + 1)  # the cool-down and the window are over
     assert (await api.buy(user, "ID", "ds"))["errors"] == []
@@ -43,8 +48,9 @@ async def test_r5_codes_received_keep_the_account_in_good_standing(
     user = await api.funded_user("5.00")
     for _ in range(3):  # three activations that got their code: over 20 % success
         activation = await api.bought(user, "ID", "ds")
-        await api.deliver_sms(activation["phoneNumber"], "Your Discord verification code is: 123456",
-                              sender="Discord")
+        await api.deliver_sms(
+            activation["phoneNumber"], "Your Discord verification code is: 123456", sender="Discord"
+        )
     await cancel_many(api, user, 3)
     assert (await api.buy(user, "ID", "ds"))["errors"] == []
 

@@ -238,9 +238,7 @@ async def test_r12_unknown_token_is_invalid(api: Api) -> None:
     assert await email_verified_at(user.id) is None
 
 
-async def test_r12_expired_token_is_invalid_and_changes_nothing(
-    api: Api, mailbox: Mailbox
-) -> None:
+async def test_r12_expired_token_is_invalid_and_changes_nothing(api: Api, mailbox: Mailbox) -> None:
     user = await api.register()
     token = await mailbox.token_for(user.email)
     clock.advance(config.get().email_token_hours * 3600 + 1)
@@ -398,9 +396,7 @@ async def test_r13_login_is_case_insensitive_and_opens_a_session(api: Api) -> No
     assert (await me(api, payload["token"]))["id"] == str(user.id)  # type: ignore[index]
 
 
-async def test_r13_login_attempts_are_limited_per_email(
-    api: Api, override_settings: Any
-) -> None:
+async def test_r13_login_attempts_are_limited_per_email(api: Api, override_settings: Any) -> None:
     override_settings(login_attempts_per_minute=3)
     user = await api.register()
     sessions_before = await live_credentials(user.id)
@@ -577,8 +573,10 @@ async def test_adjust_balance_credit_and_debit_are_adjustment_transfers(
 
     edges = (await api.gql(HISTORY, token=user.token))["transactions"]["edges"]
     history = [e["node"] for e in edges]
-    assert [(n["kind"], n["amount"]["amount"], n["balanceAfter"]["amount"], n["description"])
-            for n in history] == [
+    assert [
+        (n["kind"], n["amount"]["amount"], n["balanceAfter"]["amount"], n["description"])
+        for n in history
+    ] == [
         ("ADJUSTMENT", "-1.25", "3.75", "fee"),
         ("ADJUSTMENT", "5.00", "5.00", "welcome"),
     ]

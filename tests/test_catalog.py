@@ -44,8 +44,11 @@ async def fresh_service(
 ) -> Service:
     code = f"t{uuid.uuid4().hex[:10]}"
     service = await Service.create(
-        code=code, name=name or f"Test service {code}", category=category,
-        sender_pattern=code, forbidden=forbidden,
+        code=code,
+        name=name or f"Test service {code}",
+        category=category,
+        sender_pattern=code,
+        forbidden=forbidden,
     )
     catalog.invalidate()
     return service
@@ -61,8 +64,9 @@ async def set_price(country: Country, service: Service, price_minor: int = 10) -
 
 async def add_numbers(country: Country, e164s: list[str]) -> list[PhoneNumber]:
     supplier = await Supplier.get(code=demo.CODE)
-    numbers = [await PhoneNumber.create(e164=e164, country=country, supplier=supplier)
-               for e164 in e164s]
+    numbers = [
+        await PhoneNumber.create(e164=e164, country=country, supplier=supplier) for e164 in e164s
+    ]
     catalog.invalidate()
     return numbers
 
@@ -113,7 +117,7 @@ async def test_countries_are_sorted_by_name(api: Api) -> None:
 
 
 async def test_only_countries_and_services_with_an_offer_are_listed(api: Api) -> None:
-    """"Countries (services) that numbers are sold for": known ones with no offer are not."""
+    """ "Countries (services) that numbers are sold for": known ones with no offer are not."""
     unsold_country, unsold_service = await fresh_country(), await fresh_service()
     catalog.invalidate()
     countries = {c["code"] for c in (await api.gql(COUNTRIES))["countries"]}
@@ -201,8 +205,12 @@ async def test_r9_qiwi_cannot_be_bought(api: Api, service: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "category", "forbidden"),
-    [("Test Bank", "banking", False), ("Test Bank", "Banking", True),
-     ("WebMoney", "messaging", False), ("webmoney wallet", "social", True)],
+    [
+        ("Test Bank", "banking", False),
+        ("Test Bank", "Banking", True),
+        ("WebMoney", "messaging", False),
+        ("webmoney wallet", "social", True),
+    ],
 )
 async def test_r9_banking_and_webmoney_are_never_listed_nor_sold(
     api: Api, name: str, category: str, forbidden: bool
@@ -235,8 +243,11 @@ async def test_r11_iran_cannot_be_bought(api: Api, country: str) -> None:
 
 async def test_r11_sanctioned_country_with_price_and_numbers_is_never_sold(api: Api) -> None:
     country = await Country.get_or_none(code="SY") or await fresh_country("SY")
-    await Price.get_or_create(country=country, service=await Service.get(code="tg"),
-                              defaults={"price_minor": 10, "cost_minor": 5})
+    await Price.get_or_create(
+        country=country,
+        service=await Service.get(code="tg"),
+        defaults={"price_minor": 10, "cost_minor": 5},
+    )
     await add_numbers(country, [fictional_e164()])
     catalog.invalidate()
     assert "SY" not in {c["code"] for c in (await api.gql(COUNTRIES))["countries"]}

@@ -8,16 +8,22 @@ from tests.api import Api
 from web.catalog_cache import is_public_catalog_query
 
 
-@pytest.mark.parametrize(("query", "cacheable"), [
-    ("{ prices { available } }", True),
-    ("query P($c: String) { prices(country: $c) { price { amount } } countries { code } }", True),
-    ("{ services { code } __typename }", True),
-    ("{ me { email } prices { available } }", False),
-    ("{ prices { available } ... on Query { me { email } } }", False),
-    ("mutation { logout }", False),
-    ("{ prices @include(if: true) { available } }", False),
-    ("{ prices { available }", False),
-])
+@pytest.mark.parametrize(
+    ("query", "cacheable"),
+    [
+        ("{ prices { available } }", True),
+        (
+            "query P($c: String) { prices(country: $c) { price { amount } } countries { code } }",
+            True,
+        ),
+        ("{ services { code } __typename }", True),
+        ("{ me { email } prices { available } }", False),
+        ("{ prices { available } ... on Query { me { email } } }", False),
+        ("mutation { logout }", False),
+        ("{ prices @include(if: true) { available } }", False),
+        ("{ prices { available }", False),
+    ],
+)
 def test_only_public_catalog_queries_are_cacheable(query: str, cacheable: bool) -> None:
     assert is_public_catalog_query(query, None) is cacheable
 

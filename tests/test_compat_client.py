@@ -85,15 +85,18 @@ async def deliver(api: Api, phone: int | str, code: str) -> None:
 async def offer(api: Api, country: str, service: str) -> dict[str, Any]:
     data = await api.gql(
         "query($c: String, $s: String) { prices(country: $c, service: $s)"
-        " { price { amount } available } }", {"c": country, "s": service},
+        " { price { amount } available } }",
+        {"c": country, "s": service},
     )
     [found] = data["prices"]
     return found  # type: ignore[no-any-return]
 
 
 async def stored(user: ApiUser) -> tuple[int, tuple[Any, ...]]:
-    rows = await Activation.filter(user_id=user.id).order_by("id").values_list(
-        "id", "status", "refunded", "code", "another_sms_requested_at"
+    rows = (
+        await Activation.filter(user_id=user.id)
+        .order_by("id")
+        .values_list("id", "status", "refunded", "code", "another_sms_requested_at")
     )
     return await ledger.balance_minor(user.id), tuple(rows)
 
@@ -109,12 +112,15 @@ async def test_r1_r3_r4_a_bot_runs_its_whole_flow_unchanged_but_for_the_base_url
     # The catalog, as the bot reads it before buying.
     gb = await offer(api, "GB", "tg")
     prices = await run(client.getPrices, service="tg", country=16)
-    assert prices == {"16": {"tg": {"cost": float(gb["price"]["amount"]),
-                                    "count": gb["available"]}}}
+    assert prices == {
+        "16": {"tg": {"cost": float(gb["price"]["amount"]), "count": gb["available"]}}
+    }
     assert (await run(client.getCountries))["16"]["eng"] == "United Kingdom"
     assert (await run(client.getNumbersStatus, country=16))["tg_0"] == str(gb["available"])
     assert await run(client.getOperators, country=16) == {
-        "status": "success", "countryOperators": {"16": ["any"]}}
+        "status": "success",
+        "countryOperators": {"16": ["any"]},
+    }
 
     # getNumber (V1): the price is charged at purchase (R1); the id is GraphQL's too.
     number = await run(client.getNumber, service="tg", country=16)
@@ -157,7 +163,9 @@ async def test_r1_r3_r4_a_bot_runs_its_whole_flow_unchanged_but_for_the_base_url
     assert await run(client.setStatus, id=v2["activationId"], status=8) == "ACCESS_CANCEL"
     # The client 1.5 lists STATUS_CANCEL among its errors, so it hands it back as one.
     assert await run(client.getStatus, id=v2["activationId"]) == {
-        "error": "STATUS_CANCEL", "message": "Current activation canceled and no longer available"}
+        "error": "STATUS_CANCEL",
+        "message": "Current activation canceled and no longer available",
+    }
     cancelled = await api.activation(user, str(v2["activationId"]))
     assert cancelled is not None
     assert (cancelled["status"], cancelled["refunded"]) == ("CANCELLED", True)
@@ -232,8 +240,10 @@ async def test_another_users_activation_is_no_activation(api: Api) -> None:
         (stranger_client.setStatus, {"status": 6}),
     ):
         answer = await run(call, id=foreign, **kwargs)
-        assert answer == {"error": "NO_ACTIVATION",
-                          "message": "The specified activation id does not exist"}
+        assert answer == {
+            "error": "NO_ACTIVATION",
+            "message": "The specified activation id does not exist",
+        }
     assert await stored(owner) == before
     assert await run(owner_client.getStatus, id=foreign) == "STATUS_WAIT_CODE"
 

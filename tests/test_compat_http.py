@@ -55,7 +55,8 @@ class Bot:
 async def create_api_key(api: Api, user: ApiUser, name: str = "bot") -> str:
     data = await api.gql(
         "mutation($n: String!) { createApiKey(name: $n) { key errors { code } } }",
-        {"n": name}, token=user.token,
+        {"n": name},
+        token=user.token,
     )
     assert data["createApiKey"]["errors"] == []
     return data["createApiKey"]["key"]  # type: ignore[no-any-return]
@@ -67,8 +68,13 @@ async def new_bot(api: Api, amount: str | None = "10.00") -> Bot:
 
 
 async def compat(
-    api: Api, key: str | None, action: str | None, *, method: str = "GET",
-    form: dict[str, str] | None = None, **params: str,
+    api: Api,
+    key: str | None,
+    action: str | None,
+    *,
+    method: str = "GET",
+    form: dict[str, str] | None = None,
+    **params: str,
 ) -> httpx.Response:
     query = {k: v for k, v in {"api_key": key, "action": action, **params}.items() if v is not None}
     if method == "GET":
@@ -97,8 +103,10 @@ async def ask(api: Api, bot: Bot, action: str, **params: str) -> str:
 
 async def state(user: ApiUser) -> tuple[Any, ...]:
     """What a refused request must leave as it was: balance, activations, cool-down."""
-    rows = await Activation.filter(user_id=user.id).order_by("id").values_list(
-        "id", "status", "refunded", "code", "another_sms_requested_at", "ended_at"
+    rows = (
+        await Activation.filter(user_id=user.id)
+        .order_by("id")
+        .values_list("id", "status", "refunded", "code", "another_sms_requested_at", "ended_at")
     )
     stored = await User.get(id=user.id)
     return await ledger.balance_minor(user.id), tuple(rows), stored.cooldown_until
@@ -175,7 +183,10 @@ async def test_r1_r3_activation_answers_through_a_whole_flow(
         '"phoneNumber":"$phone","activationCost":$cost,"activationStatus":"STATUS_WAIT_CODE",'
         '"smsCode":null,"smsText":null,"activationTime":"$time","countryCode":"16",'
         '"canGetAnotherSms":true}]}',
-        id=aid, phone=digits, cost=price, time=protocol_time(seen["createdAt"]),
+        id=aid,
+        phone=digits,
+        cost=price,
+        time=protocol_time(seen["createdAt"]),
     )
 
     await deliver(api, digits, "48213")
@@ -186,7 +197,8 @@ async def test_r1_r3_activation_answers_through_a_whole_flow(
     v2 = pinned(
         '{"verificationType":0,"sms":{"dateTime":"$time","code":"48213","text":"$text"},'
         '"call":null}',
-        time=protocol_time(message["receivedAt"]), text=first_text,
+        time=protocol_time(message["receivedAt"]),
+        text=first_text,
     )
     assert json_text(await compat(api, bot.key, "getStatusV2", id=aid)) == v2
 
@@ -219,7 +231,9 @@ async def test_get_number_v2_is_the_documented_json(api: Api) -> None:
         '{"activationId":$id,"phoneNumber":"$phone","activationCost":$cost,"currency":840,'
         '"countryCode":"187","canGetAnotherSms":true,"activationTime":"$time",'
         '"activationOperator":"any"}',
-        id=answer["activationId"], phone=seen["phoneNumber"][1:], cost=seen["price"]["amount"],
+        id=answer["activationId"],
+        phone=seen["phoneNumber"][1:],
+        cost=seen["price"]["amount"],
         time=protocol_time(seen["createdAt"]),
     )
     assert seen["country"]["code"] == "US"
@@ -231,12 +245,16 @@ async def test_get_prices_is_nested_json_with_two_decimal_costs(api: Api) -> Non
     bot = await new_bot(api)
     [gb] = await graphql_offers(api, "GB", "tg")
     assert json_text(await compat(api, bot.key, "getPrices", country="16", service="tg")) == (
-        pinned('{"16":{"tg":{"cost":$cost,"count":$count}}}',
-               cost=gb["price"]["amount"], count=gb["available"])
+        pinned(
+            '{"16":{"tg":{"cost":$cost,"count":$count}}}',
+            cost=gb["price"]["amount"],
+            count=gb["available"],
+        )
     )
     everywhere = json.loads(json_text(await compat(api, bot.key, "getPrices", service="tg")))
-    assert everywhere["16"] == {"tg": {"cost": float(gb["price"]["amount"]),
-                                       "count": gb["available"]}}
+    assert everywhere["16"] == {
+        "tg": {"cost": float(gb["price"]["amount"]), "count": gb["available"]}
+    }
     assert set(everywhere) >= {"0", "2", "6", "16", "187"}  # RU KZ ID GB US pools
     assert "57" not in everywhere  # R11: Iran is priced in the demo, and never offered
     us = await compat(api, bot.key, "getPrices", country="187", service="tg")
@@ -250,16 +268,16 @@ async def test_catalog_actions_are_the_documented_json(api: Api) -> None:
     bot = await new_bot(api)
     gb = sorted(await graphql_offers(api, "GB"), key=lambda o: o["service"]["name"])
     services = ",".join(
-        pinned('{"code":"$code","name":"$name"}', code=o["service"]["code"],
-               name=o["service"]["name"])
+        pinned(
+            '{"code":"$code","name":"$name"}', code=o["service"]["code"], name=o["service"]["name"]
+        )
         for o in gb
     )
     assert json_text(await compat(api, bot.key, "getServicesList", country="16")) == (
         pinned('{"status":"success","services":[$services]}', services=services)
     )
     counts = ",".join(
-        pinned('"${code}_0":"$count"', code=o["service"]["code"], count=o["available"])
-        for o in gb
+        pinned('"${code}_0":"$count"', code=o["service"]["code"], count=o["available"]) for o in gb
     )
     assert json_text(await compat(api, bot.key, "getNumbersStatus", country="16")) == (
         pinned("{$counts}", counts=counts)
@@ -286,7 +304,8 @@ async def test_catalog_actions_refuse_bad_filters(api: Api) -> None:
             assert text(answer) == "WRONG_COUNTRY_ID", (action, country)
         # An empty country counts as absent: the unfiltered answer.
         assert json_text(await compat(api, bot.key, action, country="")) == json_text(
-            await compat(api, bot.key, action))
+            await compat(api, bot.key, action)
+        )
     assert text(await compat(api, bot.key, "getPrices", service="nosuch")) == "BAD_SERVICE"
 
 
@@ -294,10 +313,20 @@ async def test_get_countries_lists_countries_on_sale_by_protocol_id(api: Api) ->
     bot = await new_bot(api)
     body = json_text(await compat(api, bot.key, "getCountries"))
     # Russian names as PHP's json_encode writes them: ASCII with \u escapes.
-    assert pinned('"16":{"id":16,"eng":"United Kingdom","rus":$rus,"visible":1,"retry":1}',
-                  rus=json.dumps("Великобритания")) in body
-    assert pinned('"187":{"id":187,"eng":"United States","rus":$rus,"visible":1,"retry":1}',
-                  rus=json.dumps("США")) in body
+    assert (
+        pinned(
+            '"16":{"id":16,"eng":"United Kingdom","rus":$rus,"visible":1,"retry":1}',
+            rus=json.dumps("Великобритания"),
+        )
+        in body
+    )
+    assert (
+        pinned(
+            '"187":{"id":187,"eng":"United States","rus":$rus,"visible":1,"retry":1}',
+            rus=json.dumps("США"),
+        )
+        in body
+    )
     countries = json.loads(body)
     assert "57" not in countries  # R11: Iran is known and never on sale
     assert "12" not in countries  # an alias, not a country of its own
@@ -315,8 +344,11 @@ async def test_protocol_country_12_is_an_alias_of_usa_187(api: Api) -> None:
     [us] = await graphql_offers(api, "US", "tg")
     # Keyed by the id asked for, so that a bot reading answer["12"] finds it.
     assert json_text(await compat(api, bot.key, "getPrices", country="12", service="tg")) == (
-        pinned('{"12":{"tg":{"cost":$cost,"count":$count}}}',
-               cost=us["price"]["amount"], count=us["available"])
+        pinned(
+            '{"12":{"tg":{"cost":$cost,"count":$count}}}',
+            cost=us["price"]["amount"],
+            count=us["available"],
+        )
     )
 
 
@@ -368,7 +400,8 @@ async def test_r13_only_a_live_api_key_authenticates(api: Api) -> None:
     [old_id] = [c["id"] for c in data["credentials"] if c["name"] == "old"]
     revoke = await api.gql(
         "mutation($id: ID!) { revokeCredential(id: $id) { revoked errors { code } } }",
-        {"id": old_id}, token=bot.user.token,
+        {"id": old_id},
+        token=bot.user.token,
     )
     assert revoke["revokeCredential"]["revoked"] is True
     before = await state(bot.user)
@@ -420,8 +453,23 @@ async def test_wrong_or_absurd_max_price_is_wrong_max_price_with_the_price(api: 
     [gb] = await graphql_offers(api, "GB", "tg")
     assert gb["price"]["amount"] == "0.48"  # the demo price the maxPrices below are chosen for
     before = await state(bot.user)
-    cases = [("getNumber", p) for p in ("0.47", "0.01", "0", "-1", "abc", "NaN", "Infinity",
-                                          "1e400", "0.001", "99999999999", "0x10", "1,5")]
+    cases = [
+        ("getNumber", p)
+        for p in (
+            "0.47",
+            "0.01",
+            "0",
+            "-1",
+            "abc",
+            "NaN",
+            "Infinity",
+            "1e400",
+            "0.001",
+            "99999999999",
+            "0x10",
+            "1,5",
+        )
+    ]
     for action, max_price in [*cases, ("getNumberV2", "0.47"), ("getNumberV2", "abc")]:
         answer = await compat(api, bot.key, action, service="tg", country="16", maxPrice=max_price)
         assert text(answer) == "WRONG_MAX_PRICE:0.48", (action, max_price)
@@ -479,9 +527,9 @@ async def test_rate_limit_per_api_key_answers_banned_until_and_buys_nothing(
     bot = await new_bot(api)
     other_key = await create_api_key(api, bot.user, "second bot")
     override_settings(api_requests_per_second=2)
-    responses = await asyncio.gather(*[
-        compat(api, bot.key, "getNumber", service="tg", country="16") for _ in range(6)
-    ])
+    responses = await asyncio.gather(
+        *[compat(api, bot.key, "getNumber", service="tg", country="16") for _ in range(6)]
+    )
     answers = [text(r) for r in responses]
     bought_ids = [a for a in answers if a.startswith("ACCESS_NUMBER:")]
     refused = [a for a in answers if BANNED.match(a)]
@@ -498,9 +546,14 @@ async def test_rate_limit_per_api_key_answers_banned_until_and_buys_nothing(
 
 # -- one activation: bad ids and statuses ---------------------------------------------------
 ID_ACTIONS = [
-    ("getStatus", {}), ("getFullSms", {}), ("getStatusV2", {}),
-    ("setStatus", {"status": "1"}), ("setStatus", {"status": "3"}),
-    ("setStatus", {"status": "6"}), ("setStatus", {"status": "8"}), ("setStatus", {"status": "-1"}),
+    ("getStatus", {}),
+    ("getFullSms", {}),
+    ("getStatusV2", {}),
+    ("setStatus", {"status": "1"}),
+    ("setStatus", {"status": "3"}),
+    ("setStatus", {"status": "6"}),
+    ("setStatus", {"status": "8"}),
+    ("setStatus", {"status": "-1"}),
 ]
 
 
@@ -513,7 +566,10 @@ async def test_bad_and_foreign_activation_ids_are_no_activation_alike(api: Api) 
         foreign = await compat(api, stranger.key, action, id=str(foreign_id), **extra)
         # Another user's activation reads exactly like one that does not exist.
         assert (foreign.status_code, foreign.headers["content-type"], foreign.content) == (
-            unknown.status_code, unknown.headers["content-type"], unknown.content)
+            unknown.status_code,
+            unknown.headers["content-type"],
+            unknown.content,
+        )
         assert text(foreign) == "NO_ACTIVATION", (action, extra)
         for bad in (None, "", "abc", "-1", "0", "1.5", "1_2", "１２", "9" * 11, "9" * 5000):
             answer = await compat(api, stranger.key, action, id=bad, **extra)

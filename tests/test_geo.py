@@ -14,7 +14,8 @@ async def test_r11_sign_up_from_a_sanctioned_country_is_refused(api: Api) -> Non
     users = await User.all().count()
     data = await api.gql(
         'mutation { register(email: "r11-signup@example.com", password: "long enough 1")'
-        " { token errors { code } } }", ip=IRAN,
+        " { token errors { code } } }",
+        ip=IRAN,
     )
     assert data["register"] == {"token": None, "errors": [{"code": "COUNTRY_UNAVAILABLE"}]}
     assert await User.all().count() == users

@@ -46,8 +46,11 @@ async def run_audit(node: str, url: str) -> tuple[int, str]:
     # A subprocess of its own event loop's kind: the server lives in this loop and must keep
     # answering while node runs, so nothing here may block.
     process = await asyncio.create_subprocess_exec(
-        node, str(JS / "audit.mjs"), url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        node,
+        str(JS / "audit.mjs"),
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     try:
         output, _ = await asyncio.wait_for(process.communicate(), AUDIT_TIMEOUT_SECONDS)
@@ -75,7 +78,8 @@ async def test_graphql_over_http_spec_audits_report_no_error(server: Server) -> 
 
 async def test_graphql_response_json_request_error_is_400_without_data(api: Api) -> None:
     response = await api.client.post(
-        "/graphql", json={"query": "{ me { noSuchField } }"},
+        "/graphql",
+        json={"query": "{ me { noSuchField } }"},
         headers={"accept": f"{GRAPHQL_RESPONSE_JSON}, application/json;q=0.9"},
     )
     assert response.status_code == 400
@@ -88,7 +92,8 @@ async def test_graphql_response_json_request_error_is_400_without_data(api: Api)
 async def test_graphql_response_json_field_error_stays_200_with_data(api: Api) -> None:
     # Executed, with an auth failure in a field: a well-formed GraphQL response, not a 4xx.
     response = await api.client.post(
-        "/graphql", json={"query": "{ activations { edges { cursor } } }"},
+        "/graphql",
+        json={"query": "{ activations { edges { cursor } } }"},
         headers={"accept": GRAPHQL_RESPONSE_JSON},
     )
     assert response.status_code == 200
@@ -98,8 +103,9 @@ async def test_graphql_response_json_field_error_stays_200_with_data(api: Api) -
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json, "
-                                    f"{GRAPHQL_RESPONSE_JSON};q=0.5"])
+@pytest.mark.parametrize(
+    "accept", [None, "*/*", "application/json", f"application/json, {GRAPHQL_RESPONSE_JSON};q=0.5"]
+)
 async def test_application_json_request_error_keeps_answering_200(
     api: Api, accept: str | None
 ) -> None:

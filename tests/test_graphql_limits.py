@@ -100,7 +100,8 @@ async def test_more_tokens_than_allowed_are_refused(api: Api) -> None:
     document = f"mutation {{ {register_field(email)} {padding} }}"
     messages = top_level_errors(await graphql_post(api, {"query": document}))
     assert messages == [
-        f"Syntax Error: Document contains more than {limit} tokens. Parsing aborted."]
+        f"Syntax Error: Document contains more than {limit} tokens. Parsing aborted."
+    ]
     await assert_not_registered(email, users)
 
 
@@ -179,13 +180,17 @@ async def test_body_over_64_kib_is_refused_413(api: Api) -> None:
 async def test_streamed_body_over_64_kib_is_refused_413(api: Api) -> None:
     """Without Content-Length (chunked), the limit holds while the body is read."""
     email, users = new_email(), await User.all().count()
-    body = json.dumps({"query": f"mutation {{ {register_field(email)} }}",
-                       "variables": {"pad": "x" * (api.server.settings.graphql_max_body_bytes)}})
+    body = json.dumps(
+        {
+            "query": f"mutation {{ {register_field(email)} }}",
+            "variables": {"pad": "x" * (api.server.settings.graphql_max_body_bytes)},
+        }
+    )
 
     async def chunks() -> AsyncIterator[bytes]:
         data = body.encode()
         for start in range(0, len(data), 8192):
-            yield data[start:start + 8192]
+            yield data[start : start + 8192]
 
     response = await api.client.post(
         "/graphql", content=chunks(), headers={"content-type": "application/json"}
@@ -215,8 +220,13 @@ async def test_unexpected_error_is_masked(api: Api, monkeypatch: pytest.MonkeyPa
     [
         ("{ activations { edges { cursor } } }", {}, "UNAUTHENTICATED", "sign in first"),
         ("{ nope }", {}, None, "Cannot query field 'nope'"),
-        ("mutation($a: Decimal!) { adjustBalance(userId: 1, amount: $a, reason: \"x\")"
-         " { errors { code } } }", {"a": "NaN"}, None, "Decimal must be a string such as"),
+        (
+            'mutation($a: Decimal!) { adjustBalance(userId: 1, amount: $a, reason: "x")'
+            " { errors { code } } }",
+            {"a": "NaN"},
+            None,
+            "Decimal must be a string such as",
+        ),
         ("{ countries { code ", {}, None, "Syntax Error"),
     ],
 )
@@ -241,7 +251,8 @@ async def test_service_error_of_a_query_stays_visible(api: Api) -> None:
 async def test_websocket_from_another_origin_is_refused(api: Api) -> None:
     with pytest.raises(InvalidStatus) as refused:
         async with websockets.connect(
-            live.ws_url(api.server.url), subprotocols=[live.TRANSPORT_WS],  # type: ignore[list-item]
+            live.ws_url(api.server.url),
+            subprotocols=[live.TRANSPORT_WS],  # type: ignore[list-item]
             origin="http://evil.example",  # type: ignore[arg-type]
         ):
             pass
@@ -254,10 +265,13 @@ async def test_websocket_from_allowed_origin_or_no_origin_is_accepted(
 ) -> None:
     user = await api.register()
     async with websockets.connect(
-        live.ws_url(api.server.url), subprotocols=[live.TRANSPORT_WS],  # type: ignore[list-item]
+        live.ws_url(api.server.url),
+        subprotocols=[live.TRANSPORT_WS],  # type: ignore[list-item]
         origin=origin,  # type: ignore[arg-type]
     ) as socket:
         assert socket.subprotocol == live.TRANSPORT_WS
-        await live.send(socket, {"type": "connection_init",
-                                 "payload": {"authorization": f"Bearer {user.token}"}})
+        await live.send(
+            socket,
+            {"type": "connection_init", "payload": {"authorization": f"Bearer {user.token}"}},
+        )
         assert (await live.receive(socket))["type"] == "connection_ack"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
 import socket
@@ -10,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from services import clock
 from tests import live
 from tests.api import Api
 
@@ -33,7 +31,9 @@ async def test_code_is_pushed_the_moment_it_arrives(api: Api) -> None:
 async def test_both_protocols_deliver(api: Api, protocol: str) -> None:
     user = await api.funded_user()
     activation = await api.bought(user)
-    async with live.events(api.server.url, user.token, protocol, activationId=activation["id"]) as feed:
+    async with live.events(
+        api.server.url, user.token, protocol, activationId=activation["id"]
+    ) as feed:
         await live.wait_subscribed(user.id)
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 77001")
         event = await feed.next()
@@ -88,19 +88,33 @@ async def test_a_client_that_never_reads_cannot_grow_server_memory(api: Api) -> 
     port = int(api.server.url.rsplit(":", 1)[1])
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    async with live.raw_socket(api.server.url, sock=sock, max_size=None) as stalled, \
-            live.events(api.server.url, user.token, activationId=activation["id"]) as healthy:
-        await live.send(stalled, {"type": "connection_init",
-                                  "payload": {"authorization": f"Bearer {user.token}"}})
+    async with (
+        live.raw_socket(api.server.url, sock=sock, max_size=None) as stalled,
+        live.events(api.server.url, user.token, activationId=activation["id"]) as healthy,
+    ):
+        await live.send(
+            stalled,
+            {"type": "connection_init", "payload": {"authorization": f"Bearer {user.token}"}},
+        )
         await live.receive(stalled)
-        await live.send(stalled, {"type": "subscribe", "id": "1", "payload": {
-            "query": live.EVENTS_TEXT, "variables": {"activationId": activation["id"]}}})
+        await live.send(
+            stalled,
+            {
+                "type": "subscribe",
+                "id": "1",
+                "payload": {
+                    "query": live.EVENTS_TEXT,
+                    "variables": {"activationId": activation["id"]},
+                },
+            },
+        )
         await live.wait_subscribed(user.id)
         stalled.transport.pause_reading()  # from here on the client reads nothing at all
         server_side = _server_connection(api, client_port=sock.getsockname()[1])
         # Small kernel buffers, so that the test reaches the application's own bound quickly.
         server_side.transport.get_extra_info("socket").setsockopt(
-            socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+        )
         for _ in range(150):  # ~250 KB of incompressible events (websockets may deflate)
             noise = base64.b64encode(os.urandom(1400)).decode()
             await api.deliver_sms(activation["phoneNumber"], f"Telegram code: 24680. {noise}")

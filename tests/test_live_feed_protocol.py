@@ -13,9 +13,14 @@ PROTOCOLS = [live.TRANSPORT_WS, live.LEGACY_WS]
 SUBSCRIBE = {live.TRANSPORT_WS: "subscribe", live.LEGACY_WS: "start"}
 
 
-def subscribe_message(protocol: str, op_id: str, variables: dict[str, object] | None = None) -> dict[str, object]:
-    return {"type": SUBSCRIBE[protocol], "id": op_id,
-            "payload": {"query": live.EVENTS_TEXT, "variables": variables or {}}}
+def subscribe_message(
+    protocol: str, op_id: str, variables: dict[str, object] | None = None
+) -> dict[str, object]:
+    return {
+        "type": SUBSCRIBE[protocol],
+        "id": op_id,
+        "payload": {"query": live.EVENTS_TEXT, "variables": variables or {}},
+    }
 
 
 async def init(socket: object, token: str | None) -> None:
@@ -62,8 +67,15 @@ async def test_connection_init_timeout_4408(api: Api, protocol: str) -> None:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-@pytest.mark.parametrize("message", ["[1, 2]", '{"type": "connection_init", "payload": [1]}',
-                                     '{"id": "1"}', '{"type": "subscribe", "id": 1}'])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "[1, 2]",
+        '{"type": "connection_init", "payload": [1]}',
+        '{"id": "1"}',
+        '{"type": "subscribe", "id": 1}',
+    ],
+)
 async def test_malformed_message_closes_4400(api: Api, protocol: str, message: str) -> None:
     user = await api.register()
     async with live.raw_socket(api.server.url, protocol) as socket:
@@ -120,8 +132,10 @@ async def test_a_user_never_receives_another_users_events(api: Api) -> None:
         await init(socket, mallory.token)
         await live.receive(socket)
         # Guessing Alice's activation id: refused like an unknown id.
-        await live.send(socket, subscribe_message(live.TRANSPORT_WS, "guess",
-                                                  {"activationId": activation["id"]}))
+        await live.send(
+            socket,
+            subscribe_message(live.TRANSPORT_WS, "guess", {"activationId": activation["id"]}),
+        )
         refusal = await live.receive(socket)
         # The stream fails before its first event: a `next` carrying only errors, then complete.
         assert refusal["type"] == "next"
@@ -140,8 +154,10 @@ async def test_two_first_subscribers_at_once_both_receive(api: Api) -> None:
     """broadcaster loses one of two simultaneous first subscriptions to a channel; we don't."""
     user = await api.funded_user()
     activation = await api.bought(user)
-    async with live.events(api.server.url, user.token) as one, \
-            live.events(api.server.url, user.token) as two:
+    async with (
+        live.events(api.server.url, user.token) as one,
+        live.events(api.server.url, user.token) as two,
+    ):
         await live.wait_subscribed(user.id, count=2)
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 12121")
         first, second = await asyncio.gather(one.next(), two.next())

@@ -41,13 +41,16 @@ async def test_code_delivered_to_process_b_reaches_subscriber_on_process_a(api: 
     env = process_env(api.server, settings.redis_url, settings.redis_prefix)
     user = await api.funded_user()
     activation = await api.bought(user)
-    async with app_process(env) as process_b, httpx.AsyncClient(base_url=process_b) as client_b:
-        async with live.events(api.server.url, user.token, activationId=activation["id"]) as feed:
-            await live.wait_subscribed(user.id)
-            api_b = Api(client_b, api.server)  # same secret, other process's webhook
-            answer = await api_b.deliver_sms(activation["phoneNumber"], "Telegram code: 31337")
-            assert answer.json() == {"status": "delivered"}
-            event = await feed.next(timeout=5)
+    async with (
+        app_process(env) as process_b,
+        httpx.AsyncClient(base_url=process_b) as client_b,
+        live.events(api.server.url, user.token, activationId=activation["id"]) as feed,
+    ):
+        await live.wait_subscribed(user.id)
+        api_b = Api(client_b, api.server)  # same secret, other process's webhook
+        answer = await api_b.deliver_sms(activation["phoneNumber"], "Telegram code: 31337")
+        assert answer.json() == {"status": "delivered"}
+        event = await feed.next(timeout=5)
     assert event["sms"]["code"] == "31337"
 
 
@@ -56,9 +59,12 @@ async def test_redis_outage_of_ten_seconds_loses_no_code(api: Api) -> None:
     """Both processes use a redis-server of this test's own; it dies for 10 s mid-stream."""
     async with redis_server() as redis:
         env = process_env(api.server, redis.url, "outage:")
-        async with app_process(env) as process_a, app_process(env) as process_b, \
-                httpx.AsyncClient(base_url=process_a) as client_a, \
-                httpx.AsyncClient(base_url=process_b) as client_b:
+        async with (
+            app_process(env) as process_a,
+            app_process(env) as process_b,
+            httpx.AsyncClient(base_url=process_a) as client_a,
+            httpx.AsyncClient(base_url=process_b) as client_b,
+        ):
             api_a, api_b = Api(client_a, api.server), Api(client_b, api.server)
             user = await api_a.funded_user()
             activation = await api_a.bought(user)
@@ -71,7 +77,9 @@ async def test_redis_outage_of_ten_seconds_loses_no_code(api: Api) -> None:
                 await redis.stop()
                 assert (await client_a.get("/readyz")).status_code in (200, 503)
                 for code in ("10002", "10003"):  # delivered while Redis is down
-                    answer = await api_b.deliver_sms(activation["phoneNumber"], f"Telegram code: {code}")
+                    answer = await api_b.deliver_sms(
+                        activation["phoneNumber"], f"Telegram code: {code}"
+                    )
                     assert answer.json() == {"status": "delivered"}
                 await asyncio.sleep(10)
                 await redis.start()  # same port: the processes find it again by themselves

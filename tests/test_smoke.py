@@ -29,10 +29,13 @@ async def test_buy_receive_code_and_history(api: Api) -> None:
     assert seen["code"] == "48213"
     assert [m["code"] for m in seen["messages"]] == ["48213"]
     data = await api.gql(
-        "{ transactions { edges { node { kind amount { amount } balanceAfter { amount } activationId } } } }",
+        "{ transactions { edges { node { kind amount { amount } balanceAfter { amount }"
+        " activationId } } } }",
         token=user.token,
     )
-    kinds = [(e["node"]["kind"], e["node"]["amount"]["amount"]) for e in data["transactions"]["edges"]]
+    kinds = [
+        (e["node"]["kind"], e["node"]["amount"]["amount"]) for e in data["transactions"]["edges"]
+    ]
     assert kinds == [("PURCHASE", f"-{price}"), ("ADJUSTMENT", "5.00")]
 
 

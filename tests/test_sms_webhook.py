@@ -101,13 +101,20 @@ async def test_r2_matching_sms_is_delivered_with_its_code(api: Api, shape: str) 
     assert (seen["status"], seen["code"]) == ("RECEIVED", code)
     [message] = seen["messages"]
     assert (message["code"], message["text"], message["sender"]) == (
-        code, payload["text"], payload["from"])
+        code,
+        payload["text"],
+        payload["from"],
+    )
     if "receivedAt" in payload:
         assert datetime.fromisoformat(message["receivedAt"]) == datetime.fromisoformat(
-            payload["receivedAt"].replace("Z", "+00:00"))
+            payload["receivedAt"].replace("Z", "+00:00")
+        )
     [row] = await stored(payload["id"])
     assert (row.activation_id, row.code, row.to_e164) == (  # type: ignore[attr-defined]
-        int(activation["id"]), code, activation["phoneNumber"])
+        int(activation["id"]),
+        code,
+        activation["phoneNumber"],
+    )
     # The first SMS captures the hold; the user's balance was debited at purchase and stays.
     assert await transfer_kinds(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
     assert await api.balance(user) == balance
@@ -115,8 +122,12 @@ async def test_r2_matching_sms_is_delivered_with_its_code(api: Api, shape: str) 
 
 # -- R2: other services' SMS are stored, never shown ---------------------------------------------
 @pytest.mark.parametrize(
-    "shape", ["whatsapp_dashed_code.json", "google_code_from_short_number.json",
-              "instagram_spaced_code_without_time.json"],
+    "shape",
+    [
+        "whatsapp_dashed_code.json",
+        "google_code_from_short_number.json",
+        "instagram_spaced_code_without_time.json",
+    ],
 )
 async def test_r2_sms_of_another_service_is_stored_not_shown(
     api: Api, shape: str, ledger_is_consistent: None
@@ -128,7 +139,10 @@ async def test_r2_sms_of_another_service_is_stored_not_shown(
     assert (response.status_code, response.json()) == (200, {"status": "stored"})
     [row] = await stored(payload["id"])
     assert (row.activation_id, row.to_e164, row.text) == (  # type: ignore[attr-defined]
-        None, activation["phoneNumber"], payload["text"])
+        None,
+        activation["phoneNumber"],
+        payload["text"],
+    )
     await assert_still_waiting(api, user, activation)
     assert await api.balance(user) == balance
 
@@ -152,8 +166,14 @@ async def test_r2_one_number_two_services_each_user_sees_only_their_own(api: Api
     for_wa = await api.bought(bob, country.code, "wa")
     assert for_tg["phoneNumber"] == for_wa["phoneNumber"] == number.e164
 
-    responses = [await send(api, recorded(shape, number.e164)) for shape in (
-        "whatsapp_dashed_code.json", "telegram_code.json", "google_code_from_short_number.json")]
+    responses = [
+        await send(api, recorded(shape, number.e164))
+        for shape in (
+            "whatsapp_dashed_code.json",
+            "telegram_code.json",
+            "google_code_from_short_number.json",
+        )
+    ]
     assert [r.json()["status"] for r in responses] == ["delivered", "delivered", "stored"]
 
     alice_sees = await api.activation(alice, for_tg["id"])
@@ -182,8 +202,12 @@ async def test_r2_sms_from_a_supplier_not_owning_the_number_is_not_delivered(api
 
 async def a_supplier(*, active: bool = True) -> Supplier:
     code = f"test-{uuid.uuid4().hex[:8]}"
-    return await Supplier.create(code=code, name=f"Test supplier {code}",
-                                 webhook_secret=f"secret-{uuid.uuid4().hex}", active=active)
+    return await Supplier.create(
+        code=code,
+        name=f"Test supplier {code}",
+        webhook_secret=f"secret-{uuid.uuid4().hex}",
+        active=active,
+    )
 
 
 # -- idempotency ---------------------------------------------------------------------------------
@@ -200,7 +224,8 @@ async def test_same_message_id_twice_is_a_duplicate_and_changes_nothing(
     # The id alone decides: a different text under the same id is the same message.
     altered = await send(api, {**payload, "text": "Telegram code: 11111. Do not give"})
     assert [(r.status_code, r.json()) for r in (retry, altered)] == [
-        (200, {"status": "duplicate"})] * 2
+        (200, {"status": "duplicate"})
+    ] * 2
 
     assert len(await stored(payload["id"])) == 1
     assert await transfer_kinds(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
@@ -279,7 +304,8 @@ def _field(**changes: object) -> Callable[[str], bytes]:
 BAD_BODIES: dict[str, Callable[[str], bytes]] = {
     "malformed JSON": lambda to: b'{"id": "x", "to": "' + to.encode() + b'", "text": ',
     "not UTF-8": lambda to: encoded(recorded("telegram_code.json", to)).replace(
-        b"Telegram code", b"Telegram \xff code"),
+        b"Telegram code", b"Telegram \xff code"
+    ),
     "JSON array": lambda to: encoded([recorded("telegram_code.json", to)]),
     "JSON string": lambda to: encoded(to),
     "JSON null": lambda to: b"null",
@@ -323,16 +349,18 @@ async def test_bad_input_is_refused_400_and_nothing_stored(api: Api, case: str) 
 async def test_streamed_body_over_16_kib_is_refused_400(api: Api) -> None:
     """No Content-Length (chunked): the limit holds while reading, not only on the header."""
     user, activation = await live_activation(api)
-    body = encoded(recorded("telegram_code.json", activation["phoneNumber"],
-                            padding="x" * (16 * 1024)))
+    body = encoded(
+        recorded("telegram_code.json", activation["phoneNumber"], padding="x" * (16 * 1024))
+    )
 
     async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(body), 4096):
-            yield body[start:start + 4096]
+            yield body[start : start + 4096]
 
     header = sign(api.server.settings.demo_supplier_secret, body, int(time.time()))
     response = await api.client.post(
-        "/suppliers/demo/sms", content=chunks(),
+        "/suppliers/demo/sms",
+        content=chunks(),
         headers={"content-type": "application/json", "x-signature": header},
     )
     assert response.status_code == 400

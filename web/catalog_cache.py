@@ -48,8 +48,9 @@ class CatalogResponseCache:
         )
 
     @staticmethod
-    def key(query: str | None, variables: dict[str, Any] | None,
-            operation_name: str | None) -> tuple[str, str, str | None] | None:
+    def key(
+        query: str | None, variables: dict[str, Any] | None, operation_name: str | None
+    ) -> tuple[str, str, str | None] | None:
         if not query or not is_public_catalog_query(query, operation_name):
             return None
         try:
@@ -65,7 +66,9 @@ class CatalogResponseCache:
         self._entries.move_to_end(key)
         return entry[1]
 
-    def put(self, key: tuple[str, str, str | None], version: object, result: ExecutionResult) -> None:
+    def put(
+        self, key: tuple[str, str, str | None], version: object, result: ExecutionResult
+    ) -> None:
         if result.errors:
             return  # only clean results; errors are cheap to recompute and may be transient
         self._entries[key] = (version, result)

@@ -16,12 +16,12 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
-from services import catalog
-from web.catalog_cache import CatalogResponseCache
 from schema import schema
+from services import catalog
 from settings import Settings
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 from subscriptions.sockets import registry
+from web.catalog_cache import CatalogResponseCache
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
@@ -49,8 +49,10 @@ def is_request_error(data: GraphQLHTTPResponse) -> bool:
     """Nothing was executed: the document did not parse or validate, or the variables did not
     coerce. Such errors carry no `path`; an error raised while executing a field always does."""
     errors = data.get("errors") or []
-    return data.get("data") is None and bool(errors) and not any(
-        isinstance(e, dict) and "path" in e for e in errors
+    return (
+        data.get("data") is None
+        and bool(errors)
+        and not any(isinstance(e, dict) and "path" in e for e in errors)
     )
 
 
@@ -104,8 +106,15 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
         return response
 
-    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any,
-                             context: Context, root_value: Any, request_data: Any) -> Any:
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: Any,
+    ) -> Any:
         """Public catalog queries are answered from the catalog response cache."""
         key = self.catalog_cache.key(
             request_data.query, request_data.variables, request_data.operation_name

@@ -43,8 +43,17 @@ class _TooLarge(Exception):
 
 
 async def _too_large(send: Send) -> None:
-    body = b'{"errors":[{"message":"request body too large","extensions":{"code":"INVALID_INPUT"}}]}'
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    body = (
+        b'{"errors":[{"message":"request body too large","extensions":{"code":"INVALID_INPUT"}}]}'
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -32,8 +32,9 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:  # idem
         checks["event_bus"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", **checks},
-                        status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
+    )
 
 
 async def metrics(request: Request) -> Response:
