@@ -185,13 +185,14 @@ def app_env(database_url: str, prefix: str, **extra: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def orm(database_url: str) -> AsyncIterator[None]:
+async def orm(database_url: str, pool_size: int = 5) -> AsyncIterator[None]:
     """The app's models in this (driver) process, on the database a server has migrated."""
     from tortoise import Tortoise
 
     from settings import tortoise_config
 
-    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+    url = f"{database_url}?maxsize={pool_size}"
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
     try:
         yield
     finally:

@@ -315,33 +315,68 @@ async def configure_services(database_url: str, prefix: str) -> None:
             redis_prefix=prefix,
             demo_supplier_secret=SUPPLIER_SECRET,
             abuse_cancel_threshold=1_000_000_000,
+            price_cache_seconds=3600.0,
         )
     )
+    # Set-up only: every purchase drops this process's price snapshot, and rebuilding it (an
+    # availability count over the whole pool) for each of thousands of set-up purchases took
+    # minutes. The server's own snapshot is not affected.
+    from services import catalog
+
+    catalog.invalidate = lambda: None
 
 
-async def create_subscribers(count: int, *, batch: int = 25) -> list[Subscriber]:
+async def create_subscribers(
+    database_url: str, prefix: str, count: int, *, processes: int = 2
+) -> list[Subscriber]:
+    """Numbers and users here; the purchases and first SMS in `processes` worker processes
+    (the ORM's Python overhead, not the database, bounds one process at ~35 set-ups/s)."""
     from models import Country, Supplier
-    from services import accounts
     from suppliers import demo
 
     supplier = await Supplier.get(code=demo.CODE)
-    countries = [await Country.get(code=code) for code in demo.POOLS]
-    for country in countries:  # one number per activation (a number sells once per service)
-        await demo.add_numbers(supplier, country, count // len(countries) + 5)
+    for code in demo.POOLS:  # one number per activation (a number sells once per service)
+        country = await Country.get(code=code)
+        await demo.add_numbers(supplier, country, count // len(demo.POOLS) + 5)
     users = await create_users(count)
-    admin_token, _ = await accounts.login(common.ADMIN_EMAIL, common.ADMIN_PASSWORD, ip=None)
-    admin = await accounts.authenticate(admin_token)
-    assert admin is not None
-    subscribers: list[Subscriber] = []
-    for start in range(0, count, batch):
-        chunk = users[start : start + batch]
-        subscribers += await asyncio.gather(
-            *(
-                buy_and_receive(admin, supplier, user_id, token, countries[(start + i) % 5].code)
-                for i, (user_id, token) in enumerate(chunk)
-            )
+    shares = [users[i::processes] for i in range(processes)]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        results = await asyncio.to_thread(
+            pool.starmap, setup_worker, [(database_url, prefix, share) for share in shares]
         )
-    return subscribers
+    return [Subscriber(*fields) for result in results for fields in result]
+
+
+def setup_worker(
+    database_url: str, prefix: str, users: list[tuple[int, str]]
+) -> list[tuple[int, str, int, str]]:
+    return asyncio.run(_setup_worker(database_url, prefix, users))
+
+
+async def _setup_worker(
+    database_url: str, prefix: str, users: list[tuple[int, str]], batch: int = 20
+) -> list[tuple[int, str, int, str]]:
+    from models import Supplier
+    from services import accounts
+    from suppliers import demo
+
+    async with orm(database_url, pool_size=10):
+        await configure_services(database_url, prefix)
+        supplier = await Supplier.get(code=demo.CODE)
+        admin_token, _ = await accounts.login(common.ADMIN_EMAIL, common.ADMIN_PASSWORD, ip=None)
+        admin = await accounts.authenticate(admin_token)
+        assert admin is not None
+        countries = list(demo.POOLS)
+        done: list[tuple[int, str, int, str]] = []
+        for start in range(0, len(users), batch):
+            done += await asyncio.gather(
+                *(
+                    buy_and_receive(admin, supplier, user_id, token, countries[(start + i) % 5])
+                    for i, (user_id, token) in enumerate(users[start : start + batch])
+                )
+            )
+        return done
 
 
 async def create_users(count: int) -> list[tuple[int, str]]:
@@ -390,7 +425,7 @@ async def create_users(count: int) -> list[tuple[int, str]]:
 
 async def buy_and_receive(
     admin: Any, supplier: Any, user_id: int, token: str, country: str
-) -> Subscriber:
+) -> tuple[int, str, int, str]:
     from services import accounts, activations, balances, clock
     from services.sms import IncomingSms, ingest
 
@@ -409,7 +444,7 @@ async def buy_and_receive(
         )
     )
     assert outcome.value == "delivered", outcome
-    return Subscriber(user_id, token, activation.id, activation.number.e164)
+    return user_id, token, activation.id, activation.number.e164
 
 
 # =============================================================================================
@@ -1097,10 +1132,10 @@ async def run(args: argparse.Namespace) -> None:
     setup = ServerProcess("app:app", app_env(database_url, prefix))
     try:
         await setup.start()  # migrates the database and seeds the demo catalog
-        async with orm(database_url):
+        async with orm(database_url, pool_size=20):
             await configure_services(database_url, prefix)
             started = time.monotonic()
-            subs = await create_subscribers(max(sizes, default=1))
+            subs = await create_subscribers(database_url, prefix, max(sizes, default=1))
             await setup.stop()
             print(
                 f"set-up: {len(subs)} users with an activation each in "

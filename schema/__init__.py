@@ -12,6 +12,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionResult
 
 from resolvers import accounts, activations, balances, catalog
 from schema.accounts import (
@@ -25,7 +26,7 @@ from schema.accounts import (
 from schema.activations import Activation, ActivationConnection, ActivationPayload
 from schema.balances import TransactionConnection
 from schema.catalog import Country, PriceOffer, Service
-from schema.limits import extensions, is_unexpected
+from schema.limits import code_request_errors, extensions, is_unexpected
 from schema.scalars import SCALARS
 from subscriptions.resolvers import Subscription
 
@@ -112,6 +113,11 @@ class Mutation:
 
 
 class Schema(strawberry.Schema):
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        code_request_errors(result.errors)
+        return result
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Logs bugs only. strawberry logs every error with a traceback, including a client's
         syntax, validation and auth errors: noise, and a cost an attacker could multiply."""

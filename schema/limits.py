@@ -48,6 +48,15 @@ def is_unexpected(error: GraphQLError) -> bool:
     )
 
 
+def code_request_errors(errors: list[GraphQLError] | None) -> None:
+    """Gives every request error (syntax, validation, limits, a variable that does not coerce,
+    such as a Decimal "abc") `extensions.code = INVALID_INPUT`, so that clients can branch on a
+    code for those too. Errors raised while executing (they have a path) keep their own."""
+    for error in errors or []:
+        if error.path is None and not (error.extensions or {}).get("code"):
+            error.extensions = {**(error.extensions or {}), "code": "INVALID_INPUT"}
+
+
 def extensions() -> list[Callable[[], SchemaExtension]]:
     return [
         lambda: MaskErrors(should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR),

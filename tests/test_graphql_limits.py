@@ -219,15 +219,15 @@ async def test_unexpected_error_is_masked(api: Api, monkeypatch: pytest.MonkeyPa
     ("document", "variables", "code", "message"),
     [
         ("{ activations { edges { cursor } } }", {}, "UNAUTHENTICATED", "sign in first"),
-        ("{ nope }", {}, None, "Cannot query field 'nope'"),
+        ("{ nope }", {}, "INVALID_INPUT", "Cannot query field 'nope'"),
         (
             'mutation($a: Decimal!) { adjustBalance(userId: 1, amount: $a, reason: "x")'
             " { errors { code } } }",
             {"a": "NaN"},
-            None,
+            "INVALID_INPUT",
             "Decimal must be a string such as",
         ),
-        ("{ countries { code ", {}, None, "Syntax Error"),
+        ("{ countries { code ", {}, "INVALID_INPUT", "Syntax Error"),
     ],
 )
 async def test_intended_errors_stay_visible(
