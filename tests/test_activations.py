@@ -60,8 +60,10 @@ async def snapshot(user: User) -> Snapshot:
     transfers = await Transfer.filter(
         Q(debit_account_id__in=ids) | Q(credit_account_id__in=ids)
     ).count()
-    rows = await Activation.filter(user_id=user.id).order_by("id").values_list(
-        "id", "status", "refunded", "code", "another_sms_requested_at", "ended_at"
+    rows = (
+        await Activation.filter(user_id=user.id)
+        .order_by("id")
+        .values_list("id", "status", "refunded", "code", "another_sms_requested_at", "ended_at")
     )
     return Snapshot(
         balance_minor=accounts[AccountKind.USER].balance_minor,
@@ -159,12 +161,15 @@ async def test_r1_buy_debits_the_price_at_once(api: Api) -> None:
     )
     data = await api.gql(
         "{ transactions(first: 1) { edges { node { kind amount { amount } balanceAfter { amount }"
-        " activationId } } } }", token=user.token,
+        " activationId } } } }",
+        token=user.token,
     )
     [edge] = data["transactions"]["edges"]
     assert edge["node"] == {
-        "kind": "PURCHASE", "amount": {"amount": f"-{activation['price']['amount']}"},
-        "balanceAfter": {"amount": await api.balance(user)}, "activationId": activation["id"],
+        "kind": "PURCHASE",
+        "amount": {"amount": f"-{activation['price']['amount']}"},
+        "balanceAfter": {"amount": await api.balance(user)},
+        "activationId": activation["id"],
     }
 
 
@@ -239,8 +244,9 @@ async def test_same_idempotency_key_with_other_input_is_a_conflict(api: Api) -> 
     before = await snapshot(user)
 
     for other in ({"service": "wa"}, {"country": "RU"}, {"maxPrice": "9.99"}):
-        payload = await api.buy(user, **{"country": "US", "service": "tg", **other},
-                                idempotencyKey=key)
+        payload = await api.buy(
+            user, **{"country": "US", "service": "tg", **other}, idempotencyKey=key
+        )
 
         assert only_error(payload, "IDEMPOTENCY_CONFLICT")["field"] == "idempotencyKey", other
         assert await snapshot(user) == before, other
@@ -290,9 +296,11 @@ async def test_max_price_at_or_above_the_price_buys(api: Api) -> None:
 
 async def buy_with_max_price(api: Api, user: User, max_price: str) -> dict[str, Any]:
     return await api.post(
-        "mutation($m: Decimal) { buyNumber(country: \"RU\", service: \"tg\", maxPrice: $m)"
+        'mutation($m: Decimal) { buyNumber(country: "RU", service: "tg", maxPrice: $m)'
         " { activation { id } errors { code field } } }",
-        {"m": max_price}, token=user.token, ip=user.ip,
+        {"m": max_price},
+        token=user.token,
+        ip=user.ip,
     )
 
 
@@ -304,7 +312,8 @@ async def test_invalid_max_price_is_invalid_input(api: Api) -> None:
         answer = await buy_with_max_price(api, user, max_price)
 
         assert answer["data"]["buyNumber"] == {
-            "activation": None, "errors": [{"code": "INVALID_INPUT", "field": "maxPrice"}]
+            "activation": None,
+            "errors": [{"code": "INVALID_INPUT", "field": "maxPrice"}],
         }, answer
         assert await snapshot(user) == before, max_price
 
@@ -433,10 +442,13 @@ async def test_r4_cancel_while_waiting_refunds_in_full(api: Api) -> None:
     assert await resolutions(activation["id"]) == [TransferKind.HOLD, TransferKind.VOID]
     data = await api.gql(
         "{ transactions(first: 1) { edges { node { kind amount { amount } balanceAfter { amount }"
-        " activationId } } } }", token=user.token,
+        " activationId } } } }",
+        token=user.token,
     )
     assert data["transactions"]["edges"][0]["node"] == {
-        "kind": "REFUND", "amount": {"amount": price}, "balanceAfter": {"amount": "5.00"},
+        "kind": "REFUND",
+        "amount": {"amount": price},
+        "balanceAfter": {"amount": "5.00"},
         "activationId": activation["id"],
     }
     # Once is all: a second cancel is refused and refunds nothing more.
@@ -534,9 +546,13 @@ async def test_r6_ban_refunds_and_the_number_is_never_sold_again_for_the_service
     other = await api.funded_user("5.00")
     later = [await api.bought(buyer, "ID", "wa") for buyer in (user, other, user, other, user)]
     assert banned["phoneNumber"] not in {a["phoneNumber"] for a in later}
-    assert await Activation.filter(
-        number_id=stored.number_id, service_id=stored.service_id  # type: ignore[attr-defined]
-    ).count() == 1
+    assert (
+        await Activation.filter(
+            number_id=stored.number_id,
+            service_id=stored.service_id,  # type: ignore[attr-defined]
+        ).count()
+        == 1
+    )
 
 
 async def test_r6_ban_after_a_code_is_refused(api: Api) -> None:
@@ -555,9 +571,7 @@ async def test_r6_ban_after_a_code_is_refused(api: Api) -> None:
 
 # -- R7: history is kept and cannot be deleted -------------------------------------------------
 async def test_r7_no_mutation_deletes_activations_or_transactions(api: Api) -> None:
-    data = await api.gql(
-        "{ __schema { mutationType { fields { name args { name } } } } }"
-    )
+    data = await api.gql("{ __schema { mutationType { fields { name args { name } } } } }")
     fields = data["__schema"]["mutationType"]["fields"]
     assert {"buyNumber", "cancelActivation"} <= {f["name"] for f in fields}  # it is the real list
     history_words = ("activation", "transaction", "transfer", "history", "sms", "message", "ledger")
@@ -583,11 +597,14 @@ async def test_r7_history_lists_everything_newest_first_in_pages(api: Api) -> No
     assert await Transfer.filter(activation__user_id=user.id).count() == 6  # 5 holds + 1 void
 
     waiting = [a["id"] for a in reversed(bought) if a is not bought[1]]
-    for statuses, first, expected in (("[CANCELLED]", 5, [bought[1]["id"]]),
-                                      ("[WAITING_SMS]", 3, waiting[:3])):
+    for statuses, first, expected in (
+        ("[CANCELLED]", 5, [bought[1]["id"]]),
+        ("[WAITING_SMS]", 3, waiting[:3]),
+    ):
         data = await api.gql(
             f"{{ activations(status: {statuses}, first: {first}) {{ edges {{ node {{ id }} }}"
-            " pageInfo { hasNextPage } } }", token=user.token,
+            " pageInfo { hasNextPage } } }",
+            token=user.token,
         )
         assert [e["node"]["id"] for e in data["activations"]["edges"]] == expected, statuses
         assert data["activations"]["pageInfo"]["hasNextPage"] is (statuses == "[WAITING_SMS]")
@@ -607,7 +624,8 @@ async def pages(
             f"query($f: Int, $a: String) {{ {connection}(first: $f, after: $a) {{"
             f" edges {{ cursor node {{ {NODE_FIELDS[connection]} }} }}"
             " pageInfo { hasNextPage endCursor } } }",
-            {"f": first, "a": after}, token=user.token,
+            {"f": first, "a": after},
+            token=user.token,
         )
         result = data[connection]
         edges = result["edges"]
@@ -622,8 +640,12 @@ async def pages(
 
 
 BAD_PAGES = [
-    (0, None), (-1, None), (101, None),
-    (5, "garbage!"), (5, "Z2FyYmFnZQ=="), (5, ""),
+    (0, None),
+    (-1, None),
+    (101, None),
+    (5, "garbage!"),
+    (5, "Z2FyYmFnZQ=="),
+    (5, ""),
     (5, base64.urlsafe_b64encode(b"other:5").decode()),
     (5, base64.urlsafe_b64encode(b"activation:-1").decode()),
     (5, base64.urlsafe_b64encode(b"activation:0").decode()),
@@ -638,7 +660,8 @@ async def test_r7_page_size_is_bounded_and_cursors_are_checked(api: Api) -> None
             answer = await api.post(
                 f"query($f: Int, $a: String) {{ {connection}(first: $f, after: $a)"
                 " { edges { cursor } } }",
-                {"f": first, "a": after}, token=user.token,
+                {"f": first, "a": after},
+                token=user.token,
             )
 
             case = (connection, first, after, answer)
@@ -672,9 +695,13 @@ async def test_a_number_is_never_sold_twice_for_one_service(api: Api) -> None:
     assert await available(api, "US", "wa") == wa_before
     other = await api.bought(user, "US", "wa")
     stored = await Activation.get(id=int(other["id"]))
-    assert await NumberUse.filter(
-        number_id=stored.number_id, service_id=stored.service_id  # type: ignore[attr-defined]
-    ).count() == 1
+    assert (
+        await NumberUse.filter(
+            number_id=stored.number_id,
+            service_id=stored.service_id,  # type: ignore[attr-defined]
+        ).count()
+        == 1
+    )
     await assert_no_pair_sold_twice(user)
 
 

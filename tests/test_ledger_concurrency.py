@@ -52,8 +52,15 @@ class Size:
 
 BIG = Size(affordable=30, attempts=45, group=4, sweepers=6)
 SMALL = Size(affordable=10, attempts=15, group=1, sweepers=3)
-GROUPS = ("cancel", "sms", "cancel_vs_sms", "ban_vs_sms", "expire", "expire_vs_cancel",
-          "expire_vs_sms")
+GROUPS = (
+    "cancel",
+    "sms",
+    "cancel_vs_sms",
+    "ban_vs_sms",
+    "expire",
+    "expire_vs_cancel",
+    "expire_vs_sms",
+)
 
 
 @dataclass
@@ -95,7 +102,9 @@ async def price_minor(api: Api) -> int:
 
 async def sms_to(api: Api, activation: dict[str, Any], message_id: str | None = None) -> str:
     response = await api.deliver_sms(
-        activation["phoneNumber"], "Your Discord verification code is: 424242", "Discord",
+        activation["phoneNumber"],
+        "Your Discord verification code is: 424242",
+        "Discord",
         message_id=message_id,
     )
     assert response.status_code == 200, response.text
@@ -150,13 +159,17 @@ async def phase_actions(
     """Cancels, bans, SMS (each twice with one message id), races of the two, more buys (only
     refunds can pay for them) and sweeps, all at once."""
     tasks: dict[str, Any] = {
-        "cancel": [error_code(api.act(user, "cancelActivation", a["id"]))
-                   for a in groups["cancel"]],
+        "cancel": [
+            error_code(api.act(user, "cancelActivation", a["id"])) for a in groups["cancel"]
+        ],
         "sms": [_twice(api, a) for a in groups["sms"]],
-        "cancel_vs_sms": [_race(api.act(user, "cancelActivation", a["id"]), sms_to(api, a))
-                          for a in groups["cancel_vs_sms"]],
-        "ban_vs_sms": [_race(api.act(user, "banNumber", a["id"]), sms_to(api, a))
-                       for a in groups["ban_vs_sms"]],
+        "cancel_vs_sms": [
+            _race(api.act(user, "cancelActivation", a["id"]), sms_to(api, a))
+            for a in groups["cancel_vs_sms"]
+        ],
+        "ban_vs_sms": [
+            _race(api.act(user, "banNumber", a["id"]), sms_to(api, a)) for a in groups["ban_vs_sms"]
+        ],
     }
     extra = [api.buy(user, COUNTRY, SERVICE) for _ in range(2 * size.group + 2)]
     names = list(tasks)
@@ -165,9 +178,9 @@ async def phase_actions(
     by_group: dict[str, list[Any]] = {}
     position = 0
     for name in names:
-        by_group[name] = list(results[position:position + len(tasks[name])])
+        by_group[name] = list(results[position : position + len(tasks[name])])
         position += len(tasks[name])
-    return by_group, list(results[position:position + len(extra)])
+    return by_group, list(results[position : position + len(extra)])
 
 
 async def _twice(api: Api, activation: dict[str, Any]) -> list[str]:
@@ -188,11 +201,14 @@ async def check_actions(
 ) -> None:
     assert results["cancel"] == [None] * len(groups["cancel"])
     assert await statuses(_ids(groups["cancel"])) == [ActivationStatus.CANCELLED] * len(
-        groups["cancel"])
+        groups["cancel"]
+    )
     assert results["sms"] == [["delivered", "duplicate"]] * len(groups["sms"])
     assert await statuses(_ids(groups["sms"])) == [ActivationStatus.RECEIVED] * len(groups["sms"])
-    for name, loser_status in (("cancel_vs_sms", ActivationStatus.CANCELLED),
-                               ("ban_vs_sms", ActivationStatus.BANNED)):
+    for name, loser_status in (
+        ("cancel_vs_sms", ActivationStatus.CANCELLED),
+        ("ban_vs_sms", ActivationStatus.BANNED),
+    ):
         for activation, (refused, outcome) in zip(groups[name], results[name], strict=True):
             [status] = await statuses([activation["id"]])
             # Exactly one wins: the refund (and the SMS is only stored) or the code (and the
@@ -202,29 +218,37 @@ async def check_actions(
                 assert await resolutions(activation["id"]) == [TransferKind.HOLD, TransferKind.VOID]
             else:
                 assert (refused, status, outcome) == (
-                    "INVALID_STATE", ActivationStatus.RECEIVED, "delivered"), activation
+                    "INVALID_STATE",
+                    ActivationStatus.RECEIVED,
+                    "delivered",
+                ), activation
                 assert await resolutions(activation["id"]) == [
-                    TransferKind.HOLD, TransferKind.CAPTURE]
+                    TransferKind.HOLD,
+                    TransferKind.CAPTURE,
+                ]
 
 
 def _ids(group: list[dict[str, Any]]) -> list[str]:
     return [a["id"] for a in group]
 
 
-async def phase_expiry(api: Api, user: User, groups: dict[str, list[dict[str, Any]]],
-                       size: Size) -> tuple[list[str | None], list[str]]:
+async def phase_expiry(
+    api: Api, user: User, groups: dict[str, list[dict[str, Any]]], size: Size
+) -> tuple[list[str | None], list[str]]:
     """R4: past the SMS deadline, sweepers race user cancels and late SMS."""
     clock.advance(config.get().sms_wait_seconds + 1)
-    cancels = [error_code(api.act(user, "cancelActivation", a["id"]))
-               for a in groups["expire_vs_cancel"]]
+    cancels = [
+        error_code(api.act(user, "cancelActivation", a["id"])) for a in groups["expire_vs_cancel"]
+    ]
     late = [sms_to(api, a) for a in groups["expire_vs_sms"]]
     results = await asyncio.gather(*cancels, *late, sweep_many(size.sweepers))
     await wait_until_none_waiting(user.id)
-    return list(results[:len(cancels)]), list(results[len(cancels):len(cancels) + len(late)])
+    return list(results[: len(cancels)]), list(results[len(cancels) : len(cancels) + len(late)])
 
 
-async def check_expiry(groups: dict[str, list[dict[str, Any]]], cancels: list[str | None],
-                       late: list[str]) -> None:
+async def check_expiry(
+    groups: dict[str, list[dict[str, Any]]], cancels: list[str | None], late: list[str]
+) -> None:
     group = groups["expire"]
     assert await statuses(_ids(group)) == [ActivationStatus.EXPIRED] * len(group)
     for activation, refused in zip(groups["expire_vs_cancel"], cancels, strict=True):
@@ -242,7 +266,7 @@ async def phase_window_close(api: Api, user: User, received: list[str], size: Si
     clock.advance(config.get().activation_window_seconds)
     finishes = [error_code(api.act(user, "finishActivation", i)) for i in received]
     results = await asyncio.gather(*finishes, sweep_many(size.sweepers))
-    assert set(results[:len(finishes)]) <= {None, "INVALID_STATE"}
+    assert set(results[: len(finishes)]) <= {None, "INVALID_STATE"}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + POLL_TIMEOUT_SECONDS
     while set(await statuses(received)) - {ActivationStatus.FINISHED}:
@@ -251,8 +275,14 @@ async def phase_window_close(api: Api, user: User, received: list[str], size: Si
 
 
 # -- the invariants ----------------------------------------------------------------------------
-async def check_ledger(user: User, funded_minor: int, price: int, extra_bought: int,
-                       refunds_before_extra: int, watch: Watch) -> None:
+async def check_ledger(
+    user: User,
+    funded_minor: int,
+    price: int,
+    extra_bought: int,
+    refunds_before_extra: int,
+    watch: Watch,
+) -> None:
     assert watch.reads > 0
     assert watch.lowest_balance_minor >= 0
     assert watch.lowest_escrow_minor >= 0
@@ -275,9 +305,11 @@ async def check_journal(user: User) -> None:
     """Each of the user's balances is the sum of its entries; all accounts sum to zero."""
     for account in await LedgerAccount.filter(user_id=user.id):
         credits = await Transfer.filter(credit_account_id=account.id).values_list(
-            "amount_minor", flat=True)
+            "amount_minor", flat=True
+        )
         debits = await Transfer.filter(debit_account_id=account.id).values_list(
-            "amount_minor", flat=True)
+            "amount_minor", flat=True
+        )
         assert account.balance_minor == sum(credits) - sum(debits), account.kind
     everything = await LedgerAccount.all().values_list("balance_minor", flat=True)
     assert sum(everything) == 0
@@ -294,8 +326,9 @@ async def run_workload(api: Api, size: Size) -> None:
         bought = await buy_all_at_once(api, user, size, price)
         phones = [a["phoneNumber"] for a in bought]
         assert len(set(phones)) == len(phones)
-        groups = {name: bought[i * size.group:(i + 1) * size.group]
-                  for i, name in enumerate(GROUPS)}
+        groups = {
+            name: bought[i * size.group : (i + 1) * size.group] for i, name in enumerate(GROUPS)
+        }
 
         results, extra = await phase_actions(api, user, groups, size)
         await check_actions(groups, results)
@@ -308,8 +341,11 @@ async def run_workload(api: Api, size: Size) -> None:
         # Bought in the action phase and left alone: they expired too.
         assert set(await statuses(_ids(extra_bought))) <= {ActivationStatus.EXPIRED}
 
-        received = [i for i, s in zip(_ids(bought), await statuses(_ids(bought)), strict=True)
-                    if s == ActivationStatus.RECEIVED]
+        received = [
+            i
+            for i, s in zip(_ids(bought), await statuses(_ids(bought)), strict=True)
+            if s == ActivationStatus.RECEIVED
+        ]
         assert len(received) >= len(groups["sms"])
         await phase_window_close(api, user, received, size)
     finally:
@@ -434,6 +470,9 @@ async def test_r4_expiry_that_saw_waiting_wins_over_a_late_sms_committed_meanwhi
     assert (stored.status, stored.refunded, stored.code) == (ActivationStatus.EXPIRED, True, None)
     assert await resolutions(activation["id"]) == [TransferKind.HOLD, TransferKind.VOID]
     assert await ledger.balance_minor(user.id) == 100
-    assert await Transfer.filter(
-        Q(activation_id=int(activation["id"])) & Q(kind=TransferKind.CAPTURE)
-    ).count() == 0
+    assert (
+        await Transfer.filter(
+            Q(activation_id=int(activation["id"])) & Q(kind=TransferKind.CAPTURE)
+        ).count()
+        == 0
+    )
