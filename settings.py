@@ -94,9 +94,7 @@ class Settings:
     redis_reconnect_max_seconds: float = 2.0  # backoff cap while Redis is unreachable
 
     @classmethod
-    def from_env(
-        cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: object
-    ) -> Settings:
+    def from_env(cls, env_file: str | Path | None = ".env", **overrides: object) -> Settings:
         """Every field can be set by the environment variable of its name in upper case
         (`SMS_WAIT_SECONDS`, `LOGIN_ATTEMPTS_PER_MINUTE`, ...), cast to the field's type."""
         config = Config(env_file if env_file and Path(env_file).exists() else None)
@@ -131,8 +129,14 @@ class Settings:
         return self.database_url.startswith("sqlite://")
 
 
+DEFAULT_POOL_MAX = 20  # PostgreSQL connections per process (tortoise's own default is 5)
+
+
 def tortoise_config(database_url: str) -> dict[str, object]:
     url = database_url.replace("postgresql://", "postgres://", 1)
+    if url.startswith("postgres://") and "maxsize=" not in url:
+        # Set `?maxsize=N` in DATABASE_URL to choose another size.
+        url += ("&" if "?" in url else "?") + f"maxsize={DEFAULT_POOL_MAX}"
     return {
         "connections": {"default": url},
         "apps": {

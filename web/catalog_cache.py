@@ -40,17 +40,30 @@ def is_public_catalog_query(query: str, operation_name: str | None) -> bool:
     )
 
 
+Key = tuple[str, str, str | None]
+
+
+class Entry:
+    """One cached answer: the result, and its JSON body once it has been encoded."""
+
+    __slots__ = ("body", "result", "version")
+
+    def __init__(self, version: object, result: ExecutionResult) -> None:
+        self.version = version
+        self.result = result
+        self.body: str | bytes | None = None
+
+
 class CatalogResponseCache:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str, str | None], tuple[object, ExecutionResult]] = (
-            OrderedDict()
-        )
+        self._entries: OrderedDict[Key, Entry] = OrderedDict()
+        self._by_result: dict[int, Entry] = {}  # id(result) -> entry, to reuse the encoded body
 
     @staticmethod
     def key(
         query: str | None, variables: dict[str, Any] | None, operation_name: str | None
-    ) -> tuple[str, str, str | None] | None:
+    ) -> Key | None:
         if not query or not is_public_catalog_query(query, operation_name):
             return None
         try:
@@ -59,19 +72,35 @@ class CatalogResponseCache:
             return None
         return query, encoded, operation_name
 
-    def get(self, key: tuple[str, str, str | None], version: object) -> ExecutionResult | None:
+    def get(self, key: Key, version: object) -> ExecutionResult | None:
         entry = self._entries.get(key)
-        if entry is None or entry[0] is not version:
+        if entry is None or entry.version is not version:
             return None
         self._entries.move_to_end(key)
-        return entry[1]
+        return entry.result
 
-    def put(
-        self, key: tuple[str, str, str | None], version: object, result: ExecutionResult
-    ) -> None:
+    def entry_of(self, result: object) -> Entry | None:
+        """The entry a result came from (so that its encoded body can be served again)."""
+        entry = self._by_result.get(id(result))
+        return entry if entry is not None and entry.result is result else None
+
+    def put(self, key: Key, version: object, result: ExecutionResult) -> None:
         if result.errors:
             return  # only clean results; errors are cheap to recompute and may be transient
-        self._entries[key] = (version, result)
-        self._entries.move_to_end(key)
+        self._discard(self._entries.pop(key, None))
+        entry = self._entries[key] = Entry(version, result)
+        self._by_result[id(result)] = entry
         while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+            self._discard(self._entries.popitem(last=False)[1])
+
+    def _discard(self, entry: Entry | None) -> None:
+        if entry is not None:
+            self._by_result.pop(id(entry.result), None)
+
+
+class PreEncoded(dict[str, Any]):
+    """A processed result whose JSON body the cache keeps: encoded once, then reused."""
+
+    def __init__(self, data: dict[str, Any], entry: Entry) -> None:
+        super().__init__(data)
+        self.entry = entry

@@ -21,7 +21,7 @@ from services import catalog
 from settings import Settings
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 from subscriptions.sockets import registry
-from web.catalog_cache import CatalogResponseCache
+from web.catalog_cache import CatalogResponseCache, PreEncoded
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
@@ -132,6 +132,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         )
         self.catalog_cache.put(key, version, result)
         return result
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        processed = await super().process_result(request, result)
+        entry = self.catalog_cache.entry_of(result)
+        return PreEncoded(processed, entry) if entry is not None else processed
+
+    def encode_json(self, data: object) -> str | bytes:
+        """A cached catalog answer is encoded once (200 offers are ~30 KB of JSON)."""
+        if isinstance(data, PreEncoded):
+            if data.entry.body is None:
+                data.entry.body = super().encode_json(data)
+            return data.entry.body
+        return super().encode_json(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         # strawberry calls `.get` on what this returns: a body of `"x"`, `5` or `null` was a 500.
