@@ -13,8 +13,10 @@ driver (webhooks, Redis publishes) and the client processes share them.
 
 Set-up (not measured): the largest N users, each with a session token (written through the
 models: no password hashing) and one activation (`tg`, bought through services/activations.py
-in this process, so one number each) that already received one SMS through services/sms.py
-(the first SMS captures the hold; every further SMS is then one SMS_RECEIVED event, one frame).
+in two set-up worker processes, so one number each) that already received one SMS through
+services/sms.py (the first SMS captures the hold; every further SMS is then one SMS_RECEIVED
+event, one frame). The set-up processes keep their own price snapshot (not the server's) for
+the whole set-up: rebuilding it after each of thousands of purchases took minutes.
 Every subscriber is its own user on its own activation: a user's channel wakes all of that
 user's subscriptions, so one user with N activations would measure N database reads per code.
 
