@@ -1,4 +1,8 @@
-"""Tortoise models: the persistent state of SMS Rooms. Writes go through `services/` only."""
+"""Tortoise models: the persistent state of SMS Rooms. Writes go through `services/` only.
+
+Each relation `x` is followed by a bare annotation `x_id: int` for the column tortoise adds for
+it: an annotation without a value is not a field, so the schema is unchanged, and mypy knows it.
+"""
 
 from models.accounts import (
     ActivityLog,

@@ -49,6 +49,7 @@ class Credential(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="credentials", on_delete=fields.RESTRICT
     )
+    user_id: int
     kind = fields.CharEnumField(CredentialKind, max_length=10)
     name = fields.CharField(max_length=200, default="")
     token_hash = fields.CharField(max_length=64, unique=True)
@@ -68,6 +69,7 @@ class EmailToken(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="email_tokens", on_delete=fields.RESTRICT
     )
+    user_id: int
     token_hash = fields.CharField(max_length=64, unique=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
@@ -83,6 +85,7 @@ class ActivityLog(Model):
     user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="activity", null=True, on_delete=fields.RESTRICT
     )
+    user_id: int | None
     action = fields.CharField(max_length=40)
     ip = fields.CharField(max_length=45, null=True)
     detail = fields.CharField(max_length=200, default="")

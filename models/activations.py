@@ -1,9 +1,16 @@
 """Activations, the SMS they receive, and the event log that live feeds replay from."""
 
+from __future__ import annotations
+
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import User
+    from models.catalog import Country, PhoneNumber, Service, Supplier
 
 
 class ActivationStatus(StrEnum):
@@ -21,18 +28,22 @@ LIVE_STATUSES = (ActivationStatus.WAITING_SMS, ActivationStatus.RECEIVED)
 
 class Activation(Model):
     id = fields.IntField(primary_key=True)  # an integer: the compatible API parses it with int()
-    user = fields.ForeignKeyField(
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="activations", on_delete=fields.RESTRICT
     )
-    number = fields.ForeignKeyField(
+    user_id: int
+    number: fields.ForeignKeyRelation[PhoneNumber] = fields.ForeignKeyField(
         "models.PhoneNumber", related_name="activations", on_delete=fields.RESTRICT
     )
-    country = fields.ForeignKeyField(
+    number_id: int
+    country: fields.ForeignKeyRelation[Country] = fields.ForeignKeyField(
         "models.Country", related_name="activations", on_delete=fields.RESTRICT
     )
-    service = fields.ForeignKeyField(
+    country_id: int
+    service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
         "models.Service", related_name="activations", on_delete=fields.RESTRICT
     )
+    service_id: int
     price_minor = fields.BigIntField()
     cost_minor = fields.BigIntField()
     currency = fields.CharField(max_length=3)
@@ -64,9 +75,10 @@ class Sms(Model):
     # Every message a supplier delivers, stored for audit whether it matched or not (R2).
 
     id = fields.BigIntField(primary_key=True)
-    supplier = fields.ForeignKeyField(
+    supplier: fields.ForeignKeyRelation[Supplier] = fields.ForeignKeyField(
         "models.Supplier", related_name="sms", on_delete=fields.RESTRICT
     )
+    supplier_id: int
     supplier_message_id = fields.CharField(max_length=100)
     to_e164 = fields.CharField(max_length=16)
     sender = fields.CharField(max_length=100, null=True)
@@ -74,9 +86,10 @@ class Sms(Model):
     code = fields.CharField(max_length=20, null=True)
     received_at = fields.DatetimeField()
     stored_at = fields.DatetimeField(auto_now_add=True)
-    activation = fields.ForeignKeyField(
+    activation: fields.ForeignKeyNullableRelation[Activation] = fields.ForeignKeyField(
         "models.Activation", related_name="messages", null=True, on_delete=fields.RESTRICT
     )
+    activation_id: int | None
 
     class Meta:
         table = "sms"
@@ -95,15 +108,20 @@ class ActivationEvent(Model):
     # after the last id it saw, so the database, not the bus, is the source of truth.
 
     id = fields.BigIntField(primary_key=True)
-    activation = fields.ForeignKeyField(
+    activation: fields.ForeignKeyRelation[Activation] = fields.ForeignKeyField(
         "models.Activation", related_name="events", on_delete=fields.RESTRICT
     )
-    user = fields.ForeignKeyField("models.User", related_name="events", on_delete=fields.RESTRICT)
+    activation_id: int
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="events", on_delete=fields.RESTRICT
+    )
+    user_id: int
     kind = fields.CharEnumField(EventKind, max_length=16)
     status = fields.CharEnumField(ActivationStatus, max_length=12)
-    sms = fields.ForeignKeyField(
+    sms: fields.ForeignKeyNullableRelation[Sms] = fields.ForeignKeyField(
         "models.Sms", related_name="events", null=True, on_delete=fields.RESTRICT
     )
+    sms_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

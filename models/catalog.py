@@ -36,9 +36,11 @@ class Price(Model):
     country: fields.ForeignKeyRelation[Country] = fields.ForeignKeyField(
         "models.Country", related_name="prices", on_delete=fields.RESTRICT
     )
+    country_id: int
     service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
         "models.Service", related_name="prices", on_delete=fields.RESTRICT
     )
+    service_id: int
     price_minor = fields.BigIntField()
     cost_minor = fields.BigIntField()  # what the supplier is paid
 
@@ -71,9 +73,11 @@ class PhoneNumber(Model):
     country: fields.ForeignKeyRelation[Country] = fields.ForeignKeyField(
         "models.Country", related_name="numbers", on_delete=fields.RESTRICT
     )
+    country_id: int
     supplier: fields.ForeignKeyRelation[Supplier] = fields.ForeignKeyField(
         "models.Supplier", related_name="numbers", on_delete=fields.RESTRICT
     )
+    supplier_id: int
     operator = fields.CharField(max_length=40, default="any")
     state = fields.CharEnumField(NumberState, max_length=10, default=NumberState.ACTIVE)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -91,9 +95,11 @@ class NumberUse(Model):
     number: fields.ForeignKeyRelation[PhoneNumber] = fields.ForeignKeyField(
         "models.PhoneNumber", related_name="uses", on_delete=fields.RESTRICT
     )
+    number_id: int
     service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
         "models.Service", related_name="number_uses", on_delete=fields.RESTRICT
     )
+    service_id: int
     banned = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -6,10 +6,17 @@ pending hold is resolved by a new transfer that points at it (`pending`), and th
 constraint on `pending` lets a hold be posted or voided exactly once, whatever Python does.
 """
 
+from __future__ import annotations
+
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from models.accounts import User
+    from models.activations import Activation
 
 
 class AccountKind(StrEnum):
@@ -28,9 +35,10 @@ NON_NEGATIVE_KINDS = (AccountKind.USER, AccountKind.ESCROW)
 class LedgerAccount(Model):
     id = fields.IntField(primary_key=True)
     kind = fields.CharEnumField(AccountKind, max_length=12)
-    user = fields.ForeignKeyField(
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="ledger_accounts", null=True, on_delete=fields.RESTRICT
     )
+    user_id: int | None
     balance_minor = fields.BigIntField(default=0)
 
     class Meta:
@@ -53,23 +61,27 @@ class TransferKind(StrEnum):
 class Transfer(Model):
     id = fields.BigIntField(primary_key=True)
     kind = fields.CharEnumField(TransferKind, max_length=12)
-    debit_account = fields.ForeignKeyField(
+    debit_account: fields.ForeignKeyRelation[LedgerAccount] = fields.ForeignKeyField(
         "models.LedgerAccount", related_name="debits", on_delete=fields.RESTRICT
     )
-    credit_account = fields.ForeignKeyField(
+    debit_account_id: int
+    credit_account: fields.ForeignKeyRelation[LedgerAccount] = fields.ForeignKeyField(
         "models.LedgerAccount", related_name="credits", on_delete=fields.RESTRICT
     )
+    credit_account_id: int
     amount_minor = fields.BigIntField()
     # The accounts' balances right after this transfer, for the user's history.
     debit_balance_after = fields.BigIntField()
     credit_balance_after = fields.BigIntField()
     # For CAPTURE and VOID: the HOLD they resolve. Unique: a hold is resolved exactly once.
-    pending = fields.OneToOneField(
+    pending: fields.OneToOneNullableRelation[Transfer] = fields.OneToOneField(
         "models.Transfer", related_name="resolution", null=True, on_delete=fields.RESTRICT
     )
-    activation = fields.ForeignKeyField(
+    pending_id: int | None
+    activation: fields.ForeignKeyNullableRelation[Activation] = fields.ForeignKeyField(
         "models.Activation", related_name="transfers", null=True, on_delete=fields.RESTRICT
     )
+    activation_id: int | None
     description = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)
 

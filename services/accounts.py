@@ -267,11 +267,9 @@ async def verify_email(token: str) -> User:
         await (
             User.filter(id=record.user_id, email_verified_at=None)
             .using_db(conn)
-            .update(  # type: ignore[attr-defined]
-                email_verified_at=now
-            )
+            .update(email_verified_at=now)
         )
-    return await User.get(id=record.user_id)  # type: ignore[attr-defined]
+    return await User.get(id=record.user_id)
 
 
 async def is_email_verified(user_id: int) -> bool:

@@ -153,7 +153,7 @@ async def _assign_and_hold(
 ) -> tuple[Activation, events.Notice]:
     settings = config.get()
     async with atomic() as conn:
-        number = await _free_number(conn, price.country_id, service.id)  # type: ignore[attr-defined]
+        number = await _free_number(conn, price.country_id, service.id)
         if number is None:
             raise NoNumbers("no free number for this service in this country")
         # The unique (number, service) pair is the real guard against selling a number twice.
@@ -162,7 +162,7 @@ async def _assign_and_hold(
         activation = await Activation.create(
             user_id=user.id,
             number_id=number.id,
-            country_id=price.country_id,  # type: ignore[attr-defined]
+            country_id=price.country_id,
             service_id=service.id,
             price_minor=price.price_minor,
             cost_minor=price.cost_minor,
@@ -219,7 +219,7 @@ async def get(viewer: Viewer, activation_id: int | str) -> Activation:
 
 async def fetch(activation_id: int, conn: Connection | None = None) -> Activation:
     """An activation with its number, as every API shows it."""
-    return await Activation.get(id=activation_id).using_db(conn).select_related("number")
+    return await Activation.get(id=activation_id, using_db=conn).select_related("number")
 
 
 def _parse_id(raw: int | str) -> int:
@@ -265,21 +265,21 @@ async def _end_waiting(
         changed = await query.using_db(conn).update(status=status, ended_at=now, refunded=True)
         if changed != 1:
             raise InvalidState("an SMS has arrived or the activation has ended: no refund (R4)")
-        hold = await Transfer.get(activation_id=activation.id, kind=TransferKind.HOLD).using_db(
-            conn
+        hold = await Transfer.get(
+            activation_id=activation.id, kind=TransferKind.HOLD, using_db=conn
         )
         await ledger.resolve_hold(
             conn,
             hold,
             kind=TransferKind.VOID,
-            user_id=activation.user_id,  # type: ignore[attr-defined]
+            user_id=activation.user_id,
             description=f"refund: activation {activation.id} {status.value.lower()}",
         )
         if status == ActivationStatus.BANNED:
             await (
                 NumberUse.filter(
                     number_id=activation.number_id,
-                    service_id=activation.service_id,  # type: ignore[attr-defined]
+                    service_id=activation.service_id,
                 )
                 .using_db(conn)
                 .update(banned=True)
@@ -290,7 +290,7 @@ async def _end_waiting(
             await activity.record(
                 conn,
                 status.value.lower(),
-                user_id=activation.user_id,  # type: ignore[attr-defined]
+                user_id=activation.user_id,
                 ip=ip,
                 detail=str(activation.id),
             )

@@ -50,7 +50,7 @@ async def history(
 
 
 def _entry(transfer: Transfer, account_id: int) -> HistoryEntry:
-    outgoing = transfer.debit_account_id == account_id  # type: ignore[attr-defined]
+    outgoing = transfer.debit_account_id == account_id
     return HistoryEntry(
         id=transfer.id,
         kind=HISTORY_KIND[transfer.kind],
@@ -59,7 +59,7 @@ def _entry(transfer: Transfer, account_id: int) -> HistoryEntry:
             transfer.debit_balance_after if outgoing else transfer.credit_balance_after
         ),
         created_at=transfer.created_at,
-        activation_id=transfer.activation_id,  # type: ignore[attr-defined]
+        activation_id=transfer.activation_id,
         description=transfer.description,
     )
 

@@ -84,13 +84,13 @@ async def _build() -> Snapshot:
     on_sale_services = {s.id: s for s in services if policy.service_on_sale(s)}
     offers = [
         Offer(
-            country=on_sale_countries[p.country_id],  # type: ignore[attr-defined]
-            service=on_sale_services[p.service_id],  # type: ignore[attr-defined]
+            country=on_sale_countries[p.country_id],
+            service=on_sale_services[p.service_id],
             price_minor=p.price_minor,
-            available=counts.get((p.country_id, p.service_id), 0),  # type: ignore[attr-defined]
+            available=counts.get((p.country_id, p.service_id), 0),
         )
         for p in prices
-        if p.country_id in on_sale_countries and p.service_id in on_sale_services  # type: ignore[attr-defined]
+        if p.country_id in on_sale_countries and p.service_id in on_sale_services
     ]
     offers.sort(key=lambda o: (o.country.name, o.service.name))
     offered_countries = {o.country.id for o in offers}
@@ -125,8 +125,12 @@ async def names_of(country_id: int, service_id: int) -> tuple[Country, Service]:
     """
     global _references
     refs = _references
-    stale = refs is None or time.monotonic() - refs.built_at > REFERENCES_TTL_SECONDS
-    if stale or country_id not in refs.countries or service_id not in refs.services:  # type: ignore[union-attr]
+    if (
+        refs is None
+        or time.monotonic() - refs.built_at > REFERENCES_TTL_SECONDS
+        or country_id not in refs.countries
+        or service_id not in refs.services
+    ):
         refs = _references = _References(
             countries={c.id: c for c in await Country.all()},
             services={s.id: s for s in await Service.all()},

@@ -25,7 +25,8 @@ __all__ = ["Connection", "IntegrityError", "atomic", "is_postgres", "locked", "r
 
 
 def is_postgres() -> bool:
-    return connections.get("default").capabilities.dialect == "postgres"
+    dialect: str = connections.get("default").capabilities.dialect
+    return dialect == "postgres"
 
 
 def atomic() -> Any:

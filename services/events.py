@@ -42,13 +42,13 @@ async def record(
 ) -> Notice:
     event = await ActivationEvent.create(
         activation_id=activation.id,
-        user_id=activation.user_id,  # type: ignore[attr-defined]
+        user_id=activation.user_id,
         kind=kind,
         status=activation.status,
         sms_id=sms_id,
         using_db=conn,
     )
-    return Notice(event.id, activation.id, activation.user_id, kind.value)  # type: ignore[attr-defined]
+    return Notice(event.id, activation.id, activation.user_id, kind.value)
 
 
 async def publish(notices: Sequence[Notice]) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from tortoise.queryset import QuerySet
+
 from models import ActivationEvent, EventKind
 
 
-def _scope(user_id: int, activation_id: int | None):  # type: ignore[no-untyped-def]
+def _scope(user_id: int, activation_id: int | None) -> QuerySet[ActivationEvent]:
     query = ActivationEvent.filter(user_id=user_id)
     if activation_id is not None:
         query = query.filter(activation_id=activation_id)

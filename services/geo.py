@@ -17,7 +17,7 @@ def country_of(ip: str | None) -> str | None:
     if not ip:
         return None
     try:
-        return iptocc.country_code(ip)  # type: ignore[no-any-return]
+        return iptocc.country_code(ip)
     except ValueError:
         return None
 

@@ -10,6 +10,8 @@ below zero (migration 0002) even if this code were wrong.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise.expressions import F
 
 from models import AccountKind, LedgerAccount, Transfer, TransferKind, User
@@ -26,15 +28,15 @@ async def open_user_accounts(user: User, conn: Connection) -> None:
 
 
 async def user_account(user_id: int, conn: Connection | None = None) -> LedgerAccount:
-    return await LedgerAccount.get(kind=AccountKind.USER, user_id=user_id).using_db(conn)
+    return await LedgerAccount.get(kind=AccountKind.USER, user_id=user_id, using_db=conn)
 
 
 async def escrow_account(user_id: int, conn: Connection | None = None) -> LedgerAccount:
-    return await LedgerAccount.get(kind=AccountKind.ESCROW, user_id=user_id).using_db(conn)
+    return await LedgerAccount.get(kind=AccountKind.ESCROW, user_id=user_id, using_db=conn)
 
 
 async def system_account(kind: AccountKind, conn: Connection | None = None) -> LedgerAccount:
-    return await LedgerAccount.get(kind=kind, user_id=None).using_db(conn)
+    return await LedgerAccount.get(kind=kind, user_id=None, using_db=conn)
 
 
 async def balance_minor(user_id: int) -> int:
@@ -94,7 +96,8 @@ async def _apply(conn: Connection, account: LedgerAccount, delta: int) -> int:
     if changed != 1:
         raise InsufficientBalance("the balance is too low")
     # Our UPDATE holds the row lock until commit, so this read sees exactly our change.
-    after = (
+    # (tortoise's stubs type values_list as tuples even with flat=True: these are scalars.)
+    after: list[Any] = (
         await LedgerAccount.filter(id=account.id)
         .using_db(conn)
         .values_list("balance_minor", flat=True)
@@ -120,5 +123,5 @@ async def resolve_hold(
         amount_minor=hold.amount_minor,
         description=description,
         pending=hold,
-        activation_id=hold.activation_id,  # type: ignore[attr-defined]
+        activation_id=hold.activation_id,
     )

@@ -89,8 +89,8 @@ async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[eve
     # Only the supplier that owns the number may deliver to it: another supplier's message is
     # stored for audit, never shown nor charged for (a webhook is never trusted blindly).
     number = await PhoneNumber.get_or_none(
-        e164=message.to, supplier_id=message.supplier.id
-    ).using_db(conn)
+        e164=message.to, supplier_id=message.supplier.id, using_db=conn
+    )
     if number is None:
         return []
     live = (
@@ -102,10 +102,10 @@ async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[eve
     )
     # Read through this transaction's connection: on SQLite any other read would wait for the
     # transaction to end (one connection per process), so a cache rebuild here would deadlock.
-    service_ids = {a.service_id for a in live}  # type: ignore[attr-defined]
+    service_ids = {a.service_id for a in live}
     service_by_id = {s.id: s for s in await Service.filter(id__in=service_ids).using_db(conn)}
     for activation in live:
-        service = service_by_id.get(activation.service_id)  # type: ignore[attr-defined]
+        service = service_by_id.get(activation.service_id)
         if service is not None and belongs_to(service, message.sender, message.text):
             return await _deliver_to(conn, sms, activation, extract_code(service, message.text))
     return []
@@ -134,17 +134,17 @@ async def _deliver_to(
         ):
             return []
     await Sms.filter(id=sms.id).using_db(conn).update(activation_id=activation.id, code=code)
-    current = await Activation.get(id=activation.id).using_db(conn)
+    current = await Activation.get(id=activation.id, using_db=conn)
     notices = [await events.record(conn, current, EventKind.SMS_RECEIVED, sms_id=sms.id)]
     if first:
-        hold = await Transfer.get(activation_id=activation.id, kind=TransferKind.HOLD).using_db(
-            conn
+        hold = await Transfer.get(
+            activation_id=activation.id, kind=TransferKind.HOLD, using_db=conn
         )
         await ledger.resolve_hold(
             conn,
             hold,
             kind=TransferKind.CAPTURE,
-            user_id=current.user_id,  # type: ignore[attr-defined]
+            user_id=current.user_id,
             description=f"activation {activation.id}: code received",
         )
         notices.append(await events.record(conn, current, EventKind.STATUS_CHANGED))
@@ -159,5 +159,6 @@ async def latest_delivered(activation_ids: list[int]) -> dict[int, Sms]:
     """
     latest: dict[int, Sms] = {}
     for sms in await Sms.filter(activation_id__in=activation_ids).order_by("id"):
-        latest[sms.activation_id] = sms  # type: ignore[attr-defined]  # ascending: newest wins
+        assert sms.activation_id is not None  # filtered on it
+        latest[sms.activation_id] = sms  # ascending: newest wins
     return latest
