@@ -108,7 +108,6 @@ async def buy(viewer: Viewer, request: BuyRequest, *, ip: str | None) -> Activat
                 return existing
             continue
         await events.publish([notice])
-        catalog.invalidate()
         await hooks.run(hooks.after_purchase, activation)
         return activation
     raise NoNumbers("no free number right now, try again")
@@ -295,7 +294,6 @@ async def _end_waiting(
                 detail=str(activation.id),
             )
     await events.publish([notice])
-    catalog.invalidate()
     return activation
 
 

@@ -1,9 +1,9 @@
 """The catalog as users see it: countries, services and offers with their availability.
 
 Reading the catalog is the hottest read of the service (price lists are polled by bots), so it
-is served from an in-process snapshot rebuilt at most every PRICE_CACHE_SECONDS, or at once when
-this process changes the catalog. Counts are therefore up to that many seconds old; purchases
-always read the current price and pick a number from the live pool.
+is served from an in-process snapshot rebuilt at most every PRICE_CACHE_SECONDS, or at once on
+`invalidate()` (catalog edits). Counts are therefore up to that many seconds old, in every
+process alike; purchases always read the current price and pick a number from the live pool.
 """
 
 from __future__ import annotations
@@ -110,32 +110,43 @@ async def _build() -> Snapshot:
 class _References:
     countries: dict[int, Country]
     services: dict[int, Service]
+    country_by_code: dict[str, Country]
+    service_by_code: dict[str, Service]
     built_at: float
 
 
 _references: _References | None = None
-REFERENCES_TTL_SECONDS = 60.0  # a renamed country or service shows within this
 
 
-async def names_of(country_id: int, service_id: int) -> tuple[Country, Service]:
-    """The country and service of an activation, for display on every event and page.
+async def _refs(*, complete: bool = True) -> _References:
+    """Every country and service row (two small tables), at most PRICE_CACHE_SECONDS old.
 
-    Kept apart from the offers snapshot: these rows change rarely (rebuilt every minute, or at
-    once when an id is unknown), while offers change with every purchase.
+    Kept apart from the offers snapshot, whose availability count is the expensive part: a
+    purchase needs only these rows, and so does every event shown on a live feed. Rebuilt at
+    once when a caller misses an id or code (`complete=False`), e.g. a service just added.
     """
     global _references
     refs = _references
-    if (
-        refs is None
-        or time.monotonic() - refs.built_at > REFERENCES_TTL_SECONDS
-        or country_id not in refs.countries
-        or service_id not in refs.services
-    ):
+    stale = refs is None or time.monotonic() - refs.built_at > config.get().price_cache_seconds
+    if stale or not complete:
+        countries = await Country.all()
+        services = await Service.all()
         refs = _references = _References(
-            countries={c.id: c for c in await Country.all()},
-            services={s.id: s for s in await Service.all()},
+            countries={c.id: c for c in countries},
+            services={s.id: s for s in services},
+            country_by_code={c.code: c for c in countries},
+            service_by_code={s.code: s for s in services},
             built_at=time.monotonic(),
         )
+    assert refs is not None
+    return refs
+
+
+async def names_of(country_id: int, service_id: int) -> tuple[Country, Service]:
+    """The country and service of an activation, for display on every event and page."""
+    refs = await _refs()
+    if country_id not in refs.countries or service_id not in refs.services:
+        refs = await _refs(complete=False)
     return refs.countries[country_id], refs.services[service_id]
 
 
@@ -152,7 +163,10 @@ async def offers(country_code: str | None = None, service_code: str | None = Non
 
 
 async def country_for_sale(code: str) -> Country:
-    country = (await snapshot()).country_by_code.get(code.strip().upper())
+    code = code.strip().upper()
+    country = (await _refs()).country_by_code.get(code)
+    if country is None:
+        country = (await _refs(complete=False)).country_by_code.get(code)
     if country is None:
         raise CountryUnavailable(f"unknown country {code[:10]!r}", field="country")
     if not policy.country_on_sale(country):
@@ -161,7 +175,10 @@ async def country_for_sale(code: str) -> Country:
 
 
 async def service_for_sale(code: str) -> Service:
-    service = (await snapshot()).service_by_code.get(code.strip().lower())
+    code = code.strip().lower()
+    service = (await _refs()).service_by_code.get(code)
+    if service is None:
+        service = (await _refs(complete=False)).service_by_code.get(code)
     if service is None:
         raise ServiceUnavailable(f"unknown service {code[:20]!r}", field="service")
     if not policy.service_on_sale(service):
