@@ -16,7 +16,7 @@ from schema.accounts import (
     ViewerPayload,
 )
 from services import accounts
-from services.errors import NotFound
+from services.ids import parse_id
 
 
 async def me(info: strawberry.Info[Context]) -> Viewer | None:
@@ -83,9 +83,7 @@ async def revoke_credential(info: strawberry.Info[Context], id: strawberry.ID) -
     viewer = await info.context.require_viewer()
 
     async def call() -> RevokePayload:
-        if not str(id).isdigit() or len(str(id)) > 10:
-            raise NotFound("no such credential", field="id")
-        await accounts.revoke(viewer, int(id))
+        await accounts.revoke(viewer, parse_id(id, what="credential", field="id"))
         return RevokePayload(revoked=True, errors=[])
 
     return await payload(call, lambda errors: RevokePayload(revoked=False, errors=errors))

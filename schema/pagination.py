@@ -21,6 +21,10 @@ class PageInfo:
     end_cursor: str | None
 
 
+# Activation ids are 32-bit integers; transfers and events are 64-bit.
+MAX_ROW_ID = {"activation": 2**31}
+
+
 def encode_cursor(kind: str, row_id: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{row_id}".encode()).decode()
 
@@ -33,7 +37,7 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
         row_id = int(raw)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput("not a valid cursor", field="after") from None
-    if prefix != kind or row_id <= 0:
+    if prefix != kind or not 0 < row_id < MAX_ROW_ID.get(kind, 2**63):
         raise InvalidInput("not a valid cursor", field="after")
     return row_id
 

@@ -15,6 +15,7 @@ from services import clock, config
 from services.errors import RateLimited
 
 RECEIVED_CODE = (ActivationStatus.RECEIVED, ActivationStatus.FINISHED)
+REFUNDED_ON_REQUEST = (ActivationStatus.CANCELLED, ActivationStatus.BANNED)
 
 
 async def check_may_buy(user: User) -> None:
@@ -26,7 +27,8 @@ async def check_may_buy(user: User) -> None:
         )
     since = now - timedelta(seconds=settings.abuse_window_seconds)
     recent = Activation.filter(user_id=user.id, created_at__gte=since)
-    cancelled = await recent.filter(status=ActivationStatus.CANCELLED).count()
+    # A ban refunds like a cancel; counting only cancels would let a ban loop drain the pool.
+    cancelled = await recent.filter(status__in=REFUNDED_ON_REQUEST).count()
     if cancelled < settings.abuse_cancel_threshold:
         return
     purchases = await recent.count()

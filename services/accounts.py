@@ -305,9 +305,22 @@ async def ensure_admin(email: str, password: str) -> User:
         except IntegrityError:  # another process created it at the same moment
             user = await User.get(email=email)
     if not await _password_matches(user.password_hash, password) or user.role != Role.ADMIN:
-        await User.filter(id=user.id).update(
-            role=Role.ADMIN,
-            password_hash=await _hash_password(password),
-            email_verified_at=user.email_verified_at or clock.now(),
-        )
+        # Whoever held this account before (it may have been registered by anyone) must not
+        # keep a session that is now an admin's: every credential of it is revoked.
+        async with atomic() as conn:
+            await (
+                User.filter(id=user.id)
+                .using_db(conn)
+                .update(
+                    role=Role.ADMIN,
+                    password_hash=await _hash_password(password),
+                    email_verified_at=user.email_verified_at or clock.now(),
+                )
+            )
+            await (
+                Credential.filter(user_id=user.id, revoked_at=None)
+                .using_db(conn)
+                .update(revoked_at=clock.now())
+            )
+        forget_identities()
     return await User.get(id=user.id)

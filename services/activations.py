@@ -43,7 +43,7 @@ from services import (
     policy,
 )
 from services.accounts import Viewer
-from services.db import Connection, IntegrityError, atomic, locked
+from services.db import Connection, IntegrityError, atomic, lock_user_events, locked
 from services.errors import (
     AccountBlocked,
     EmailNotVerified,
@@ -54,6 +54,7 @@ from services.errors import (
     NotFound,
     PriceAboveMax,
 )
+from services.ids import parse_id
 
 REFUNDED_ENDINGS = (ActivationStatus.CANCELLED, ActivationStatus.EXPIRED, ActivationStatus.BANNED)
 
@@ -152,6 +153,7 @@ async def _assign_and_hold(
 ) -> tuple[Activation, events.Notice]:
     settings = config.get()
     async with atomic() as conn:
+        await lock_user_events(conn, user.id)
         number = await _free_number(conn, price.country_id, service.id)
         if number is None:
             raise NoNumbers("no free number for this service in this country")
@@ -209,7 +211,7 @@ async def _free_number(conn: Connection, country_id: int, service_id: int) -> Ph
 async def get(viewer: Viewer, activation_id: int | str) -> Activation:
     """The viewer's activation; someone else's is indistinguishable from a missing one."""
     activation = await Activation.get_or_none(
-        id=_parse_id(activation_id), user_id=viewer.user_id
+        id=parse_id(activation_id, what="activation", field="id"), user_id=viewer.user_id
     ).select_related("number")
     if activation is None:
         raise NotFound("no such activation", field="id")
@@ -219,16 +221,6 @@ async def get(viewer: Viewer, activation_id: int | str) -> Activation:
 async def fetch(activation_id: int, conn: Connection | None = None) -> Activation:
     """An activation with its number, as every API shows it."""
     return await Activation.get(id=activation_id, using_db=conn).select_related("number")
-
-
-def _parse_id(raw: int | str) -> int:
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise NotFound("no such activation", field="id") from None
-    if not 0 < value < 2**31:
-        raise NotFound("no such activation", field="id")
-    return value
 
 
 async def cancel(viewer: Viewer, activation_id: int | str, *, ip: str | None) -> Activation:
@@ -258,6 +250,7 @@ async def _end_waiting(
     assert status in REFUNDED_ENDINGS
     now = clock.now()
     async with atomic() as conn:
+        await lock_user_events(conn, activation.user_id)
         query = Activation.filter(id=activation.id, status=ActivationStatus.WAITING_SMS)
         if due:
             query = query.filter(sms_deadline_at__lte=now)
@@ -307,6 +300,7 @@ async def close_received(activation: Activation, *, refuse: bool = False) -> Act
     """RECEIVED -> FINISHED, by the user or when the window closes (R3)."""
     now = clock.now()
     async with atomic() as conn:
+        await lock_user_events(conn, activation.user_id)
         changed = (
             await Activation.filter(id=activation.id, status=ActivationStatus.RECEIVED)
             .using_db(conn)

@@ -13,6 +13,7 @@ from services import activity, config, ledger, money
 from services.accounts import Viewer, require_admin
 from services.db import atomic
 from services.errors import InvalidInput, NotFound
+from services.ids import parse_id
 
 # What the user's history calls each kind of transfer that touches their spendable balance.
 HISTORY_KIND = {
@@ -75,7 +76,7 @@ async def adjust(
     minor = money.to_minor(amount, field="amount", limit_minor=config.get().max_adjustment_minor)
     if minor == 0:
         raise InvalidInput("the amount must not be zero", field="amount")
-    user = await User.get_or_none(id=_user_id(user_id))
+    user = await User.get_or_none(id=parse_id(user_id, what="user", field="userId"))
     if user is None:
         raise NotFound("no such user", field="userId")
     async with atomic() as conn:
@@ -98,13 +99,3 @@ async def adjust(
             detail=f"user {user.id}: {money.format_minor(minor)}",
         )
     return user
-
-
-def _user_id(raw: int | str) -> int:
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        raise NotFound("no such user", field="userId") from None
-    if not 0 < value < 2**31:
-        raise NotFound("no such user", field="userId")
-    return value

@@ -43,6 +43,20 @@ def locked(query: QuerySet[Any], *, skip_locked: bool = False) -> QuerySet[Any]:
     return query
 
 
+EVENT_LOCK_CLASS = 7_406_302  # advisory lock namespace: a user's event-writing transactions
+
+
+async def lock_user_events(conn: Connection, user_id: int) -> None:
+    """Serialises a user's event-writing transactions on PostgreSQL, so that their events
+    commit in id order and a live feed reading "after cursor N" can never miss an event that
+    committed late (ids are taken at insert, visible at commit). Take it before any row lock of
+    that user (fixed order: this lock, then rows). SQLite has one writer: nothing to do."""
+    if is_postgres():
+        await conn.execute_query(
+            "SELECT pg_advisory_xact_lock($1, $2)", [EVENT_LOCK_CLASS, user_id]
+        )
+
+
 async def fetch_value(sql: str, *params: Any) -> Any:
     """The first column of the first row of a read-only query with `$1, $2...` placeholders
     (PostgreSQL's; rewritten for SQLite). For the hottest reads, where building the query

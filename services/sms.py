@@ -26,7 +26,7 @@ from models import (
 )
 from models.activations import LIVE_STATUSES
 from services import clock, events, ledger
-from services.db import Connection, IntegrityError, atomic
+from services.db import Connection, IntegrityError, atomic, lock_user_events
 
 
 class Outcome(StrEnum):
@@ -114,6 +114,7 @@ async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[eve
 async def _deliver_to(
     conn: Connection, sms: Sms, activation: Activation, code: str | None
 ) -> list[events.Notice]:
+    await lock_user_events(conn, activation.user_id)  # events of a user commit in id order
     # R4: past sms_deadline the activation is due to expire with a refund, even if the sweeper
     # has not got to it yet; a late first SMS must not capture it.
     first = (

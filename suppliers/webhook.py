@@ -19,7 +19,7 @@ from services import clock, config
 from services.sms import IncomingSms, ingest
 from suppliers import signature
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # used with fullmatch: no "\n" may follow
 LIMITS = {"id": 100, "from": 100, "text": 2000}
 
 
@@ -81,7 +81,7 @@ def parse(supplier: Supplier, body: bytes) -> IncomingSms:
         value = data.get(name)
         if value is not None and (not isinstance(value, str) or len(value) > limit):
             raise BadPayload(f"'{name}' must be a string of at most {limit} characters")
-    if not E164.match(data["to"]):
+    if not E164.fullmatch(data["to"]):
         raise BadPayload("'to' must be an E.164 number such as +447700900123")
     return IncomingSms(
         supplier=supplier,

@@ -66,3 +66,15 @@ async def test_r5_a_second_cooldown_flags_the_user_for_an_admin(
     await cancel_many(api, user, 2)
     assert [e["code"] for e in (await api.buy(user, "ID", "ds"))["errors"]] == ["RATE_LIMITED"]
     assert (await User.get(id=user.id)).flagged_at is not None
+
+
+async def test_r5_bans_count_like_cancellations(
+    api: Api, override_settings: Callable[..., Settings]
+) -> None:
+    """A ban refunds in full too: a buy-and-ban loop must not drain the pool for free."""
+    override_settings(abuse_cancel_threshold=3)
+    user = await api.funded_user("5.00")
+    for _ in range(3):
+        activation = await api.bought(user, "ID", "ds")
+        assert (await api.act(user, "banNumber", activation["id"]))["errors"] == []
+    assert [e["code"] for e in (await api.buy(user, "ID", "ds"))["errors"]] == ["RATE_LIMITED"]

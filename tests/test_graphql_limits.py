@@ -275,3 +275,15 @@ async def test_websocket_from_allowed_origin_or_no_origin_is_accepted(
             {"type": "connection_init", "payload": {"authorization": f"Bearer {user.token}"}},
         )
         assert (await live.receive(socket))["type"] == "connection_ack"
+
+
+async def test_an_oversized_cursor_is_invalid_input_not_a_bug(api: Api) -> None:
+    import base64
+
+    user = await api.register()
+    for kind, field in (("activation", "activations"), ("transaction", "transactions")):
+        cursor = base64.urlsafe_b64encode(f"{kind}:{'9' * 30}".encode()).decode()
+        answer = await api.post(
+            f'{{ {field}(after: "{cursor}") {{ edges {{ cursor }} }} }}', token=user.token
+        )
+        assert answer["errors"][0]["extensions"]["code"] == "INVALID_INPUT"

@@ -375,3 +375,14 @@ async def test_refused_sms_leaves_the_activation_able_to_receive(api: Api) -> No
     assert (await send(api, payload, secret="wrong-secret")).status_code == 401
     assert (await send(api, payload)).json() == {"status": "delivered"}
     assert (await Activation.get(id=int(activation["id"]))).code == "48213"
+
+
+async def test_an_absurd_signature_timestamp_is_401_not_a_crash(api: Api) -> None:
+    body = b'{"id": "x", "to": "+447700900000", "text": "Telegram code: 12345"}'
+    answer = await api.send_webhook(body, signature="t=" + "9" * 400 + ",v1=ab")
+    assert answer.status_code == 401
+
+
+async def test_a_number_followed_by_a_newline_is_not_e164(api: Api) -> None:
+    body = b'{"id": "nl", "to": "+123456789012345\\n", "text": "Telegram code: 12345"}'
+    assert (await api.send_webhook(body)).status_code == 400
