@@ -22,38 +22,11 @@ from settings import Settings
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 from subscriptions.sockets import registry
 from web.catalog_cache import CatalogResponseCache, PreEncoded
-
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+from web.negotiation import GRAPHQL_RESPONSE_JSON, accepts_graphql_response_json, is_request_error
 
 
 def client_ip(request: Request | WebSocket) -> str | None:
     return request.client.host if request.client else None
-
-
-def accepts_graphql_response_json(accept: str | None) -> bool:
-    """GraphQL over HTTP: answer in application/graphql-response+json when the client lists it
-    at least as high as application/json (`*/*` or no Accept keeps plain application/json)."""
-    quality = {GRAPHQL_RESPONSE_JSON: 0.0, "application/json": 0.0}
-    for item in (accept or "").split(",")[:20]:
-        media_type, *params = (part.strip() for part in item.split(";"))
-        if media_type.lower() in quality:
-            q = next((p[2:] for p in params if p.lower().startswith("q=")), "1")
-            try:
-                quality[media_type.lower()] = float(q)
-            except ValueError:
-                continue
-    return 0 < quality[GRAPHQL_RESPONSE_JSON] >= quality["application/json"]
-
-
-def is_request_error(data: GraphQLHTTPResponse) -> bool:
-    """Nothing was executed: the document did not parse or validate, or the variables did not
-    coerce. Such errors carry no `path`; an error raised while executing a field always does."""
-    errors = data.get("errors") or []
-    return (
-        data.get("data") is None
-        and bool(errors)
-        and not any(isinstance(e, dict) and "path" in e for e in errors)
-    )
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
