@@ -1,8 +1,10 @@
 """SMS Rooms: the Starlette application factory.
 
-`uvicorn app:app` serves everything (contract/http.md). `create_app(settings)` builds an app for
-given settings (tests build one per backend pair). The lifespan connects the database (applying
-migrations), the event bus and the demo supplier, and runs the background sweeper.
+`uvicorn app:app` serves everything (contract/http.md) with the settings of the environment;
+`create_app(settings)` builds an app for given settings (tests build several). Each app has one
+runtime (web/state.py) made here from its settings: nothing is shared with another app of the
+same process. The lifespan opens it (database with migrations, event bus), seeds the demo
+supplier and the admin, and runs the background jobs until the app stops.
 """
 
 from __future__ import annotations
@@ -17,42 +19,33 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from compat.endpoint import compat_endpoint
-from services import accounts, config, events, hooks, ratelimit, sweeper
-from services.db import close_database, open_database
+from services import accounts, sweeper
 from settings import Settings
-from subscriptions import channels, sockets
-from subscriptions.bus import EventBus
+from subscriptions import sockets
 from suppliers import demo
 from suppliers.webhook import receive_sms
 from web.graphql import graphql_endpoint
 from web.limits import BodySizeLimit
 from web.ops import MetricsMiddleware, healthz, metrics, readyz
+from web.state import ActivateRuntime, AppRuntime
 
 log = structlog.get_logger("app")
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    graphql = graphql_endpoint(settings)
+    rt = AppRuntime(settings)
+    graphql = graphql_endpoint(rt)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        config.configure(settings)
-        ratelimit.configure(settings.redis_url)
-        accounts.configure_identity_cache(settings.auth_cache_seconds)
-        await open_database(settings.database_url)
-        bus = EventBus(
-            settings.event_bus_url,
-            prefix=settings.redis_prefix,
-            reconnect_max_seconds=settings.redis_reconnect_max_seconds,
-        )
-        await bus.connect()
-        channels.install(bus)
-        events.set_publisher(channels.publish)
-        hooks.after_credential_revoked[:] = [channels.publish_revocation]
-        await _seed(settings)
-        worker = asyncio.create_task(_background(settings))
-        watcher = asyncio.create_task(sockets.registry.watch(bus))
+        await rt.open()
+        auto_sms = demo.AutoSms(rt)
+        await _seed(rt, auto_sms)
+        jobs = [
+            asyncio.create_task(_background(rt)),
+            asyncio.create_task(sockets.watch(rt)),
+        ]
         log.info(
             "SMS Rooms is up",
             database=settings.database_url.split("@")[-1],
@@ -62,16 +55,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
-            worker.cancel()
-            watcher.cancel()
-            await asyncio.gather(worker, watcher, return_exceptions=True)
-            await demo.stop()
-            events.set_publisher(None)
-            await bus.disconnect()
-            channels.install(None)
-            await close_database()
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            await auto_sms.stop()
+            await rt.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -82,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/metrics", metrics),
         ],
         middleware=[
+            Middleware(ActivateRuntime, runtime=rt),
             Middleware(MetricsMiddleware),
             Middleware(
                 BodySizeLimit, max_bytes=settings.graphql_max_body_bytes, prefixes=("/graphql",)
@@ -89,31 +80,35 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    app.state.runtime = rt
+    return app
 
 
-async def _seed(settings: Settings) -> None:
+async def _seed(rt: AppRuntime, auto_sms: demo.AutoSms) -> None:
+    settings = rt.settings
     if settings.demo_supplier:
-        await demo.seed()
-        demo.install_hooks()
+        await demo.seed(rt)
+        auto_sms.install()
         if settings.demo_supplier_secret_generated:
             log.warning(
                 "demo supplier webhook secret (random; set DEMO_SUPPLIER_SECRET to fix it)",
                 secret=settings.demo_supplier_secret,
             )
     if settings.admin_email and settings.admin_password:
-        await accounts.ensure_admin(settings.admin_email, settings.admin_password)
+        await accounts.ensure_admin(rt, settings.admin_email, settings.admin_password)
 
 
-async def _background(settings: Settings) -> None:
+async def _background(rt: AppRuntime) -> None:
     """The sweeper (R3, R4) and the demo pool's restock, until the app stops."""
-    restock_every = 10.0
+    settings = rt.settings
     last_restock = 0.0
     loop = asyncio.get_running_loop()
     while True:
         try:
-            await sweeper.sweep_once()
-            if settings.demo_supplier and loop.time() - last_restock > restock_every:
-                await demo.restock()
+            await sweeper.sweep_once(rt)
+            due = loop.time() - last_restock > settings.demo_restock_interval_seconds
+            if settings.demo_supplier and due:
+                await demo.restock(rt)
                 last_restock = loop.time()
         except Exception:  # keep sweeping: one bad round must not stop refunds for good
             log.exception("background sweep failed")

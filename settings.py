@@ -8,7 +8,6 @@ queues and retries live here too, so that every bound has a name ("put a limit o
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parent
 def _cast(raw: str, default: object, declared: object) -> object:
     """An environment string as the type of the setting (read from its default or annotation)."""
     kind = str(declared)
-    if isinstance(default, bool):
+    if isinstance(default, bool) or kind.startswith("bool"):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, tuple):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -68,6 +67,11 @@ class Settings:
     graphql_max_aliases: int = 15
     graphql_max_tokens: int = 2000
     graphql_max_body_bytes: int = 64 * 1024
+    graphql_document_cache_size: int = 512  # distinct query texts kept parsed and validated
+    # GraphiQL at GET /graphql: on by default with the demo supplier, off otherwise.
+    graphiql: bool | None = None
+    compat_max_body_bytes: int = 16 * 1024  # a form body of a few parameters
+    compat_max_fields: int = 100  # parameters per request, query string and body each
     max_page_size: int = 100
     max_string_length: int = 200
     max_adjustment_minor: int = 100_000_000  # 1,000,000.00 per adjustment
@@ -78,20 +82,30 @@ class Settings:
     webhook_tolerance_seconds: int = 300
     session_token_days: int = 30
     auth_cache_seconds: float = 10.0  # identities cached per process (services/identity_cache.py)
+    auth_cache_entries: int = 10_000
+    lock_timeout_ms: int = 5000  # PostgreSQL: the longest any statement waits for a lock
     email_token_hours: int = 48
 
     # Background work
     sweeper_interval_seconds: float = 1.0
     sweeper_batch_size: int = 200
     price_cache_seconds: float = 2.0
+    catalog_response_cache_entries: int = 256  # encoded answers of public catalog queries
     buy_number_attempts: int = 5
     demo_pool_min_free: int = 5  # the demo supplier restocks a country below this many free numbers
     demo_pool_restock: int = 20
+    demo_restock_interval_seconds: float = 10.0
 
     # Event bus and subscriptions
     ws_init_timeout_seconds: float = 10.0  # a socket must send connection_init by then
     ws_max_subscriptions: int = 20  # operations per socket
+    ws_keep_alive_seconds: float = 15.0  # legacy graphql-ws "ka" interval
+    ws_credential_recheck_seconds: float = 30.0  # open sockets' credentials re-checked this often
+    feed_batch_size: int = 100  # events read from the log per query of a live feed
     redis_reconnect_max_seconds: float = 2.0  # backoff cap while Redis is unreachable
+    redis_ping_seconds: float = 1.0  # how often the bus checks its Redis connection
+    redis_subscribe_confirm_seconds: float = 2.0
+    redis_publish_retry_seconds: float = 30.0  # a failed publish is retried this long
 
     @classmethod
     def from_env(cls, env_file: str | Path | None = ".env", **overrides: object) -> Settings:
@@ -128,28 +142,6 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite://")
 
-
-DEFAULT_POOL_MAX = 20  # PostgreSQL connections per process (tortoise's own default is 5)
-
-
-def tortoise_config(database_url: str) -> dict[str, object]:
-    url = database_url.replace("postgresql://", "postgres://", 1)
-    if url.startswith("postgres://") and "maxsize=" not in url:
-        # Set `?maxsize=N` in DATABASE_URL to choose another size.
-        url += ("&" if "?" in url else "?") + f"maxsize={DEFAULT_POOL_MAX}"
-    return {
-        "connections": {"default": url},
-        "apps": {
-            "models": {
-                "models": ["models"],
-                "default_connection": "default",
-                "migrations": "models.migrations",
-            }
-        },
-        "use_tz": True,
-        "timezone": "UTC",
-    }
-
-
-# For the `tortoise` command line (makemigrations / migrate), see [tool.tortoise] in pyproject.
-TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL", Settings().database_url))
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.demo_supplier if self.graphiql is None else self.graphiql

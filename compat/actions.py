@@ -14,18 +14,20 @@ from dataclasses import dataclass
 from compat import countries
 from compat.answers import Answer, JsonValue, amount, currency_number, moment, phone
 from compat.errors import Refused, Token, wrong_max_price
-from models import Activation, ActivationStatus, Country, Sms
+from models import Activation, Country, Sms
 from models.activations import LIVE_STATUSES
-from services import activations, catalog, config, ledger, money, sms
+from services import activations, ledger, money, sms
 from services.accounts import Viewer
-from services.activations import REFUNDED_ENDINGS
+from services.activations import Progress
 from services.errors import InvalidInput
+from services.runtime import Runtime
 
 _ACTIVATION_ID = re.compile(r"^[0-9]{1,10}$")
 
 
 @dataclass(frozen=True)
 class Call:
+    rt: Runtime
     viewer: Viewer
     params: Mapping[str, str]
     ip: str | None
@@ -52,7 +54,7 @@ async def get_number(call: Call) -> Answer:
 
 async def get_number_v2(call: Call) -> Answer:
     activation = await _buy(call)
-    country, _ = await catalog.names_of(activation.country_id, activation.service_id)  # type: ignore[attr-defined]
+    country, _ = await call.rt.catalog.names_of(activation.country_id, activation.service_id)
     return {
         "activationId": activation.id,
         "phoneNumber": phone(activation.number.e164),
@@ -70,16 +72,16 @@ async def _buy(call: Call) -> Activation:
     service = call.param("service")
     if service is None:
         raise Refused(Token.BAD_SERVICE)
-    country = await countries.resolve(call.param("country"))
+    country = await countries.resolve(call.rt, call.param("country"))
     request = activations.BuyRequest(country.code, service, call.param("maxPrice"))
     try:
-        return await activations.buy(call.viewer, request, ip=call.ip)
+        return await activations.buy(call.rt, call.viewer, request, ip=call.ip)
     except InvalidInput as error:
         # A maxPrice that is no amount at all (negative, "abc", 1e400) gets the answer of one
         # below the price: the protocol's WRONG_MAX_PRICE with the current price.
         if error.field != "maxPrice":
             raise
-        offers = await catalog.offers(country.code, service)
+        offers = await call.rt.catalog.offers(country.code, service)
         if not offers:
             raise
         raise Refused(wrong_max_price(offers[0].price_minor)) from None
@@ -95,25 +97,24 @@ def _activation_id(call: Call) -> int:
 
 
 async def _ready(call: Call, activation_id: int) -> Answer:
-    # "The SMS has been sent to the number": nothing to change, but only a live activation.
-    activation = await activations.get(call.viewer, activation_id)
-    if activation.status not in LIVE_STATUSES:
-        raise Refused(Token.BAD_STATUS)
+    await activations.confirm_sms_sent(call.viewer, activation_id)  # "the SMS has been sent"
     return "ACCESS_READY"
 
 
 async def _another_sms(call: Call, activation_id: int) -> Answer:
-    await activations.request_another_sms(call.viewer, activation_id)  # R3
+    await activations.request_another_sms(call.rt, call.viewer, activation_id)  # R3
     return "ACCESS_RETRY_GET"
 
 
 async def _finish(call: Call, activation_id: int) -> Answer:
-    await activations.finish(call.viewer, activation_id)
+    await activations.finish(call.rt, call.viewer, activation_id)
     return "ACCESS_ACTIVATION"
 
 
 async def _cancel(call: Call, activation_id: int) -> Answer:
-    await activations.cancel(call.viewer, activation_id, ip=call.ip)  # R4: refund or refusal
+    await activations.cancel(
+        call.rt, call.viewer, activation_id, ip=call.ip
+    )  # R4: refund or refusal
     return "ACCESS_CANCEL"
 
 
@@ -138,18 +139,17 @@ async def _latest_sms(activation: Activation) -> Sms | None:
     return (await sms.latest_delivered([activation.id])).get(activation.id)
 
 
+_STATES = {
+    Progress.WAITING_CODE: "STATUS_WAIT_CODE",
+    Progress.WAITING_RETRY: "STATUS_WAIT_RETRY",  # after setStatus 3, until the next SMS
+    Progress.CODE_RECEIVED: "STATUS_OK",
+    Progress.REFUNDED: "STATUS_CANCEL",
+}
+
+
 def _state(activation: Activation) -> str:
     """The protocol's word for the activation's state (getStatus without the code)."""
-    if activation.status == ActivationStatus.WAITING_SMS:
-        return "STATUS_WAIT_CODE"
-    if activation.status in REFUNDED_ENDINGS:
-        return "STATUS_CANCEL"
-    if (
-        activation.status == ActivationStatus.RECEIVED
-        and activation.another_sms_requested_at is not None
-    ):
-        return "STATUS_WAIT_RETRY"  # set by setStatus 3, cleared by the next SMS
-    return "STATUS_OK"
+    return _STATES[activations.progress(activation)]
 
 
 async def get_status(call: Call) -> Answer:
@@ -187,14 +187,19 @@ async def get_full_sms(call: Call) -> Answer:
 
 async def get_active_activations(call: Call) -> Answer:
     rows, _ = await activations.page(
-        call.viewer, first=config.get().max_page_size, after=None, statuses=list(LIVE_STATUSES)
+        call.viewer,
+        first=call.rt.settings.max_page_size,
+        after=None,
+        statuses=list(LIVE_STATUSES),
     )
     if not rows:
         return Token.NO_ACTIVATIONS
     latest = await sms.latest_delivered([a.id for a in rows])
     items: list[JsonValue] = []
     for activation in rows:
-        country, service = await catalog.names_of(activation.country_id, activation.service_id)  # type: ignore[attr-defined]
+        country, service = await call.rt.catalog.names_of(
+            activation.country_id, activation.service_id
+        )
         message = latest.get(activation.id)
         items.append(
             {
@@ -220,17 +225,18 @@ async def _country_filter(call: Call) -> tuple[Country | None, str | None]:
     raw = call.param("country")
     if raw is None:
         return None, None
-    country = await countries.resolve(raw)
+    country = await countries.resolve(call.rt, raw)
     return country, str(int(raw))
 
 
 async def get_prices(call: Call) -> Answer:
     country, key = await _country_filter(call)
     service = call.param("service")
-    if service is not None and service.lower() not in (await catalog.snapshot()).service_by_code:
+    snapshot = await call.rt.catalog.snapshot()
+    if service is not None and service.lower() not in snapshot.service_by_code:
         raise Refused(Token.BAD_SERVICE)
     prices: dict[str, JsonValue] = {}
-    for offer in await catalog.offers(country.code if country else None, service):
+    for offer in await call.rt.catalog.offers(country.code if country else None, service):
         row = prices.setdefault(key or str(offer.country.compat_id), {})
         assert isinstance(row, dict)
         row[offer.service.code] = {"cost": amount(offer.price_minor), "count": offer.available}
@@ -240,13 +246,13 @@ async def get_prices(call: Call) -> Answer:
 async def get_numbers_status(call: Call) -> Answer:
     country, _ = await _country_filter(call)
     counts: dict[str, int] = {}  # the services offered there (sold out: "0"), in catalog order
-    for offer in await catalog.offers(country.code if country else None):
+    for offer in await call.rt.catalog.offers(country.code if country else None):
         counts[offer.service.code] = counts.get(offer.service.code, 0) + offer.available
     return {f"{code}_0": str(count) for code, count in counts.items()}
 
 
-async def _countries_on_sale() -> list[Country]:
-    return sorted((await catalog.snapshot()).countries, key=lambda c: c.compat_id)
+async def _countries_on_sale(rt: Runtime) -> list[Country]:
+    return sorted((await rt.catalog.snapshot()).countries, key=lambda c: c.compat_id)
 
 
 async def get_countries(call: Call) -> Answer:
@@ -258,22 +264,22 @@ async def get_countries(call: Call) -> Answer:
             "visible": 1,
             "retry": 1,
         }
-        for c in await _countries_on_sale()
+        for c in await _countries_on_sale(call.rt)
     }
 
 
 async def get_services_list(call: Call) -> Answer:
     country, _ = await _country_filter(call)
-    services = (await catalog.snapshot()).services
+    services = (await call.rt.catalog.snapshot()).services
     if country is not None:
-        offered = {offer.service.code for offer in await catalog.offers(country.code)}
+        offered = {offer.service.code for offer in await call.rt.catalog.offers(country.code)}
         services = tuple(s for s in services if s.code in offered)
     return {"status": "success", "services": [{"code": s.code, "name": s.name} for s in services]}
 
 
 async def get_operators(call: Call) -> Answer:
     country, key = await _country_filter(call)
-    on_sale = await _countries_on_sale()
+    on_sale = await _countries_on_sale(call.rt)
     if country is None:
         keys = [str(c.compat_id) for c in on_sale]
     else:

@@ -6,7 +6,7 @@ import re
 
 from compat.errors import Refused, Token
 from models import Country
-from services import catalog
+from services.runtime import Runtime
 
 # sms-activate's 12 is "USA (virtual)"; bots written for it get United States numbers (187).
 ALIASES = {12: 187}
@@ -39,7 +39,7 @@ RUSSIAN_NAMES = {
 }
 
 
-async def resolve(raw: str | None) -> Country:
+async def resolve(rt: Runtime, raw: str | None) -> Country:
     """The catalog country of a protocol id (on sale or not: buying checks that, R11).
 
     Missing, non-numeric and unknown ids are refused with WRONG_COUNTRY_ID.
@@ -47,14 +47,10 @@ async def resolve(raw: str | None) -> Country:
     if raw is None or not _PROTOCOL_ID.match(raw):
         raise Refused(Token.WRONG_COUNTRY_ID)
     wanted = ALIASES.get(int(raw), int(raw))
-    for country in (await catalog.snapshot()).country_by_code.values():
+    for country in (await rt.catalog.snapshot()).country_by_code.values():
         if country.compat_id == wanted:
             return country
     raise Refused(Token.WRONG_COUNTRY_ID)
-
-
-async def resolve_optional(raw: str | None) -> Country | None:
-    return None if raw is None else await resolve(raw)
 
 
 def russian_name(country: Country) -> str:

@@ -19,22 +19,22 @@ from compat.actions import ACTIONS, Call
 from compat.answers import Answer, render
 from compat.errors import Refused, Token, token_for
 from models import CredentialKind
-from services import accounts, config, ratelimit
+from services import accounts
 from services.accounts import Viewer
 from services.errors import ServiceError
+from services.runtime import Runtime
+from web.state import runtime_of
 
 log = structlog.get_logger("compat")
-
-MAX_BODY_BYTES = 16 * 1024  # a form body of a few parameters; anything bigger is not a client
-MAX_FIELDS = 100  # parameters per request, query string and body each
 
 
 async def compat_endpoint(request: Request) -> Response:
     action = None
     try:
-        params = await read_params(request)
+        rt = runtime_of(request)
+        params = await read_params(rt, request)
         action = params.get("action")
-        answer = await _answer(request, params)
+        answer = await _answer(rt, request, params)
     except Refused as refusal:
         answer = refusal.token
     except Exception:  # a bug: log it, answer a token the clients know (see ADR 0003)
@@ -43,42 +43,43 @@ async def compat_endpoint(request: Request) -> Response:
     return render(answer)
 
 
-async def _answer(request: Request, params: dict[str, str]) -> Answer:
+async def _answer(rt: Runtime, request: Request, params: dict[str, str]) -> Answer:
     try:
-        viewer = await _api_key_owner(params.get("api_key"))
-        per_second = config.get().api_requests_per_second
-        await ratelimit.hit(f"{per_second}/second", f"compat:{viewer.credential_id}")
+        viewer = await _api_key_owner(rt, params.get("api_key"))
+        per_second = rt.settings.api_requests_per_second
+        await rt.limiter.hit(f"{per_second}/second", f"compat:{viewer.credential_id}")
         action = ACTIONS.get(params.get("action", "").strip())
         if action is None:
             raise Refused(Token.BAD_ACTION)
         client = request.client.host if request.client else None
-        return await action(Call(viewer=viewer, params=params, ip=client))
+        return await action(Call(rt=rt, viewer=viewer, params=params, ip=client))
     except Refused as refusal:
         return refusal.token
     except ServiceError as error:
         return token_for(error)
 
 
-async def _api_key_owner(secret: str | None) -> Viewer:
+async def _api_key_owner(rt: Runtime, secret: str | None) -> Viewer:
     """Only API keys: a session token is for the apps, and is refused here like a wrong key."""
-    viewer = await accounts.authenticate(secret.strip() if secret else None)
+    viewer = await accounts.authenticate(rt, secret.strip() if secret else None)
     if viewer is None or viewer.credential_kind != CredentialKind.API_KEY:
         raise Refused(Token.BAD_KEY)
     return viewer
 
 
-async def read_params(request: Request) -> dict[str, str]:
+async def read_params(rt: Runtime, request: Request) -> dict[str, str]:
     """Query string, then the form body over it; for a repeated name the last one counts."""
+    max_fields = rt.settings.compat_max_fields
     try:
-        params = dict(parse_qsl(request.url.query, max_num_fields=MAX_FIELDS))
-        body = await _form_body(request)
-        params.update(parse_qsl(body, max_num_fields=MAX_FIELDS))
+        params = dict(parse_qsl(request.url.query, max_num_fields=max_fields))
+        body = await _form_body(request, rt.settings.compat_max_body_bytes)
+        params.update(parse_qsl(body, max_num_fields=max_fields))
     except ValueError:  # too many fields
         raise Refused(Token.ERROR_SQL) from None
     return params
 
 
-async def _form_body(request: Request) -> str:
+async def _form_body(request: Request, max_bytes: int) -> str:
     if request.method != "POST":
         return ""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -87,6 +88,6 @@ async def _form_body(request: Request) -> str:
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY_BYTES:
+        if len(body) > max_bytes:
             raise Refused(Token.ERROR_SQL)
     return body.decode("utf-8", errors="replace")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from resolvers.context import Context
-from resolvers.mutation import payload
+from resolvers.errors import payload
 from schema.accounts import (
     ApiKeyPayload,
     AuthPayload,
@@ -26,7 +26,8 @@ async def me(info: strawberry.Info[Context]) -> Viewer | None:
 
 async def register(info: strawberry.Info[Context], email: str, password: str) -> AuthPayload:
     async def call() -> AuthPayload:
-        token, user = await accounts.register(email, password, ip=info.context.client_ip)
+        rt, ip = info.context.runtime, info.context.client_ip
+        token, user = await accounts.register(rt, email, password, ip=ip)
         return AuthPayload(token=token, viewer=Viewer.from_user(user), errors=[])
 
     return await payload(call, lambda errors: AuthPayload(token=None, viewer=None, errors=errors))
@@ -34,7 +35,8 @@ async def register(info: strawberry.Info[Context], email: str, password: str) ->
 
 async def login(info: strawberry.Info[Context], email: str, password: str) -> AuthPayload:
     async def call() -> AuthPayload:
-        token, user = await accounts.login(email, password, ip=info.context.client_ip)
+        rt, ip = info.context.runtime, info.context.client_ip
+        token, user = await accounts.login(rt, email, password, ip=ip)
         return AuthPayload(token=token, viewer=Viewer.from_user(user), errors=[])
 
     return await payload(call, lambda errors: AuthPayload(token=None, viewer=None, errors=errors))
@@ -42,14 +44,15 @@ async def login(info: strawberry.Info[Context], email: str, password: str) -> Au
 
 async def verify_email(info: strawberry.Info[Context], token: str) -> ViewerPayload:
     async def call() -> ViewerPayload:
-        return ViewerPayload(viewer=Viewer.from_user(await accounts.verify_email(token)), errors=[])
+        user = await accounts.verify_email(info.context.runtime, token)
+        return ViewerPayload(viewer=Viewer.from_user(user), errors=[])
 
     return await payload(call, lambda errors: ViewerPayload(viewer=None, errors=errors))
 
 
 async def logout(info: strawberry.Info[Context]) -> bool:
     viewer = await info.context.require_viewer()
-    await accounts.revoke(viewer, viewer.credential_id)
+    await accounts.revoke(info.context.runtime, viewer, viewer.credential_id)
     return True
 
 
@@ -57,7 +60,8 @@ async def create_api_key(info: strawberry.Info[Context], name: str) -> ApiKeyPay
     viewer = await info.context.require_viewer()
 
     async def call() -> ApiKeyPayload:
-        key = await accounts.create_api_key(viewer, name, ip=info.context.client_ip)
+        rt, ip = info.context.runtime, info.context.client_ip
+        key = await accounts.create_api_key(rt, viewer, name, ip=ip)
         return ApiKeyPayload(key=key, errors=[])
 
     return await payload(call, lambda errors: ApiKeyPayload(key=None, errors=errors))
@@ -75,7 +79,7 @@ async def credentials(info: strawberry.Info[Context]) -> list[Credential]:
             last_used_at=c.last_used_at,
             current=c.id == viewer.credential_id,
         )
-        for c in await accounts.list_credentials(viewer)
+        for c in await accounts.list_credentials(info.context.runtime, viewer)
     ]
 
 
@@ -83,7 +87,8 @@ async def revoke_credential(info: strawberry.Info[Context], id: strawberry.ID) -
     viewer = await info.context.require_viewer()
 
     async def call() -> RevokePayload:
-        await accounts.revoke(viewer, parse_id(id, what="credential", field="id"))
+        credential_id = parse_id(id, what="credential", field="id")
+        await accounts.revoke(info.context.runtime, viewer, credential_id)
         return RevokePayload(revoked=True, errors=[])
 
     return await payload(call, lambda errors: RevokePayload(revoked=False, errors=errors))

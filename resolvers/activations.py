@@ -7,26 +7,21 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import strawberry
-from graphql import GraphQLError
 
 from models import Activation as ActivationModel
 from resolvers.context import Context
-from resolvers.mutation import payload
+from resolvers.errors import payload, query_error
 from schema.activations import Activation, ActivationConnection, ActivationEdge, ActivationPayload
-from schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
-from services import activations
+from schema.pagination import PageInfo, decode_cursor, encode_cursor
+from services import activations, pages
 from services.accounts import Viewer
 from services.errors import NotFound, ServiceError
-
-
-def query_error(error: ServiceError) -> GraphQLError:
-    return GraphQLError(error.message, extensions={"code": error.code.value, "field": error.field})
 
 
 async def activation(info: strawberry.Info[Context], id: strawberry.ID) -> Activation | None:  # noqa: A002
     viewer = await info.context.require_viewer()
     try:
-        return await Activation.from_model(await activations.get(viewer, id))
+        return await Activation.from_model(info.context.runtime, await activations.get(viewer, id))
     except NotFound:
         return None
 
@@ -38,10 +33,11 @@ async def activation_page(
     status: list[activations.ActivationStatus] | None = None,
 ) -> ActivationConnection:
     viewer = await info.context.require_viewer()
+    rt = info.context.runtime
     try:
         rows, more = await activations.page(
             viewer,
-            first=page_size(first),
+            first=pages.page_size(rt.settings, first),
             after=decode_cursor("activation", after),
             statuses=status,
         )
@@ -49,7 +45,7 @@ async def activation_page(
         raise query_error(error) from None
     edges = [
         ActivationEdge(
-            cursor=encode_cursor("activation", row.id), node=await Activation.from_model(row)
+            cursor=encode_cursor("activation", row.id), node=await Activation.from_model(rt, row)
         )
         for row in rows
     ]
@@ -63,10 +59,11 @@ async def _change(
     info: strawberry.Info[Context], change: Callable[[Viewer], Awaitable[ActivationModel]]
 ) -> ActivationPayload:
     viewer = await info.context.require_viewer()
+    rt = info.context.runtime
 
     async def call() -> ActivationPayload:
         return ActivationPayload(
-            activation=await Activation.from_model(await change(viewer)), errors=[]
+            activation=await Activation.from_model(rt, await change(viewer)), errors=[]
         )
 
     return await payload(call, lambda errors: ActivationPayload(activation=None, errors=errors))
@@ -80,22 +77,26 @@ async def buy_number(
     idempotency_key: str | None = None,
 ) -> ActivationPayload:
     request = activations.BuyRequest(country, service, max_price, idempotency_key)
-    return await _change(info, lambda v: activations.buy(v, request, ip=info.context.client_ip))
+    rt, ip = info.context.runtime, info.context.client_ip
+    return await _change(info, lambda v: activations.buy(rt, v, request, ip=ip))
 
 
 async def cancel_activation(info: strawberry.Info[Context], id: strawberry.ID) -> ActivationPayload:  # noqa: A002
-    return await _change(info, lambda v: activations.cancel(v, id, ip=info.context.client_ip))
+    rt, ip = info.context.runtime, info.context.client_ip
+    return await _change(info, lambda v: activations.cancel(rt, v, id, ip=ip))
 
 
 async def ban_number(info: strawberry.Info[Context], id: strawberry.ID) -> ActivationPayload:  # noqa: A002
-    return await _change(info, lambda v: activations.ban(v, id, ip=info.context.client_ip))
+    rt, ip = info.context.runtime, info.context.client_ip
+    return await _change(info, lambda v: activations.ban(rt, v, id, ip=ip))
 
 
 async def finish_activation(info: strawberry.Info[Context], id: strawberry.ID) -> ActivationPayload:  # noqa: A002
-    return await _change(info, lambda v: activations.finish(v, id))
+    return await _change(info, lambda v: activations.finish(info.context.runtime, v, id))
 
 
 async def request_another_sms(
     info: strawberry.Info[Context], id: strawberry.ID
 ) -> ActivationPayload:  # noqa: A002
-    return await _change(info, lambda v: activations.request_another_sms(v, id))
+    rt = info.context.runtime
+    return await _change(info, lambda v: activations.request_another_sms(rt, v, id))

@@ -6,13 +6,12 @@ from decimal import Decimal
 
 import strawberry
 
-from resolvers.activations import query_error
 from resolvers.context import Context
-from resolvers.mutation import payload
+from resolvers.errors import payload, query_error
 from schema.accounts import Viewer, ViewerPayload
 from schema.balances import Transaction, TransactionConnection, TransactionEdge
-from schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
-from services import balances
+from schema.pagination import PageInfo, decode_cursor, encode_cursor
+from services import balances, pages
 from services.errors import ServiceError
 
 
@@ -20,14 +19,20 @@ async def transactions(
     info: strawberry.Info[Context], first: int | None = 20, after: str | None = None
 ) -> TransactionConnection:
     viewer = await info.context.require_viewer()
+    settings = info.context.runtime.settings
     try:
         entries, more = await balances.history(
-            viewer, first=page_size(first), after=decode_cursor("transaction", after)
+            viewer,
+            first=pages.page_size(settings, first),
+            after=decode_cursor("transaction", after),
         )
     except ServiceError as error:
         raise query_error(error) from None
     edges = [
-        TransactionEdge(cursor=encode_cursor("transaction", e.id), node=Transaction.from_entry(e))
+        TransactionEdge(
+            cursor=encode_cursor("transaction", e.id),
+            node=Transaction.from_entry(e, settings.currency),
+        )
         for e in entries
     ]
     return TransactionConnection(
@@ -42,7 +47,8 @@ async def adjust_balance(
     admin = await info.context.require_viewer()
 
     async def call() -> ViewerPayload:
-        user = await balances.adjust(admin, user_id, amount, reason, ip=info.context.client_ip)
+        rt, ip = info.context.runtime, info.context.client_ip
+        user = await balances.adjust(rt, admin, user_id, amount, reason, ip=ip)
         return ViewerPayload(viewer=Viewer.from_user(user), errors=[])
 
     return await payload(call, lambda errors: ViewerPayload(viewer=None, errors=errors))

@@ -1,8 +1,8 @@
-"""The per-request context: who is asking (resolved lazily, once) and the request's loaders."""
+"""The per-request context: the app's runtime, who is asking (resolved lazily, once) and the
+request's loaders."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,28 +10,23 @@ from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 
 from models import Sms
-from services import accounts
+from services import accounts, sms
 from services.accounts import Viewer
+from web.state import AppRuntime
 
 _UNSET: Any = object()
-
-
-async def _load_messages(activation_ids: list[int]) -> list[list[Sms]]:
-    by_activation: dict[int, list[Sms]] = defaultdict(list)
-    for sms in await Sms.filter(activation_id__in=activation_ids).order_by("id"):
-        by_activation[sms.activation_id].append(sms)  # type: ignore[attr-defined]
-    return [by_activation[i] for i in activation_ids]
 
 
 @dataclass
 class Loaders:
     messages: DataLoader[int, list[Sms]] = field(
-        default_factory=lambda: DataLoader(load_fn=_load_messages)
+        default_factory=lambda: DataLoader(load_fn=sms.messages_of)
     )
 
 
 @dataclass
 class Context:
+    runtime: AppRuntime
     authorization: str | None
     client_ip: str | None
     request: Any = None  # the starlette Request or WebSocket
@@ -43,7 +38,8 @@ class Context:
 
     async def viewer(self) -> Viewer | None:
         if self._viewer is _UNSET:
-            self._viewer = await accounts.authenticate(bearer_secret(self.authorization))
+            secret = bearer_secret(self.authorization)
+            self._viewer = await accounts.authenticate(self.runtime, secret)
         return self._viewer  # type: ignore[no-any-return]
 
     async def authenticate_socket(self) -> Viewer | None:

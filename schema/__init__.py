@@ -28,6 +28,7 @@ from schema.balances import TransactionConnection
 from schema.catalog import Country, PriceOffer, Service
 from schema.limits import code_request_errors, extensions, is_unexpected
 from schema.scalars import SCALARS
+from settings import Settings
 from subscriptions.resolvers import Subscription
 
 
@@ -124,10 +125,12 @@ class Schema(strawberry.Schema):
         super().process_errors([e for e in errors if is_unexpected(e)], execution_context)
 
 
-schema = Schema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    extensions=extensions(),
-    config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
-)
+def build_schema(settings: Settings) -> Schema:
+    """The schema of one app, with the query limits of its settings."""
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions(settings),
+        config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
+    )

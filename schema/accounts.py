@@ -10,7 +10,7 @@ import strawberry
 
 from models import User
 from schema.errors import UserError
-from services import accounts, config, ledger
+from services import accounts, ledger
 from services.money import to_decimal
 
 
@@ -26,8 +26,8 @@ class Money:
     currency: str = strawberry.field(description="ISO 4217 code")
 
 
-def money(minor: int, currency: str | None = None) -> Money:
-    return Money(amount=to_decimal(minor), currency=currency or config.get().currency)
+def money(minor: int, currency: str) -> Money:
+    return Money(amount=to_decimal(minor), currency=currency)
 
 
 @strawberry.type
@@ -47,8 +47,9 @@ class Viewer:
         return self.verified
 
     @strawberry.field
-    async def balance(self) -> Money:
-        return money(await ledger.balance_minor(self.user_id))
+    async def balance(self, info: strawberry.Info) -> Money:
+        currency = info.context.runtime.settings.currency
+        return money(await ledger.balance_minor(self.user_id), currency)
 
     @classmethod
     def from_user(cls, user: User) -> Viewer:

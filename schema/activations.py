@@ -14,7 +14,7 @@ from schema.accounts import Money, money
 from schema.catalog import Country, Service
 from schema.errors import UserError
 from schema.pagination import PageInfo
-from services import catalog
+from services.runtime import Runtime
 
 ActivationStatus = strawberry.enum(StatusModel, name="ActivationStatus")
 
@@ -63,11 +63,8 @@ class Activation:
         return [SmsMessage.from_model(sms) for sms in rows]
 
     @classmethod
-    async def from_model(cls, activation: ActivationModel) -> Activation:
-        country, service = await catalog.names_of(
-            activation.country_id,
-            activation.service_id,  # type: ignore[attr-defined]
-        )
+    async def from_model(cls, rt: Runtime, activation: ActivationModel) -> Activation:
+        country, service = await rt.catalog.names_of(activation.country_id, activation.service_id)
         return cls(
             id=strawberry.ID(str(activation.id)),
             phone_number=activation.number.e164,

@@ -33,12 +33,12 @@ class Transaction:
     description: str
 
     @classmethod
-    def from_entry(cls, entry: HistoryEntry) -> Transaction:
+    def from_entry(cls, entry: HistoryEntry, currency: str) -> Transaction:
         return cls(
             id=strawberry.ID(str(entry.id)),
             kind=TransactionKind(entry.kind),
-            amount=money(entry.amount_minor),
-            balance_after=money(entry.balance_after_minor),
+            amount=money(entry.amount_minor, currency),
+            balance_after=money(entry.balance_after_minor, currency),
             created_at=entry.created_at,
             activation_id=strawberry.ID(str(entry.activation_id)) if entry.activation_id else None,
             description=entry.description,

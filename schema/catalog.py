@@ -39,10 +39,10 @@ class PriceOffer:
     available: int = strawberry.field(description="Numbers that can be bought now.")
 
     @classmethod
-    def from_offer(cls, offer: Offer) -> PriceOffer:
+    def from_offer(cls, offer: Offer, currency: str) -> PriceOffer:
         return cls(
             country=Country.from_model(offer.country),
             service=Service.from_model(offer.service),
-            price=money(offer.price_minor),
+            price=money(offer.price_minor, currency),
             available=offer.available,
         )

@@ -1,15 +1,16 @@
 """What a query may cost: depth, aliases, tokens; and the caches that make the checks cheap.
 
-The validation rules are built once, here, so that strawberry's ValidationCache (keyed by the
-rule classes) hits: a limiter constructed per request would make every request re-validate
-(DESIGN.md, "Known traps"). Extensions are passed as factories, one instance per request.
+The validation rules are built once per schema, from the settings of its app, so that
+strawberry's ValidationCache (keyed by the rule classes) hits: a limiter constructed per request
+would make every request re-validate (DESIGN.md, "Known traps"). Extensions are passed as
+factories, one instance per request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -24,12 +25,6 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from services.errors import ServiceError
 from settings import Settings
 
-_defaults = Settings()
-RULES = (
-    max_depth_rule(_defaults.graphql_max_depth, None),
-    max_aliases_rule(_defaults.graphql_max_aliases),
-)
-DOCUMENT_CACHE_SIZE = 512  # distinct query texts kept parsed and validated
 UNEXPECTED_ERROR = "Unexpected error."  # all a client learns of a bug
 
 
@@ -57,11 +52,21 @@ def code_request_errors(errors: list[GraphQLError] | None) -> None:
             error.extensions = {**(error.extensions or {}), "code": "INVALID_INPUT"}
 
 
-def extensions() -> list[Callable[[], SchemaExtension]]:
+def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The depth and alias limits of GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_ALIASES."""
+    return [
+        max_depth_rule(settings.graphql_max_depth, None),
+        max_aliases_rule(settings.graphql_max_aliases),
+    ]
+
+
+def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    rules = validation_rules(settings)
+    cache_size = settings.graphql_document_cache_size
     return [
         lambda: MaskErrors(should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR),
-        lambda: MaxTokensLimiter(max_token_count=_defaults.graphql_max_tokens),
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: AddValidationRules(list(RULES)),
-        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        lambda: ParserCache(maxsize=cache_size),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=cache_size),
     ]

@@ -11,7 +11,6 @@ import binascii
 
 import strawberry
 
-from services import config
 from services.errors import InvalidInput
 
 
@@ -40,16 +39,3 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
     if prefix != kind or not 0 < row_id < MAX_ROW_ID.get(kind, 2**63):
         raise InvalidInput("not a valid cursor", field="after")
     return row_id
-
-
-DEFAULT_PAGE_SIZE = 20
-
-
-def page_size(first: int | None) -> int:
-    """`first` as asked (null means the default), bounded by MAX_PAGE_SIZE."""
-    if first is None:
-        return DEFAULT_PAGE_SIZE
-    limit = config.get().max_page_size
-    if not 1 <= first <= limit:
-        raise InvalidInput(f"first must be between 1 and {limit}", field="first")
-    return first

@@ -17,9 +17,10 @@ SCHEMA_FILE = ROOT / "frontend-contract" / "schema.graphql"
 
 def sdl() -> str:
     sys.path.insert(0, str(ROOT))  # run from anywhere: the project's packages live at the root
-    from schema import schema
+    from schema import build_schema
+    from settings import Settings
 
-    return str(schema).rstrip("\n") + "\n"
+    return str(build_schema(Settings())).rstrip("\n") + "\n"
 
 
 def main(argv: list[str]) -> int:

@@ -9,18 +9,21 @@ is flagged for an admin.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from models import Activation, ActivationStatus, User
-from services import clock, config
 from services.errors import RateLimited
+
+if TYPE_CHECKING:
+    from services.runtime import Runtime
 
 RECEIVED_CODE = (ActivationStatus.RECEIVED, ActivationStatus.FINISHED)
 REFUNDED_ON_REQUEST = (ActivationStatus.CANCELLED, ActivationStatus.BANNED)
 
 
-async def check_may_buy(user: User) -> None:
-    settings = config.get()
-    now = clock.now()
+async def check_may_buy(rt: Runtime, user: User) -> None:
+    settings = rt.settings
+    now = rt.clock.now()
     if user.cooldown_until is not None and user.cooldown_until > now:
         raise RateLimited(
             "too many cancellations: buying is paused (R5)", until=user.cooldown_until

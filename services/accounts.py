@@ -13,12 +13,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from models import Credential, CredentialKind, EmailToken, Role, User, UserState
-from services import activity, clock, config, geo, hooks, ledger, mail, ratelimit
+from services import activity, geo, hooks, ledger
 from services.db import IntegrityError, atomic
 from services.errors import (
     AccountBlocked,
@@ -29,7 +30,10 @@ from services.errors import (
     InvalidToken,
     NotFound,
 )
-from services.identity_cache import IdentityCache
+
+if TYPE_CHECKING:
+    from services.runtime import Runtime
+    from settings import Settings
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 # A syntactic check only: the verification email proves the address (R12).
@@ -40,7 +44,6 @@ API_KEY_PREFIX = "srk_"
 # A real hash of a random password: verifying against it costs what a real check costs, so a
 # login for an unknown email takes as long as one for a known email (no user enumeration).
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-_identities: IdentityCache[Viewer] = IdentityCache(ttl_seconds=10.0, max_entries=10_000)
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,7 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def _check_password(password: str) -> None:
-    settings = config.get()
+def _check_password(settings: Settings, password: str) -> None:
     if not settings.password_min_length <= len(password) <= settings.password_max_length:
         raise InvalidInput(
             f"the password needs {settings.password_min_length} to "
@@ -91,13 +93,13 @@ async def _password_matches(password_hash: str, password: str) -> bool:
         return False
 
 
-async def register(email: str, password: str, *, ip: str | None) -> tuple[str, User]:
+async def register(rt: Runtime, email: str, password: str, *, ip: str | None) -> tuple[str, User]:
     """Creates the account and its ledger accounts, sends the verification link, signs in."""
-    settings = config.get()
+    settings = rt.settings
     email = normalize_email(email)
-    _check_password(password)
+    _check_password(settings, password)
     geo.refuse_sanctioned(ip)
-    await ratelimit.hit(f"{settings.register_attempts_per_hour}/hour", f"register:{ip}")
+    await rt.limiter.hit(f"{settings.register_attempts_per_hour}/hour", f"register:{ip}")
     password_hash = await _hash_password(password)
     try:
         async with atomic() as conn:
@@ -106,27 +108,27 @@ async def register(email: str, password: str, *, ip: str | None) -> tuple[str, U
             await activity.record(conn, "sign_up", user_id=user.id, ip=ip)
     except IntegrityError:
         raise EmailTaken("an account with this email exists", field="email") from None
-    await send_verification(user)
-    return await _open_session(user, ip), user
+    await send_verification(rt, user)
+    return await _open_session(rt, user, ip), user
 
 
-async def login(email: str, password: str, *, ip: str | None) -> tuple[str, User]:
-    settings = config.get()
+async def login(rt: Runtime, email: str, password: str, *, ip: str | None) -> tuple[str, User]:
+    settings = rt.settings
     email = email.strip().lower()[:254]
     rule = f"{settings.login_attempts_per_minute}/minute"
-    await ratelimit.hit(rule, f"login:email:{email}", f"login:ip:{ip}")
+    await rt.limiter.hit(rule, f"login:email:{email}", f"login:ip:{ip}")
     user = await User.get_or_none(email=email)
     valid = await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or user.state == UserState.DELETED:
         raise InvalidCredentials("wrong email or password")
     if user.state == UserState.BLOCKED:
         raise AccountBlocked("this account is blocked")
-    return await _open_session(user, ip), user
+    return await _open_session(rt, user, ip), user
 
 
-async def _open_session(user: User, ip: str | None) -> str:
+async def _open_session(rt: Runtime, user: User, ip: str | None) -> str:
     token = SESSION_PREFIX + secrets.token_urlsafe(32)
-    expires = clock.now() + timedelta(days=config.get().session_token_days)
+    expires = rt.clock.now() + timedelta(days=rt.settings.session_token_days)
     async with atomic() as conn:
         await Credential.create(
             user=user,
@@ -135,25 +137,25 @@ async def _open_session(user: User, ip: str | None) -> str:
             expires_at=expires,
             using_db=conn,
         )
-        await User.filter(id=user.id).using_db(conn).update(last_seen_at=clock.now())
+        await User.filter(id=user.id).using_db(conn).update(last_seen_at=rt.clock.now())
         await activity.record(conn, "sign_in", user_id=user.id, ip=ip)
     return token
 
 
-async def authenticate(secret: str | None) -> Viewer | None:
+async def authenticate(rt: Runtime, secret: str | None) -> Viewer | None:
     """The viewer a bearer secret (session token or API key) belongs to, or None."""
     if not secret or len(secret) > 200:
         return None
     token_hash = hash_secret(secret)
-    viewer = _identities.get(token_hash)
+    viewer = rt.identities.get(token_hash)
     if viewer is None:
-        viewer = await _load_viewer(token_hash)
+        viewer = await _load_viewer(rt, token_hash)
         if viewer is not None:
-            _identities.put(token_hash, viewer)
+            rt.identities.put(token_hash, viewer)
     return viewer
 
 
-async def _load_viewer(token_hash: str) -> Viewer | None:
+async def _load_viewer(rt: Runtime, token_hash: str) -> Viewer | None:
     credential = (
         await Credential.filter(token_hash=token_hash, revoked_at=None)
         .select_related("user")
@@ -162,7 +164,7 @@ async def _load_viewer(token_hash: str) -> Viewer | None:
     if credential is None:
         return None
     user: User = credential.user
-    now = clock.now()
+    now = rt.clock.now()
     if credential.expires_at is not None and credential.expires_at <= now:
         return None
     if user.state in (UserState.BLOCKED, UserState.DELETED):
@@ -182,25 +184,20 @@ async def _load_viewer(token_hash: str) -> Viewer | None:
     )
 
 
-def forget_identities() -> None:
-    """Drops every cached identity: called on any revocation, here or in another process."""
-    _identities.clear()
-
-
-async def revoke(viewer: Viewer, credential_id: int) -> None:
+async def revoke(rt: Runtime, viewer: Viewer, credential_id: int) -> None:
     """Revokes one of the viewer's own credentials (logout, a leaked API key: R13)."""
     changed = await Credential.filter(
         id=credential_id, user_id=viewer.user_id, revoked_at=None
-    ).update(revoked_at=clock.now())
+    ).update(revoked_at=rt.clock.now())
     if changed != 1:
         raise NotFound("no such credential", field="id")
-    forget_identities()
-    await hooks.run(hooks.after_credential_revoked, credential_id)
+    rt.identities.clear()  # on any revocation; other processes clear theirs on the wake-up
+    await hooks.run(rt.hooks.after_credential_revoked, credential_id)
 
 
-async def invalid_credentials(credential_ids: list[int]) -> list[int]:
+async def invalid_credentials(rt: Runtime, credential_ids: list[int]) -> list[int]:
     """Which of these credentials no longer authenticate (revoked, expired, user blocked)."""
-    now = clock.now()
+    now = rt.clock.now()
     rows = await Credential.filter(id__in=credential_ids).select_related("user")
     valid = {
         c.id
@@ -212,16 +209,16 @@ async def invalid_credentials(credential_ids: list[int]) -> list[int]:
     return [i for i in credential_ids if i not in valid]
 
 
-async def list_credentials(viewer: Viewer) -> list[Credential]:
+async def list_credentials(rt: Runtime, viewer: Viewer) -> list[Credential]:
     """The viewer's credentials that still authenticate: not revoked, not expired."""
-    now = clock.now()
+    now = rt.clock.now()
     rows = await Credential.filter(user_id=viewer.user_id, revoked_at=None).order_by("-id")
     return [c for c in rows if c.expires_at is None or c.expires_at > now]
 
 
-async def create_api_key(viewer: Viewer, name: str, *, ip: str | None) -> str:
+async def create_api_key(rt: Runtime, viewer: Viewer, name: str, *, ip: str | None) -> str:
     name = name.strip()
-    if not 1 <= len(name) <= config.get().max_string_length:
+    if not 1 <= len(name) <= rt.settings.max_string_length:
         raise InvalidInput("the name needs 1 to 200 characters", field="name")
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     async with atomic() as conn:
@@ -236,14 +233,14 @@ async def create_api_key(viewer: Viewer, name: str, *, ip: str | None) -> str:
     return key
 
 
-async def send_verification(user: User) -> None:
+async def send_verification(rt: Runtime, user: User) -> None:
     if user.email_verified_at is not None:
         return
     token = secrets.token_urlsafe(32)
-    expires = clock.now() + timedelta(hours=config.get().email_token_hours)
+    expires = rt.clock.now() + timedelta(hours=rt.settings.email_token_hours)
     await EmailToken.create(user=user, token_hash=hash_secret(token), expires_at=expires)
-    link = f"{config.get().public_url}/verify-email?token={token}"
-    mail.send_later(
+    link = f"{rt.settings.public_url}/verify-email?token={token}"
+    rt.mailer.send_later(
         user.email,
         "Confirm your email for SMS Rooms",
         f"Open this link to confirm your email address:\n\n{link}\n\n"
@@ -251,8 +248,8 @@ async def send_verification(user: User) -> None:
     )
 
 
-async def verify_email(token: str) -> User:
-    now = clock.now()
+async def verify_email(rt: Runtime, token: str) -> User:
+    now = rt.clock.now()
     record = await EmailToken.filter(token_hash=hash_secret(token[:200])).first()
     if record is None or record.expires_at <= now:
         raise InvalidToken("this verification link is invalid or has expired", field="token")
@@ -276,17 +273,12 @@ async def is_email_verified(user_id: int) -> bool:
     return await User.filter(id=user_id, email_verified_at__isnull=False).exists()
 
 
-def configure_identity_cache(ttl_seconds: float) -> None:
-    _identities.ttl_seconds = ttl_seconds
-    _identities.clear()
-
-
 def require_admin(viewer: Viewer) -> None:
     if not viewer.is_admin:
         raise Forbidden("only an admin may do this")
 
 
-async def ensure_admin(email: str, password: str) -> User:
+async def ensure_admin(rt: Runtime, email: str, password: str) -> User:
     """Makes sure the admin account of ADMIN_EMAIL/ADMIN_PASSWORD exists (at start-up)."""
     email = normalize_email(email)
     user = await User.get_or_none(email=email)
@@ -297,7 +289,7 @@ async def ensure_admin(email: str, password: str) -> User:
                     email=email,
                     password_hash=await _hash_password(password),
                     role=Role.ADMIN,
-                    email_verified_at=clock.now(),
+                    email_verified_at=rt.clock.now(),
                     using_db=conn,
                 )
                 await ledger.open_user_accounts(user, conn)
@@ -314,13 +306,13 @@ async def ensure_admin(email: str, password: str) -> User:
                 .update(
                     role=Role.ADMIN,
                     password_hash=await _hash_password(password),
-                    email_verified_at=user.email_verified_at or clock.now(),
+                    email_verified_at=user.email_verified_at or rt.clock.now(),
                 )
             )
             await (
                 Credential.filter(user_id=user.id, revoked_at=None)
                 .using_db(conn)
-                .update(revoked_at=clock.now())
+                .update(revoked_at=rt.clock.now())
             )
-        forget_identities()
+        rt.identities.clear()
     return await User.get(id=user.id)

@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise.expressions import Subquery
 
@@ -28,22 +30,11 @@ from models import (
     User,
     UserState,
 )
+from models.activations import LIVE_STATUSES
 from models.catalog import NumberState
-from services import (
-    abuse,
-    activity,
-    catalog,
-    clock,
-    config,
-    events,
-    geo,
-    hooks,
-    ledger,
-    money,
-    policy,
-)
+from services import abuse, activity, catalog, events, geo, hooks, ledger, locks, money, policy
 from services.accounts import Viewer
-from services.db import Connection, IntegrityError, atomic, lock_user_events, locked
+from services.db import Connection, IntegrityError, atomic
 from services.errors import (
     AccountBlocked,
     EmailNotVerified,
@@ -55,8 +46,34 @@ from services.errors import (
     PriceAboveMax,
 )
 from services.ids import parse_id
+from settings import Settings
+
+if TYPE_CHECKING:
+    from services.runtime import Runtime
 
 REFUNDED_ENDINGS = (ActivationStatus.CANCELLED, ActivationStatus.EXPIRED, ActivationStatus.BANNED)
+
+
+class Progress(StrEnum):
+    """Where an activation stands for a client waiting on it (the compatible API's getStatus)."""
+
+    WAITING_CODE = "waiting_code"
+    WAITING_RETRY = "waiting_retry"  # another SMS was asked for and has not come yet (R3)
+    CODE_RECEIVED = "code_received"
+    REFUNDED = "refunded"  # cancelled, banned or expired without a code (R4, R6)
+
+
+def progress(activation: Activation) -> Progress:
+    if activation.status == ActivationStatus.WAITING_SMS:
+        return Progress.WAITING_CODE
+    if activation.status in REFUNDED_ENDINGS:
+        return Progress.REFUNDED
+    if (
+        activation.status == ActivationStatus.RECEIVED
+        and activation.another_sms_requested_at is not None
+    ):
+        return Progress.WAITING_RETRY  # set by requestAnotherSms, cleared by the next SMS
+    return Progress.CODE_RECEIVED
 
 
 @dataclass(frozen=True)
@@ -73,9 +90,9 @@ class BuyRequest:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def buy(viewer: Viewer, request: BuyRequest, *, ip: str | None) -> Activation:
+async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | None) -> Activation:
     """R1: assigns a number and holds its price in one transaction, or changes nothing."""
-    settings = config.get()
+    settings = rt.settings
     key = _idempotency_key(request.idempotency_key)
     if key is not None:
         existing = await _replay(viewer.user_id, key, request)
@@ -83,10 +100,10 @@ async def buy(viewer: Viewer, request: BuyRequest, *, ip: str | None) -> Activat
             return existing
     geo.refuse_sanctioned(ip)
     user = await User.get(id=viewer.user_id)
-    _check_may_buy(user)
-    country = await catalog.country_for_sale(request.country)
-    service = await catalog.service_for_sale(request.service)
-    await abuse.check_may_buy(user)
+    _check_may_buy(settings, user)
+    country = await rt.catalog.country_for_sale(request.country)
+    service = await rt.catalog.service_for_sale(request.service)
+    await abuse.check_may_buy(rt, user)
     price = await catalog.current_price(country, service)
     if request.max_price is not None:
         max_minor = money.to_minor(
@@ -101,15 +118,15 @@ async def buy(viewer: Viewer, request: BuyRequest, *, ip: str | None) -> Activat
             )
     for _ in range(settings.buy_number_attempts):
         try:
-            activation, notice = await _assign_and_hold(user, service, price, key, request, ip)
+            activation, notice = await _assign_and_hold(rt, user, service, price, key, request, ip)
         except IntegrityError:
             # Either a concurrent buyer took the same number (try the next one), or a concurrent
             # retry with the same idempotency key won (return what it bought).
             if key is not None and (existing := await _replay(user.id, key, request)):
                 return existing
             continue
-        await events.publish([notice])
-        await hooks.run(hooks.after_purchase, activation)
+        await rt.publish([notice])
+        await hooks.run(rt.hooks.after_purchase, activation)
         return activation
     raise NoNumbers("no free number right now, try again")
 
@@ -136,14 +153,15 @@ async def _replay(user_id: int, key: str, request: BuyRequest) -> Activation | N
     return existing
 
 
-def _check_may_buy(user: User) -> None:
+def _check_may_buy(settings: Settings, user: User) -> None:
     if user.state in (UserState.BLOCKED, UserState.DELETED):
         raise AccountBlocked("this account is blocked")
-    if config.get().email_verification == "required" and user.email_verified_at is None:
+    if settings.email_verification == "required" and user.email_verified_at is None:
         raise EmailNotVerified("confirm your email address before buying (R12)")
 
 
 async def _assign_and_hold(
+    rt: Runtime,
     user: User,
     service: Service,
     price: Price,
@@ -151,15 +169,15 @@ async def _assign_and_hold(
     request: BuyRequest,
     ip: str | None,
 ) -> tuple[Activation, events.Notice]:
-    settings = config.get()
+    settings = rt.settings
     async with atomic() as conn:
-        await lock_user_events(conn, user.id)
+        await locks.user_events(conn, user.id)
         number = await _free_number(conn, price.country_id, service.id)
         if number is None:
             raise NoNumbers("no free number for this service in this country")
         # The unique (number, service) pair is the real guard against selling a number twice.
         await NumberUse.create(number_id=number.id, service_id=service.id, using_db=conn)
-        now = clock.now()
+        now = rt.clock.now()
         activation = await Activation.create(
             user_id=user.id,
             number_id=number.id,
@@ -205,7 +223,7 @@ async def _free_number(conn: Connection, country_id: int, service_id: int) -> Ph
     for prefix in policy.CRIMEAN_PREFIXES:  # R11
         query = query.exclude(e164__startswith=prefix)
     # SKIP LOCKED: concurrent buyers each take a different number instead of queueing.
-    return await locked(query, skip_locked=True).using_db(conn).first()
+    return await locks.rows(query, skip_locked=True).using_db(conn).first()
 
 
 async def get(viewer: Viewer, activation_id: int | str) -> Activation:
@@ -218,39 +236,57 @@ async def get(viewer: Viewer, activation_id: int | str) -> Activation:
     return activation
 
 
+async def confirm_sms_sent(viewer: Viewer, activation_id: int | str) -> Activation:
+    """The user says the service has sent its SMS: nothing to change, but only while the
+    activation is live (INVALID_STATE after it ended)."""
+    activation = await get(viewer, activation_id)
+    if activation.status not in LIVE_STATUSES:
+        raise InvalidState("this activation has ended")
+    return activation
+
+
 async def fetch(activation_id: int, conn: Connection | None = None) -> Activation:
     """An activation with its number, as every API shows it."""
     return await Activation.get(id=activation_id, using_db=conn).select_related("number")
 
 
-async def cancel(viewer: Viewer, activation_id: int | str, *, ip: str | None) -> Activation:
+async def cancel(
+    rt: Runtime, viewer: Viewer, activation_id: int | str, *, ip: str | None
+) -> Activation:
     """R4: a full refund while no SMS has arrived; refused after the first SMS."""
     activation = await get(viewer, activation_id)
-    return await _end_waiting(activation, ActivationStatus.CANCELLED, ip=ip)
+    return await _end_waiting(rt, activation, ActivationStatus.CANCELLED, ip=ip)
 
 
-async def ban(viewer: Viewer, activation_id: int | str, *, ip: str | None) -> Activation:
+async def ban(
+    rt: Runtime, viewer: Viewer, activation_id: int | str, *, ip: str | None
+) -> Activation:
     """R6: refund, and the (number, service) pair is marked banned; it is never sold again."""
     activation = await get(viewer, activation_id)
-    return await _end_waiting(activation, ActivationStatus.BANNED, ip=ip)
+    return await _end_waiting(rt, activation, ActivationStatus.BANNED, ip=ip)
 
 
-async def expire(activation: Activation) -> bool:
+async def expire(rt: Runtime, activation: Activation) -> bool:
     """R4: no SMS by the deadline -> EXPIRED and refunded. False if something else won."""
     try:
-        await _end_waiting(activation, ActivationStatus.EXPIRED, ip=None, due=True)
+        await _end_waiting(rt, activation, ActivationStatus.EXPIRED, ip=None, due=True)
     except InvalidState:
         return False
     return True
 
 
 async def _end_waiting(
-    activation: Activation, status: ActivationStatus, *, ip: str | None, due: bool = False
+    rt: Runtime,
+    activation: Activation,
+    status: ActivationStatus,
+    *,
+    ip: str | None,
+    due: bool = False,
 ) -> Activation:
     assert status in REFUNDED_ENDINGS
-    now = clock.now()
+    now = rt.clock.now()
     async with atomic() as conn:
-        await lock_user_events(conn, activation.user_id)
+        await locks.user_events(conn, activation.user_id)
         query = Activation.filter(id=activation.id, status=ActivationStatus.WAITING_SMS)
         if due:
             query = query.filter(sms_deadline_at__lte=now)
@@ -286,46 +322,48 @@ async def _end_waiting(
                 ip=ip,
                 detail=str(activation.id),
             )
-    await events.publish([notice])
+    await rt.publish([notice])
     return activation
 
 
-async def finish(viewer: Viewer, activation_id: int | str) -> Activation:
+async def finish(rt: Runtime, viewer: Viewer, activation_id: int | str) -> Activation:
     """Ends an activation that has its code; the charge stays final (R4)."""
     activation = await get(viewer, activation_id)
-    return await close_received(activation, refuse=True)  # type: ignore[return-value]
+    finished = await close_received(rt, activation)
+    if finished is None:
+        raise InvalidState("only an activation that received a code can be finished")
+    return finished
 
 
-async def close_received(activation: Activation, *, refuse: bool = False) -> Activation | None:
-    """RECEIVED -> FINISHED, by the user or when the window closes (R3)."""
-    now = clock.now()
+async def close_received(rt: Runtime, activation: Activation) -> Activation | None:
+    """RECEIVED -> FINISHED, by the user or when the window closes (R3); None if it was not
+    RECEIVED any more."""
+    now = rt.clock.now()
     async with atomic() as conn:
-        await lock_user_events(conn, activation.user_id)
+        await locks.user_events(conn, activation.user_id)
         changed = (
             await Activation.filter(id=activation.id, status=ActivationStatus.RECEIVED)
             .using_db(conn)
             .update(status=ActivationStatus.FINISHED, ended_at=now)
         )
         if changed != 1:
-            if refuse:
-                raise InvalidState("only an activation that received a code can be finished")
             return None
         activation = await fetch(activation.id, conn)
         notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
-    await events.publish([notice])
+    await rt.publish([notice])
     return activation
 
 
-async def request_another_sms(viewer: Viewer, activation_id: int | str) -> Activation:
+async def request_another_sms(rt: Runtime, viewer: Viewer, activation_id: int | str) -> Activation:
     """R3: after the first code, more may come until the window closes; tell the supplier."""
     activation = await get(viewer, activation_id)
     changed = await Activation.filter(
-        id=activation.id, status=ActivationStatus.RECEIVED, expires_at__gt=clock.now()
-    ).update(another_sms_requested_at=clock.now())
+        id=activation.id, status=ActivationStatus.RECEIVED, expires_at__gt=rt.clock.now()
+    ).update(another_sms_requested_at=rt.clock.now())
     if changed != 1:
         raise InvalidState("another SMS can be asked for only after the first, within the window")
     activation = await fetch(activation.id)
-    await hooks.run(hooks.after_another_sms_requested, activation)
+    await hooks.run(rt.hooks.after_another_sms_requested, activation)
     return activation
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from tortoise.expressions import Q
 
 from models import AccountKind, Transfer, TransferKind, User
-from services import activity, config, ledger, money
+from services import activity, ledger, money
 from services.accounts import Viewer, require_admin
 from services.db import atomic
 from services.errors import InvalidInput, NotFound
 from services.ids import parse_id
+
+if TYPE_CHECKING:
+    from services.runtime import Runtime
 
 # What the user's history calls each kind of transfer that touches their spendable balance.
 HISTORY_KIND = {
@@ -66,14 +70,20 @@ def _entry(transfer: Transfer, account_id: int) -> HistoryEntry:
 
 
 async def adjust(
-    admin: Viewer, user_id: int | str, amount: Decimal | str, reason: str, *, ip: str | None
+    rt: Runtime,
+    admin: Viewer,
+    user_id: int | str,
+    amount: Decimal | str,
+    reason: str,
+    *,
+    ip: str | None,
 ) -> User:
     """An admin credits (positive) or debits (negative) a balance, as a ledger entry."""
     require_admin(admin)
     reason = reason.strip()
-    if not 1 <= len(reason) <= config.get().max_string_length:
+    if not 1 <= len(reason) <= rt.settings.max_string_length:
         raise InvalidInput("a reason of 1 to 200 characters is required", field="reason")
-    minor = money.to_minor(amount, field="amount", limit_minor=config.get().max_adjustment_minor)
+    minor = money.to_minor(amount, field="amount", limit_minor=rt.settings.max_adjustment_minor)
     if minor == 0:
         raise InvalidInput("the amount must not be zero", field="amount")
     user = await User.get_or_none(id=parse_id(user_id, what="user", field="userId"))

@@ -1,9 +1,10 @@
 """The catalog as users see it: countries, services and offers with their availability.
 
 Reading the catalog is the hottest read of the service (price lists are polled by bots), so it
-is served from an in-process snapshot rebuilt at most every PRICE_CACHE_SECONDS, or at once on
-`invalidate()` (catalog edits). Counts are therefore up to that many seconds old, in every
-process alike; purchases always read the current price and pick a number from the live pool.
+is served from a snapshot per runtime (`Catalog`), rebuilt at most every PRICE_CACHE_SECONDS,
+or at once on `invalidate()` (catalog edits). Counts are therefore up to that many seconds old,
+in every process alike; purchases always read the current price and pick a number from the
+live pool.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from tortoise import connections
 
 from models import Country, NumberState, Price, Service
-from services import config, policy
+from services import policy
 from services.errors import CountryUnavailable, NoNumbers, ServiceUnavailable
 
 # Built from constants only (no input reaches it), once, at import.
@@ -49,27 +50,99 @@ class Snapshot:
     built_at: float
 
 
-_snapshot: Snapshot | None = None
-_lock = asyncio.Lock()
+@dataclass(frozen=True)
+class _References:
+    countries: dict[int, Country]
+    services: dict[int, Service]
+    country_by_code: dict[str, Country]
+    service_by_code: dict[str, Service]
+    built_at: float
 
 
-def invalidate() -> None:
-    global _snapshot, _references
-    _snapshot = _references = None
+class Catalog:
+    """One runtime's view of the catalog: the offers snapshot and the reference rows, each at
+    most `max_age_seconds` (PRICE_CACHE_SECONDS) old, or rebuilt at once after `invalidate()`."""
 
+    def __init__(self, *, max_age_seconds: float) -> None:
+        self.max_age_seconds = max_age_seconds
+        self._snapshot: Snapshot | None = None
+        self._references: _References | None = None
+        self._lock = asyncio.Lock()
 
-async def snapshot() -> Snapshot:
-    global _snapshot
-    current = _snapshot
-    if (
-        current is not None
-        and time.monotonic() - current.built_at < config.get().price_cache_seconds
-    ):
-        return current
-    async with _lock:  # one rebuild at a time; the others wait for it and reuse it
-        if _snapshot is None or _snapshot is current:
-            _snapshot = await _build()
-        return _snapshot
+    def invalidate(self) -> None:
+        self._snapshot = self._references = None
+
+    async def snapshot(self) -> Snapshot:
+        current = self._snapshot
+        if current is not None and time.monotonic() - current.built_at < self.max_age_seconds:
+            return current
+        async with self._lock:  # one rebuild at a time; the others wait for it and reuse it
+            if self._snapshot is None or self._snapshot is current:
+                self._snapshot = await _build()
+            return self._snapshot
+
+    async def _refs(self, *, complete: bool = True) -> _References:
+        """Every country and service row (two small tables), at most max_age_seconds old.
+
+        Kept apart from the offers snapshot, whose availability count is the expensive part: a
+        purchase needs only these rows, and so does every event shown on a live feed. Rebuilt
+        at once when a caller misses an id or code (`complete=False`), e.g. a service just added.
+        """
+        refs = self._references
+        stale = refs is None or time.monotonic() - refs.built_at > self.max_age_seconds
+        if refs is None or stale or not complete:
+            countries = await Country.all()
+            services = await Service.all()
+            refs = self._references = _References(
+                countries={c.id: c for c in countries},
+                services={s.id: s for s in services},
+                country_by_code={c.code: c for c in countries},
+                service_by_code={s.code: s for s in services},
+                built_at=time.monotonic(),
+            )
+        return refs
+
+    async def names_of(self, country_id: int, service_id: int) -> tuple[Country, Service]:
+        """The country and service of an activation, for display on every event and page."""
+        refs = await self._refs()
+        if country_id not in refs.countries or service_id not in refs.services:
+            refs = await self._refs(complete=False)
+        return refs.countries[country_id], refs.services[service_id]
+
+    async def offers(
+        self, country_code: str | None = None, service_code: str | None = None
+    ) -> list[Offer]:
+        snap = await self.snapshot()
+        country = country_code.strip().upper() if country_code else None
+        service = service_code.strip().lower() if service_code else None
+        return [
+            o
+            for o in snap.offers
+            if (country is None or o.country.code == country)
+            and (service is None or o.service.code == service)
+        ]
+
+    async def country_for_sale(self, code: str) -> Country:
+        code = code.strip().upper()
+        country = (await self._refs()).country_by_code.get(code)
+        if country is None:
+            country = (await self._refs(complete=False)).country_by_code.get(code)
+        if country is None:
+            raise CountryUnavailable(f"unknown country {code[:10]!r}", field="country")
+        if not policy.country_on_sale(country):
+            raise CountryUnavailable("numbers of this country are not sold", field="country")
+        return country
+
+    async def service_for_sale(self, code: str) -> Service:
+        code = code.strip().lower()
+        service = (await self._refs()).service_by_code.get(code)
+        if service is None:
+            service = (await self._refs(complete=False)).service_by_code.get(code)
+        if service is None:
+            raise ServiceUnavailable(f"unknown service {code[:20]!r}", field="service")
+        if not policy.service_on_sale(service):
+            raise ServiceUnavailable("numbers for this service are not sold", field="service")
+        return service
 
 
 async def _build() -> Snapshot:
@@ -104,86 +177,6 @@ async def _build() -> Snapshot:
         service_by_code={s.code: s for s in services},
         built_at=time.monotonic(),
     )
-
-
-@dataclass(frozen=True)
-class _References:
-    countries: dict[int, Country]
-    services: dict[int, Service]
-    country_by_code: dict[str, Country]
-    service_by_code: dict[str, Service]
-    built_at: float
-
-
-_references: _References | None = None
-
-
-async def _refs(*, complete: bool = True) -> _References:
-    """Every country and service row (two small tables), at most PRICE_CACHE_SECONDS old.
-
-    Kept apart from the offers snapshot, whose availability count is the expensive part: a
-    purchase needs only these rows, and so does every event shown on a live feed. Rebuilt at
-    once when a caller misses an id or code (`complete=False`), e.g. a service just added.
-    """
-    global _references
-    refs = _references
-    stale = refs is None or time.monotonic() - refs.built_at > config.get().price_cache_seconds
-    if stale or not complete:
-        countries = await Country.all()
-        services = await Service.all()
-        refs = _references = _References(
-            countries={c.id: c for c in countries},
-            services={s.id: s for s in services},
-            country_by_code={c.code: c for c in countries},
-            service_by_code={s.code: s for s in services},
-            built_at=time.monotonic(),
-        )
-    assert refs is not None
-    return refs
-
-
-async def names_of(country_id: int, service_id: int) -> tuple[Country, Service]:
-    """The country and service of an activation, for display on every event and page."""
-    refs = await _refs()
-    if country_id not in refs.countries or service_id not in refs.services:
-        refs = await _refs(complete=False)
-    return refs.countries[country_id], refs.services[service_id]
-
-
-async def offers(country_code: str | None = None, service_code: str | None = None) -> list[Offer]:
-    snap = await snapshot()
-    country = country_code.strip().upper() if country_code else None
-    service = service_code.strip().lower() if service_code else None
-    return [
-        o
-        for o in snap.offers
-        if (country is None or o.country.code == country)
-        and (service is None or o.service.code == service)
-    ]
-
-
-async def country_for_sale(code: str) -> Country:
-    code = code.strip().upper()
-    country = (await _refs()).country_by_code.get(code)
-    if country is None:
-        country = (await _refs(complete=False)).country_by_code.get(code)
-    if country is None:
-        raise CountryUnavailable(f"unknown country {code[:10]!r}", field="country")
-    if not policy.country_on_sale(country):
-        raise CountryUnavailable("numbers of this country are not sold", field="country")
-    return country
-
-
-async def service_for_sale(code: str) -> Service:
-    code = code.strip().lower()
-    service = (await _refs()).service_by_code.get(code)
-    if service is None:
-        service = (await _refs(complete=False)).service_by_code.get(code)
-    if service is None:
-        raise ServiceUnavailable(f"unknown service {code[:20]!r}", field="service")
-    if not policy.service_on_sale(service):
-        raise ServiceUnavailable("numbers for this service are not sold", field="service")
-    return service
 
 
 async def current_price(country: Country, service: Service) -> Price:

@@ -1,27 +1,129 @@
-"""Transactions and the few places where the two database dialects differ."""
+"""The database of one runtime, transactions, and the few places where the dialects differ.
+
+Each runtime opens its own tortoise context (connections and model registry). The first one
+opened in a process is also the process's default, so that commands and tests read through it;
+every other is reached only where its runtime activates it (each request of its app, and its
+background jobs), which is how two apps live in one process.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
-from tortoise import Tortoise, connections
+import asyncpg
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
-from tortoise.exceptions import IntegrityError, OperationalError, TransactionManagementError
+from tortoise.context import TortoiseContext, _current_context, set_global_context
+from tortoise.exceptions import ConfigurationError, IntegrityError
 from tortoise.migrations.executor import MigrationExecutor
-from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from settings import tortoise_config
+from services.errors import Busy
 
-T = TypeVar("T")
 _PLACEHOLDER = re.compile(r"\$\d+")
 MIGRATION_LOCK_KEY = 7_406_301  # any constant shared by all processes of this app
+DEFAULT_POOL_MAX = 20  # PostgreSQL connections per process (tortoise's own default is 5)
 Connection = BaseDBAsyncClient
 
-__all__ = ["Connection", "IntegrityError", "atomic", "is_postgres", "locked", "retry_serialization"]
+__all__ = [
+    "Connection",
+    "Database",
+    "IntegrityError",
+    "atomic",
+    "is_postgres",
+    "tortoise_config",
+]
+
+
+def tortoise_config(database_url: str, *, lock_timeout_ms: int | None = None) -> dict[str, Any]:
+    """tortoise's configuration for a DATABASE_URL. On PostgreSQL every connection of the pool
+    starts with `lock_timeout` set (no extra round trip per transaction): no lock wait is
+    unbounded (services/locks.py)."""
+    url = database_url.replace("postgresql://", "postgres://", 1)
+    connection: str | dict[str, Any] = url
+    if url.startswith("postgres://"):
+        if "maxsize=" not in url:
+            # Set `?maxsize=N` in DATABASE_URL to choose another size.
+            url += ("&" if "?" in url else "?") + f"maxsize={DEFAULT_POOL_MAX}"
+        connection = expand_db_url(url)
+        if lock_timeout_ms is not None:
+            server_settings = connection["credentials"].setdefault("server_settings", {})
+            server_settings["lock_timeout"] = str(lock_timeout_ms)
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            "models": {
+                "models": ["models"],
+                "default_connection": "default",
+                "migrations": "models.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+_open: weakref.WeakSet[Database] = weakref.WeakSet()  # every open database of this process
+
+
+class Database:
+    def __init__(self, database_url: str, *, lock_timeout_ms: int) -> None:
+        self._config = tortoise_config(database_url, lock_timeout_ms=lock_timeout_ms)
+        self.dialect = (
+            "postgres" if database_url.startswith(("postgres", "postgresql")) else "sqlite"
+        )
+        self._context = TortoiseContext()
+        self.is_process_default = False
+
+    @contextlib.contextmanager
+    def activate(self) -> Iterator[None]:
+        """Makes this database the one models use in the current task (and tasks it starts)."""
+        token = _current_context.set(self._context)
+        try:
+            yield
+        finally:
+            _current_context.reset(token)
+
+    async def open(self) -> None:
+        """Connects and applies pending migrations (models/migrations).
+
+        Several processes may start at once: on PostgreSQL an advisory lock, held in its own
+        transaction while the migrations run, lets one migrate and the others find nothing to do.
+        """
+        # tortoise keeps each model's SQL builder on the model class, set by the last init: the
+        # apps of one process may have databases of their own, but all of one engine.
+        if any(other.dialect != self.dialect for other in _open):
+            raise RuntimeError("every app of one process must use the same database engine")
+        await self._context.init(config=self._config)
+        _open.add(self)
+        try:
+            set_global_context(self._context)
+            self.is_process_default = True
+        except ConfigurationError:  # another runtime of this process got there first
+            pass
+        with self.activate():
+            executor = MigrationExecutor(connections.get("default"), self._config["apps"])
+            if is_postgres():
+                async with in_transaction("default") as conn:
+                    await conn.execute_query(
+                        "SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY]
+                    )
+                    await executor.migrate()
+            else:
+                await executor.migrate()
+
+    async def close(self) -> None:
+        _open.discard(self)
+        await self._context.close_connections()
+        # tortoise caches each model's SQL by connection *name*; another database opened later
+        # under the same name (tests run SQLite, then PostgreSQL) must not reuse the old dialect's.
+        EXECUTOR_CACHE.clear()
 
 
 def is_postgres() -> bool:
@@ -29,32 +131,15 @@ def is_postgres() -> bool:
     return dialect == "postgres"
 
 
-def atomic() -> Any:
-    """One database transaction: `async with atomic() as conn:`."""
-    return in_transaction("default")
-
-
-def locked(query: QuerySet[Any], *, skip_locked: bool = False) -> QuerySet[Any]:
-    """Row locks on PostgreSQL. SQLite has one writer and one connection per process, and
-    tortoise ignores FOR UPDATE there; correctness never rests on this lock alone, but on
-    conditional updates and unique constraints (DESIGN.md, "Known traps")."""
-    if is_postgres():
-        return query.select_for_update(skip_locked=skip_locked)
-    return query
-
-
-EVENT_LOCK_CLASS = 7_406_302  # advisory lock namespace: a user's event-writing transactions
-
-
-async def lock_user_events(conn: Connection, user_id: int) -> None:
-    """Serialises a user's event-writing transactions on PostgreSQL, so that their events
-    commit in id order and a live feed reading "after cursor N" can never miss an event that
-    committed late (ids are taken at insert, visible at commit). Take it before any row lock of
-    that user (fixed order: this lock, then rows). SQLite has one writer: nothing to do."""
-    if is_postgres():
-        await conn.execute_query(
-            "SELECT pg_advisory_xact_lock($1, $2)", [EVENT_LOCK_CLASS, user_id]
-        )
+@contextlib.asynccontextmanager
+async def atomic() -> AsyncIterator[Connection]:
+    """One database transaction: `async with atomic() as conn:`. A lock not granted within
+    LOCK_TIMEOUT_MS ends it with `Busy`, a refusal the client may retry."""
+    try:
+        async with in_transaction("default") as conn:
+            yield conn
+    except asyncpg.exceptions.LockNotAvailableError:
+        raise Busy("the service is busy, try again") from None
 
 
 async def fetch_value(sql: str, *params: Any) -> Any:
@@ -68,40 +153,10 @@ async def fetch_value(sql: str, *params: Any) -> Any:
     return rows[0][0] if rows else None  # asyncpg's Record and sqlite3.Row both index by position
 
 
-async def retry_serialization(operation: Callable[[], Awaitable[T]], *, attempts: int = 3) -> T:
-    """Runs `operation` again when PostgreSQL reports a deadlock or serialization failure."""
-    for attempt in range(attempts):
-        try:
-            return await operation()
-        except (OperationalError, TransactionManagementError) as exc:
-            text = str(exc).lower()
-            transient = "deadlock" in text or "could not serialize" in text
-            if not transient or attempt == attempts - 1:
-                raise
-    raise AssertionError("unreachable")
+def __getattr__(name: str) -> Any:
+    """`TORTOISE_ORM`, for tortoise's own command line (makemigrations), from DATABASE_URL."""
+    if name == "TORTOISE_ORM":
+        from settings import Settings
 
-
-async def open_database(database_url: str) -> None:
-    """Connects the ORM and applies pending migrations (models/migrations).
-
-    Several processes may start at once: on PostgreSQL an advisory lock, held in its own
-    transaction while the migrations run, lets one migrate and the others find nothing to do.
-    """
-    config = tortoise_config(database_url)
-    await Tortoise.init(config=config, _enable_global_fallback=True)
-    apps = config["apps"]
-    executor = MigrationExecutor(connections.get("default"), apps)  # type: ignore[arg-type]
-    if is_postgres():
-        async with in_transaction("default") as conn:
-            await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY])
-            await executor.migrate()
-    else:
-        await executor.migrate()
-
-
-async def close_database() -> None:
-    """Closes the pools and clears tortoise's global context, so a process may open another."""
-    await Tortoise.close_connections()
-    # tortoise caches each model's SQL by connection *name*; another database opened later
-    # under the same name (tests run SQLite, then PostgreSQL) must not reuse the old dialect's.
-    EXECUTOR_CACHE.clear()
+        return tortoise_config(Settings.from_env().database_url)
+    raise AttributeError(name)

@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     RATE_LIMITED = "RATE_LIMITED"
     MAINTENANCE = "MAINTENANCE"
+    BUSY = "BUSY"  # a lock was not granted in time: retry (services/locks.py)
 
 
 class ServiceError(Exception):
@@ -91,3 +92,9 @@ class PriceAboveMax(ServiceError):
     def __init__(self, message: str, *, price_minor: int) -> None:
         super().__init__(message, field="maxPrice")
         self.price_minor = price_minor
+
+
+class Busy(ServiceError):
+    """A lock was not granted within LOCK_TIMEOUT_MS; nothing changed and a retry may succeed."""
+
+    code = ErrorCode.BUSY

@@ -1,21 +1,16 @@
 """Activation events: written in the transaction that causes them, published after it commits.
 
 The event row is the truth and its id the cursor of the live feed; what goes on the bus is only
-a wake-up call carrying that id (DESIGN.md, "Data flow of a code"). The app plugs the event bus
-in with `set_publisher`; without one (commands, some tests) publishing does nothing.
+a wake-up call carrying that id (DESIGN.md, "Data flow of a code"), published after the commit
+by `Runtime.publish` through the bus the app plugged in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-
-import structlog
 
 from models import Activation, ActivationEvent, EventKind
 from services.db import Connection
-
-log = structlog.get_logger("events")
 
 
 @dataclass(frozen=True)
@@ -26,15 +21,6 @@ class Notice:
     activation_id: int
     user_id: int
     kind: str
-
-
-Publisher = Callable[[Sequence[Notice]], Awaitable[None]]
-_publisher: Publisher | None = None
-
-
-def set_publisher(publisher: Publisher | None) -> None:
-    global _publisher
-    _publisher = publisher
 
 
 async def record(
@@ -49,14 +35,3 @@ async def record(
         using_db=conn,
     )
     return Notice(event.id, activation.id, activation.user_id, kind.value)
-
-
-async def publish(notices: Sequence[Notice]) -> None:
-    """Call after the transaction has committed. A failure here loses no event: subscribers
-    resync from the database (issue 3), so it is logged, never raised into the request."""
-    if not notices or _publisher is None:
-        return
-    try:
-        await _publisher(notices)
-    except Exception:  # the bus is a wake-up, not the truth: never fail the request for it
-        log.exception("publishing events failed", events=[n.event_id for n in notices])

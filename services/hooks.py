@@ -2,12 +2,13 @@
 
 Suppliers learn about activations here (after a purchase, when another SMS is asked for: the
 demo supplier's auto-SMS), and the app learns about revoked credentials (to close their
-websockets); the services never import a supplier or the web layer.
+websockets); the services never import a supplier or the web layer. Each runtime has its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import structlog
@@ -16,13 +17,17 @@ from models import Activation
 
 log = structlog.get_logger("hooks")
 T = TypeVar("T")
-
-after_purchase: list[Callable[[Activation], Awaitable[None]]] = []
-after_another_sms_requested: list[Callable[[Activation], Awaitable[None]]] = []
-after_credential_revoked: list[Callable[[int], Awaitable[None]]] = []
+Hook = Callable[[T], Awaitable[None]]
 
 
-async def run(hooks: list[Callable[[T], Awaitable[None]]], value: T) -> None:
+@dataclass(eq=False)
+class Hooks:
+    after_purchase: list[Hook[Activation]] = field(default_factory=list)
+    after_another_sms_requested: list[Hook[Activation]] = field(default_factory=list)
+    after_credential_revoked: list[Hook[int]] = field(default_factory=list)
+
+
+async def run(hooks: list[Hook[T]], value: T) -> None:
     for hook in hooks:
         try:
             await hook(value)

@@ -9,40 +9,48 @@ from urllib.parse import urlsplit
 import aiosmtplib
 import structlog
 
-from services import config
+from settings import Settings
 
 log = structlog.get_logger("mail")
-_pending: set[asyncio.Task[None]] = set()
+SMTP_TIMEOUT_SECONDS = 10
 
 
-def send_later(to: str, subject: str, body: str) -> None:
-    """Sends in the background, so that a slow mail server never slows a request down."""
-    task = asyncio.create_task(_send(to, subject, body))
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+class Mailer:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pending: set[asyncio.Task[None]] = set()
 
+    def send_later(self, to: str, subject: str, body: str) -> None:
+        """Sends in the background, so that a slow mail server never slows a request down."""
+        task = asyncio.create_task(self._send(to, subject, body))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
-async def _send(to: str, subject: str, body: str) -> None:
-    settings = config.get()
-    if not settings.smtp_url:
-        log.info("mail (no SMTP_URL, written to the log)", to=to, subject=subject, body=body)
-        return
-    message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    url = urlsplit(settings.smtp_url)
-    try:
-        await aiosmtplib.send(
-            message,
-            hostname=url.hostname or "localhost",
-            port=url.port or 25,
-            username=url.username,
-            password=url.password,
-            start_tls=url.scheme == "smtp+starttls",
-            use_tls=url.scheme == "smtps",
-            timeout=10,
-        )
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        log.error("mail not sent", to=to, subject=subject, error=str(exc))
+    async def drain(self) -> None:
+        """Waits for the mail in flight (at shutdown)."""
+        await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def _send(self, to: str, subject: str, body: str) -> None:
+        settings = self._settings
+        if not settings.smtp_url:
+            log.info("mail (no SMTP_URL, written to the log)", to=to, subject=subject, body=body)
+            return
+        message = EmailMessage()
+        message["From"] = settings.mail_from
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content(body)
+        url = urlsplit(settings.smtp_url)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=url.hostname or "localhost",
+                port=url.port or 25,
+                username=url.username,
+                password=url.password,
+                start_tls=url.scheme == "smtp+starttls",
+                use_tls=url.scheme == "smtps",
+                timeout=SMTP_TIMEOUT_SECONDS,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            log.error("mail not sent", to=to, subject=subject, error=str(exc))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from models import (
     Activation,
@@ -25,8 +26,11 @@ from models import (
     TransferKind,
 )
 from models.activations import LIVE_STATUSES
-from services import clock, events, ledger
-from services.db import Connection, IntegrityError, atomic, lock_user_events
+from services import events, ledger, locks
+from services.db import Connection, IntegrityError, atomic
+
+if TYPE_CHECKING:
+    from services.runtime import Runtime
 
 
 class Outcome(StrEnum):
@@ -64,7 +68,7 @@ def extract_code(service: Service, text: str) -> str | None:
     return re.sub(r"[\s-]", "", code)[:20]  # "123-456" is typed as 123456
 
 
-async def ingest(message: IncomingSms) -> Outcome:
+async def ingest(rt: Runtime, message: IncomingSms) -> Outcome:
     try:
         async with atomic() as conn:
             sms = await Sms.create(
@@ -76,16 +80,18 @@ async def ingest(message: IncomingSms) -> Outcome:
                 received_at=message.received_at,
                 using_db=conn,
             )
-            notices = await _deliver(conn, sms, message)
+            notices = await _deliver(rt, conn, sms, message)
     except IntegrityError:
         if await Sms.exists(supplier=message.supplier, supplier_message_id=message.message_id):
             return Outcome.DUPLICATE
         raise
-    await events.publish(notices)
+    await rt.publish(notices)
     return Outcome.DELIVERED if notices else Outcome.STORED
 
 
-async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[events.Notice]:
+async def _deliver(
+    rt: Runtime, conn: Connection, sms: Sms, message: IncomingSms
+) -> list[events.Notice]:
     # Only the supplier that owns the number may deliver to it: another supplier's message is
     # stored for audit, never shown nor charged for (a webhook is never trusted blindly).
     number = await PhoneNumber.get_or_none(
@@ -95,7 +101,7 @@ async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[eve
         return []
     live = (
         await Activation.filter(
-            number_id=number.id, status__in=LIVE_STATUSES, expires_at__gt=clock.now()
+            number_id=number.id, status__in=LIVE_STATUSES, expires_at__gt=rt.clock.now()
         )
         .using_db(conn)
         .order_by("id")
@@ -107,19 +113,22 @@ async def _deliver(conn: Connection, sms: Sms, message: IncomingSms) -> list[eve
     for activation in live:
         service = service_by_id.get(activation.service_id)
         if service is not None and belongs_to(service, message.sender, message.text):
-            return await _deliver_to(conn, sms, activation, extract_code(service, message.text))
+            code = extract_code(service, message.text)
+            return await _deliver_to(rt, conn, sms, activation, code)
     return []
 
 
 async def _deliver_to(
-    conn: Connection, sms: Sms, activation: Activation, code: str | None
+    rt: Runtime, conn: Connection, sms: Sms, activation: Activation, code: str | None
 ) -> list[events.Notice]:
-    await lock_user_events(conn, activation.user_id)  # events of a user commit in id order
+    await locks.user_events(conn, activation.user_id)  # events of a user commit in id order
     # R4: past sms_deadline the activation is due to expire with a refund, even if the sweeper
     # has not got to it yet; a late first SMS must not capture it.
     first = (
         await Activation.filter(
-            id=activation.id, status=ActivationStatus.WAITING_SMS, sms_deadline_at__gt=clock.now()
+            id=activation.id,
+            status=ActivationStatus.WAITING_SMS,
+            sms_deadline_at__gt=rt.clock.now(),
         )
         .using_db(conn)
         .update(status=ActivationStatus.RECEIVED, code=code, another_sms_requested_at=None)
@@ -153,13 +162,22 @@ async def _deliver_to(
 
 
 async def latest_delivered(activation_ids: list[int]) -> dict[int, Sms]:
-    """The newest SMS delivered to each of these activations (R2: only its own service's).
+    """The newest SMS delivered to each of these activations; those without one are left out.
 
-    Read-only, for APIs that show "the SMS" of an activation (the compatible API's getStatus,
-    getFullSms, getStatusV2, getActiveActivations). Activations without one are left out.
+    For APIs that show "the SMS" of an activation (the compatible API's getStatus, getFullSms,
+    getStatusV2, getActiveActivations).
     """
-    latest: dict[int, Sms] = {}
+    delivered = await messages_of(activation_ids)
+    return {
+        i: messages[-1] for i, messages in zip(activation_ids, delivered, strict=True) if messages
+    }
+
+
+async def messages_of(activation_ids: list[int]) -> list[list[Sms]]:
+    """The SMS delivered to each of these activations, oldest first (R2: only its own
+    service's), in the order of `activation_ids`: the batch function of the GraphQL loader."""
+    by_activation: dict[int, list[Sms]] = {i: [] for i in activation_ids}
     for sms in await Sms.filter(activation_id__in=activation_ids).order_by("id"):
         assert sms.activation_id is not None  # filtered on it
-        latest[sms.activation_id] = sms  # ascending: newest wins
-    return latest
+        by_activation[sms.activation_id].append(sms)
+    return [by_activation[i] for i in activation_ids]

@@ -8,9 +8,13 @@ so a second sweeper (or a concurrent cancel or SMS) simply finds nothing left to
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from models import Activation, ActivationStatus
-from services import activations, clock, config
+from services import activations
+
+if TYPE_CHECKING:
+    from services.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -19,19 +23,19 @@ class SweepResult:
     finished: int
 
 
-async def sweep_once() -> SweepResult:
-    now = clock.now()
-    batch = config.get().sweeper_batch_size
+async def sweep_once(rt: Runtime) -> SweepResult:
+    now = rt.clock.now()
+    batch = rt.settings.sweeper_batch_size
     due = (
         await Activation.filter(status=ActivationStatus.WAITING_SMS, sms_deadline_at__lte=now)
         .order_by("sms_deadline_at")
         .limit(batch)
     )
-    expired = sum([await activations.expire(a) for a in due])
+    expired = sum([await activations.expire(rt, a) for a in due])
     ended = (
         await Activation.filter(status=ActivationStatus.RECEIVED, expires_at__lte=now)
         .order_by("expires_at")
         .limit(batch)
     )
-    finished = sum([await activations.close_received(a) is not None for a in ended])
+    finished = sum([await activations.close_received(rt, a) is not None for a in ended])
     return SweepResult(expired=expired, finished=finished)

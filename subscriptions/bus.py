@@ -47,13 +47,25 @@ class _Channel:
 
 
 class EventBus:
-    def __init__(self, url: str, *, prefix: str = "", reconnect_max_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "",
+        reconnect_max_seconds: float = 2.0,
+        ping_seconds: float = 1.0,
+        subscribe_confirm_seconds: float = 2.0,
+        publish_retry_seconds: float = 30.0,
+    ) -> None:
         self._redis: ResilientRedisBackend | None = None
         if url.startswith(("redis://", "rediss://")):
             self._redis = ResilientRedisBackend(
                 url,
                 heartbeat_channel=f"{prefix}heartbeat",
                 reconnect_max_seconds=reconnect_max_seconds,
+                ping_seconds=ping_seconds,
+                subscribe_confirm_seconds=subscribe_confirm_seconds,
+                publish_retry_seconds=publish_retry_seconds,
             )
             self._broadcast = Broadcast(backend=self._redis)
         else:

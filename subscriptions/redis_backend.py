@@ -8,7 +8,7 @@ redis-py 8 its first subscription after start-up never receives. This one:
 - after every (re)connection it emits a RESYNC event on each channel: subscribers then read
   what they missed from the database, so codes delivered during the outage still arrive;
 - always holds a private heartbeat channel, so the reader is never idle-without-channels (the
-  redis-py 8 trap) and a dead connection is noticed within PING_SECONDS;
+  redis-py 8 trap) and a dead connection is noticed within a few REDIS_PING_SECONDS;
 - confirms each SUBSCRIBE before returning (bounded wait), so nothing published after
   `subscribe()` returns is missed while Redis is up;
 - retries a failed PUBLISH in the background for a bounded time: the database already holds
@@ -32,9 +32,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 log = structlog.get_logger("bus.redis")
 
 RESYNC = "__resync__"
-PING_SECONDS = 1.0
-SUBSCRIBE_CONFIRM_SECONDS = 2.0
-PUBLISH_RETRY_SECONDS = 30.0
 LOST = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
 
@@ -43,12 +40,18 @@ class ResilientRedisBackend(BroadcastBackend):
         self,
         url: str,
         *,
-        heartbeat_channel: str = "smsrooms:heartbeat",
-        reconnect_max_seconds: float = 2.0,
+        heartbeat_channel: str,
+        reconnect_max_seconds: float,
+        ping_seconds: float,
+        subscribe_confirm_seconds: float,
+        publish_retry_seconds: float,
     ) -> None:
         self._url = url
         self._heartbeat = heartbeat_channel
         self._reconnect_max = reconnect_max_seconds
+        self._ping_seconds = ping_seconds
+        self._subscribe_confirm_seconds = subscribe_confirm_seconds
+        self._publish_retry_seconds = publish_retry_seconds
         self._channels: set[str] = set()
         self._confirmed: dict[str, asyncio.Event] = {}
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -86,7 +89,7 @@ class ResilientRedisBackend(BroadcastBackend):
             return  # subscribed on reconnection, followed by a RESYNC
         try:
             await pubsub.subscribe(channel)
-            await asyncio.wait_for(confirmed.wait(), timeout=SUBSCRIBE_CONFIRM_SECONDS)
+            await asyncio.wait_for(confirmed.wait(), timeout=self._subscribe_confirm_seconds)
         except (*LOST, RedisError):
             log.warning("subscribe not confirmed; will resync after reconnection", channel=channel)
 
@@ -111,7 +114,7 @@ class ResilientRedisBackend(BroadcastBackend):
 
     async def _publish_later(self, channel: str, message: Any) -> None:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + PUBLISH_RETRY_SECONDS
+        deadline = loop.time() + self._publish_retry_seconds
         delay = 0.1
         while loop.time() < deadline:
             await asyncio.sleep(delay)
@@ -165,13 +168,15 @@ class ResilientRedisBackend(BroadcastBackend):
         last_heard = last_ping = loop.time()
         while True:
             message = await pubsub.get_message(
-                ignore_subscribe_messages=False, timeout=PING_SECONDS
+                ignore_subscribe_messages=False, timeout=self._ping_seconds
             )
             now = loop.time()
             if message is None:
-                if now - last_heard > PING_SECONDS * 3:  # our PINGs go unanswered: a dead link
+                if (
+                    now - last_heard > self._ping_seconds * 3
+                ):  # our PINGs go unanswered: a dead link
                     raise RedisTimeoutError("no answer from Redis on the pub/sub connection")
-                if now - last_ping >= PING_SECONDS:
+                if now - last_ping >= self._ping_seconds:
                     await pubsub.ping()
                     last_ping = now
                 continue

@@ -14,19 +14,18 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from models import ActivationEvent as EventRow
-from resolvers.activations import query_error
 from resolvers.context import Context
+from resolvers.errors import query_error
 from schema.activations import Activation, ActivationEvent, ActivationEventKind, SmsMessage
 from schema.pagination import decode_cursor, encode_cursor
 from services import activations, feed
 from services.errors import ServiceError
+from services.runtime import Runtime
 from subscriptions import channels
 
-BATCH = 100
 
-
-async def to_event(event: EventRow) -> ActivationEvent:
-    activation = await Activation.from_model(event.activation)
+async def to_event(rt: Runtime, event: EventRow) -> ActivationEvent:
+    activation = await Activation.from_model(rt, event.activation)
     activation.status = event.status  # the status as of this event, not as of now
     return ActivationEvent(
         cursor=encode_cursor("event", event.id),
@@ -51,6 +50,8 @@ class Subscription:
         after: str | None = None,
     ) -> AsyncGenerator[ActivationEvent, None]:
         viewer = await info.context.require_viewer()
+        rt = info.context.runtime
+        batch_size = rt.settings.feed_batch_size
         try:
             only = (await activations.get(viewer, activation_id)).id if activation_id else None
             cursor = decode_cursor("event", after)
@@ -61,14 +62,14 @@ class Subscription:
         replay = cursor is None and only is not None
         if cursor is None:
             cursor = await feed.latest_id(viewer.user_id, only)
-        async with channels.bus().subscribe(channels.user_channel(viewer.user_id)) as wakeup:
+        async with rt.bus.subscribe(channels.user_channel(viewer.user_id)) as wakeup:
             if replay:
                 for event in await feed.sms_before(only, viewer.user_id, cursor):  # type: ignore[arg-type]
-                    yield await to_event(event)
+                    yield await to_event(rt, event)
             while True:
-                batch = await feed.events_after(viewer.user_id, only, cursor, BATCH)
+                batch = await feed.events_after(viewer.user_id, only, cursor, batch_size)
                 for event in batch:
                     cursor = event.id
-                    yield await to_event(event)
-                if len(batch) < BATCH:
+                    yield await to_event(rt, event)
+                if len(batch) < batch_size:
                     await wakeup.wait()

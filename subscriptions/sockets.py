@@ -1,10 +1,10 @@
 """Open websockets by credential, so that revoking a token closes its sockets (issue 3).
 
-Every process keeps its own sockets here. A revocation anywhere publishes a wake-up on the
+Every app keeps its own sockets here. A revocation anywhere publishes a wake-up on the
 `credentials` channel; each process then asks the database which of its sockets' credentials
 are no longer valid (revoked, expired, user blocked) and closes those with 4403. Asking the
 database, not trusting the message, also covers wake-ups lost while the bus was down: the
-watcher re-checks every RECHECK_SECONDS anyway.
+watcher re-checks every WS_CREDENTIAL_RECHECK_SECONDS anyway.
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import structlog
 from starlette.websockets import WebSocket, WebSocketState
 
 from services import accounts
-from subscriptions.bus import EventBus
+from subscriptions.channels import REVOCATIONS
+
+if TYPE_CHECKING:
+    from web.state import AppRuntime
 
 log = structlog.get_logger("sockets")
-CHANNEL = "credentials"
-RECHECK_SECONDS = 30.0
 REVOKED_CLOSE_CODE = 4403
 
 
@@ -41,10 +43,10 @@ class SocketRegistry:
     def __len__(self) -> int:
         return sum(len(s) for s in self._by_credential.values())
 
-    async def close_invalid(self) -> int:
+    async def close_invalid(self, rt: AppRuntime) -> int:
         if not self._by_credential:
             return 0
-        invalid = await accounts.invalid_credentials(list(self._by_credential))
+        invalid = await accounts.invalid_credentials(rt, list(self._by_credential))
         closed = 0
         for credential_id in invalid:
             for socket in list(self._by_credential.pop(credential_id, ())):
@@ -54,17 +56,17 @@ class SocketRegistry:
                     closed += 1
         return closed
 
-    async def watch(self, bus: EventBus) -> None:
-        """Runs for the app's lifetime: close sockets whose credentials stop being valid."""
-        async with bus.subscribe(CHANNEL) as wakeup:
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), timeout=RECHECK_SECONDS)
-                accounts.forget_identities()  # a credential was revoked somewhere
-                try:
-                    await self.close_invalid()
-                except Exception:  # a failed check must not stop the watcher
-                    log.exception("checking open sockets' credentials failed")
 
-
-registry = SocketRegistry()
+async def watch(rt: AppRuntime) -> None:
+    """Runs for the app's lifetime: close sockets whose credentials stop being valid."""
+    async with rt.bus.subscribe(REVOCATIONS) as wakeup:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    wakeup.wait(), timeout=rt.settings.ws_credential_recheck_seconds
+                )
+            rt.identities.clear()  # a credential was revoked somewhere
+            try:
+                await rt.sockets.close_invalid(rt)
+            except Exception:  # a failed check must not stop the watcher
+                log.exception("checking open sockets' credentials failed")

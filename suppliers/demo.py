@@ -12,13 +12,16 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import structlog
 
 from models import Activation, Country, PhoneNumber, Price, Service, Supplier
-from services import catalog, clock, config, hooks
 from services.db import IntegrityError
 from services.sms import IncomingSms, ingest
+
+if TYPE_CHECKING:
+    from services.runtime import Runtime
 
 log = structlog.get_logger("demo")
 CODE = "demo"
@@ -117,9 +120,9 @@ def fictional_numbers(country: str, start: int) -> Iterator[str]:
             yield f"+62812{5550000 + i}"
 
 
-async def seed() -> Supplier:
+async def seed(rt: Runtime) -> Supplier:
     """Idempotent: safe at every start-up, and with several processes starting at once."""
-    settings = config.get()
+    settings = rt.settings
     supplier, _ = await Supplier.get_or_create(
         code=CODE,
         defaults={"name": "Demo supplier", "webhook_secret": settings.demo_supplier_secret},
@@ -166,7 +169,7 @@ async def seed() -> Supplier:
         [PhoneNumber(e164="+79785550000", country=countries["RU"], supplier=supplier)],
         ignore_conflicts=True,
     )
-    catalog.invalidate()
+    rt.catalog.invalidate()
     return supplier
 
 
@@ -182,21 +185,21 @@ async def add_numbers(supplier: Supplier, country: Country, how_many: int) -> No
     )
 
 
-async def restock() -> None:
+async def restock(rt: Runtime) -> None:
     """A SIM bank swaps in fresh SIMs: keep every demo offer above DEMO_POOL_MIN_FREE."""
-    settings = config.get()
+    settings = rt.settings
     supplier = await Supplier.get_or_none(code=CODE)
     if supplier is None:
         return
     low = {
         o.country.code
-        for o in await catalog.offers()
+        for o in await rt.catalog.offers()
         if o.country.code in POOLS and o.available < settings.demo_pool_min_free
     }
     for code in low:
         await add_numbers(supplier, await Country.get(code=code), settings.demo_pool_restock)
     if low:
-        catalog.invalidate()
+        rt.catalog.invalidate()
 
 
 def message_for(service_code: str) -> tuple[str, str]:
@@ -212,48 +215,48 @@ def message_for(service_code: str) -> tuple[str, str]:
     return text, template[1]
 
 
-_tasks: set[asyncio.Task[None]] = set()
+class AutoSms:
+    """With DEMO_AUTO_SMS_SECONDS, the demo supplier "sends" a code that long after each
+    purchase of one of its numbers (and after each request for another SMS)."""
 
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._tasks: set[asyncio.Task[None]] = set()
 
-async def _send_code_later(activation: Activation) -> None:
-    delay = config.get().demo_auto_sms_seconds
-    if delay is None:
-        return
-    number = await PhoneNumber.get(id=activation.number_id).prefetch_related("supplier")  # type: ignore[attr-defined]
-    if number.supplier.code != CODE:
-        return
-    service = await Service.get(id=activation.service_id)  # type: ignore[attr-defined]
-    task = asyncio.create_task(_deliver_after(delay, number, service))
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    def install(self) -> None:
+        self._rt.hooks.after_purchase.append(self.send_code_later)
+        self._rt.hooks.after_another_sms_requested.append(self.send_code_later)
 
+    async def send_code_later(self, activation: Activation) -> None:
+        delay = self._rt.settings.demo_auto_sms_seconds
+        if delay is None:
+            return
+        number = await PhoneNumber.get(id=activation.number_id).prefetch_related("supplier")
+        if number.supplier.code != CODE:
+            return
+        service = await Service.get(id=activation.service_id)
+        task = asyncio.create_task(self._deliver_after(delay, number, service))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-async def _deliver_after(delay: float, number: PhoneNumber, service: Service) -> None:
-    await asyncio.sleep(delay)
-    text, sender = message_for(service.code)
-    try:
-        outcome = await ingest(
-            IncomingSms(
-                supplier=number.supplier,
-                message_id=f"demo-{uuid.uuid4()}",
-                to=number.e164,
-                sender=sender,
-                text=text,
-                received_at=clock.now(),
-            )
+    async def _deliver_after(self, delay: float, number: PhoneNumber, service: Service) -> None:
+        await asyncio.sleep(delay)
+        text, sender = message_for(service.code)
+        message = IncomingSms(
+            supplier=number.supplier,
+            message_id=f"demo-{uuid.uuid4()}",
+            to=number.e164,
+            sender=sender,
+            text=text,
+            received_at=self._rt.clock.now(),
         )
-        log.info("demo SMS sent", to=number.e164, service=service.code, outcome=outcome.value)
-    except (IntegrityError, OSError):
-        log.exception("demo SMS failed", to=number.e164)
+        try:
+            outcome = await ingest(self._rt, message)
+            log.info("demo SMS sent", to=number.e164, service=service.code, outcome=outcome.value)
+        except (IntegrityError, OSError):
+            log.exception("demo SMS failed", to=number.e164)
 
-
-def install_hooks() -> None:
-    if _send_code_later not in hooks.after_purchase:
-        hooks.after_purchase.append(_send_code_later)
-        hooks.after_another_sms_requested.append(_send_code_later)
-
-
-async def stop() -> None:
-    for task in list(_tasks):
-        task.cancel()
-    await asyncio.gather(*_tasks, return_exceptions=True)
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

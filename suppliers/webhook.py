@@ -15,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from models import Supplier
-from services import clock, config
+from services import suppliers
+from services.clock import Clock
 from services.sms import IncomingSms, ingest
 from suppliers import signature
+from web.state import runtime_of
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # used with fullmatch: no "\n" may follow
 LIMITS = {"id": 100, "from": 100, "text": 2000}
@@ -32,8 +34,9 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def receive_sms(request: Request) -> JSONResponse:
-    settings = config.get()
-    supplier = await Supplier.get_or_none(code=request.path_params["supplier"][:40], active=True)
+    rt = runtime_of(request)
+    settings = rt.settings
+    supplier = await suppliers.active(request.path_params["supplier"])
     if supplier is None:
         return _error(404, "no such supplier")
     declared = request.headers.get("content-length")
@@ -51,10 +54,10 @@ async def receive_sms(request: Request) -> JSONResponse:
     ):
         return _error(401, "signature missing, wrong or expired")
     try:
-        message = parse(supplier, body)
+        message = parse(supplier, body, rt.clock)
     except BadPayload as exc:
         return _error(400, str(exc))
-    outcome = await ingest(message)
+    outcome = await ingest(rt, message)
     return JSONResponse({"status": outcome.value})
 
 
@@ -67,7 +70,7 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def parse(supplier: Supplier, body: bytes) -> IncomingSms:
+def parse(supplier: Supplier, body: bytes, clock: Clock) -> IncomingSms:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -89,11 +92,11 @@ def parse(supplier: Supplier, body: bytes) -> IncomingSms:
         to=data["to"],
         sender=(data.get("from") or "").strip() or None,
         text=data["text"],
-        received_at=_received_at(data.get("receivedAt")),
+        received_at=_received_at(data.get("receivedAt"), clock),
     )
 
 
-def _received_at(raw: object) -> datetime:
+def _received_at(raw: object, clock: Clock) -> datetime:
     if raw is None:
         return clock.now()
     if not isinstance(raw, str) or len(raw) > 40:

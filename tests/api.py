@@ -15,6 +15,7 @@ from suppliers.signature import sign
 
 if TYPE_CHECKING:
     from tests.conftest import Server
+    from web.state import AppRuntime
 
 
 @dataclass
@@ -38,6 +39,11 @@ class Api:
     def __init__(self, client: httpx.AsyncClient, server: Server) -> None:
         self.client = client
         self.server = server
+
+    @property
+    def rt(self) -> AppRuntime:
+        """The runtime of the server under test (its clock, settings, caches)."""
+        return self.server.runtime
 
     # -- GraphQL --------------------------------------------------------------------------
     async def post(

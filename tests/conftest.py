@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -21,11 +22,12 @@ import uvicorn
 
 from app import create_app
 from models import Country, Supplier
-from services import audit, clock, config
+from services import audit
 from settings import Settings
 from suppliers import demo
 from tests import backends
 from tests.api import Api
+from web.state import AppRuntime
 
 ADMIN_EMAIL = "admin@smsrooms.test"
 ADMIN_PASSWORD = "admin-password-123"
@@ -37,11 +39,15 @@ NUMBERS_PER_COUNTRY = 400
 class Server:
     url: str
     backend: str
-    settings: Settings
+    runtime: AppRuntime
     uvicorn: uvicorn.Server
 
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
 
-def test_settings(backend: backends.Backend, **overrides: object) -> Settings:
+
+def settings_for(backend: backends.Backend, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": backend.database_url,
         "event_bus_url": backend.event_bus_url,
@@ -89,63 +95,75 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", names, indirect=True, scope="session")
 
 
-async def start_server(settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Server]:
+    """An app for `settings`, served by uvicorn in this event loop on a free port, until the
+    block ends. Several may run at once: each has its own runtime (two apps, one process)."""
     port = backends.free_port()
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host="127.0.0.1",
         port=port,
         lifespan="on",
         log_level="warning",
         ws="websockets-sansio",
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
+    uv = uvicorn.Server(config)
+    uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(uv.serve())
     for _ in range(300):
-        if server.started or task.done():
+        if uv.started or task.done():
             break
         await asyncio.sleep(0.05)
-    if not server.started:
+    if not uv.started:
         task.result()  # raises what stopped it
         raise RuntimeError("the test server did not start")
-    return server, task, f"http://127.0.0.1:{port}"
+    runtime: AppRuntime = app.state.runtime
+    try:
+        yield Server(
+            url=f"http://127.0.0.1:{port}",
+            backend="postgres" if "postgres" in settings.database_url else "sqlite",
+            runtime=runtime,
+            uvicorn=uv,
+        )
+    finally:
+        uv.should_exit = True
+        await task
 
 
 @pytest.fixture(scope="session")
 async def server(backend: backends.Backend) -> AsyncIterator[Server]:
-    settings = test_settings(backend)
-    uv, task, url = await start_server(settings)
-    try:
-        supplier = await Supplier.get(code=demo.CODE)
-        for code in demo.POOLS:
-            await demo.add_numbers(supplier, await Country.get(code=code), NUMBERS_PER_COUNTRY)
-        yield Server(url=url, backend=backend.name, settings=settings, uvicorn=uv)
-    finally:
-        uv.should_exit = True
-        await task
+    async with running(settings_for(backend)) as server:
+        with server.runtime.database.activate():
+            supplier = await Supplier.get(code=demo.CODE)
+            for code in demo.POOLS:
+                country = await Country.get(code=code)
+                await demo.add_numbers(supplier, country, NUMBERS_PER_COUNTRY)
+        yield server
 
 
 @pytest.fixture
 async def api(server: Server) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         yield Api(client, server)
-    clock.reset()
+    server.runtime.clock.reset()
 
 
 @pytest.fixture
 def override_settings(server: Server) -> Iterator[Callable[..., Settings]]:
-    """Changes settings of the running server for one test, e.g. `override_settings(
-    email_verification="required")`. The server is in this process, so services see it at once."""
-    original = config.get()
+    """Changes settings of the running server's runtime for one test, e.g. `override_settings(
+    email_verification="required")`; the services read them at their next call. (Settings that
+    build objects at start-up, such as the GraphQL limits, need a server of their own.)"""
+    runtime = server.runtime
+    original = runtime.settings
 
     def apply(**changes: object) -> Settings:
-        updated = dataclasses.replace(config.get(), **changes)  # type: ignore[arg-type]
-        config.configure(updated)
-        return updated
+        runtime.settings = dataclasses.replace(runtime.settings, **changes)  # type: ignore[arg-type]
+        return runtime.settings
 
     yield apply
-    config.configure(original)
+    runtime.settings = original
 
 
 @pytest.fixture

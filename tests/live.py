@@ -12,6 +12,9 @@ import websockets
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
+from subscriptions import channels
+from subscriptions.bus import EventBus
+
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
 
@@ -106,14 +109,14 @@ async def closed_with(socket: Any, timeout: float = 5.0) -> int | None:
         return closed.rcvd.code if closed.rcvd else None
 
 
-async def wait_subscribed(user_id: int, count: int = 1, timeout: float = 5.0) -> None:
-    """Waits until this process's server holds `count` live subscriptions of the user's feed
+async def wait_subscribed(
+    bus: EventBus, user_id: int, count: int = 1, timeout: float = 5.0
+) -> None:
+    """Waits until the server of `bus` holds `count` live subscriptions of the user's feed
     (the subscription generator has subscribed to the bus): no sleeping and hoping."""
-    from subscriptions import channels
-
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while channels.bus().subscriber_count(channels.user_channel(user_id)) < count:
+    while bus.subscriber_count(channels.user_channel(user_id)) < count:
         if loop.time() > deadline:
             raise AssertionError(f"user {user_id}: {count} subscription(s) did not start")
         await asyncio.sleep(0.01)

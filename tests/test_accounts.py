@@ -35,7 +35,7 @@ from models import (
     TransferKind,
     User,
 )
-from services import clock, config, ledger
+from services import ledger
 from tests.api import Api
 from tests.api import User as ApiUser
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -241,7 +241,7 @@ async def test_r12_unknown_token_is_invalid(api: Api) -> None:
 async def test_r12_expired_token_is_invalid_and_changes_nothing(api: Api, mailbox: Mailbox) -> None:
     user = await api.register()
     token = await mailbox.token_for(user.email)
-    clock.advance(config.get().email_token_hours * 3600 + 1)
+    api.rt.clock.advance(api.rt.settings.email_token_hours * 3600 + 1)
     refused = await verify(api, token)
     assert single_error(refused)["code"] == "INVALID_TOKEN"
     assert refused["viewer"] is None

@@ -28,7 +28,7 @@ from models import (
     Transfer,
     TransferKind,
 )
-from services import activations, audit, clock, config, ledger, sweeper
+from services import activations, audit, ledger, sweeper
 from tests.api import Api, User
 
 POLL_TIMEOUT_SECONDS = 30.0  # a bound, not a wait: the sweeper runs every 0.1 s in tests
@@ -154,7 +154,7 @@ async def test_r1_buy_debits_the_price_at_once(api: Api) -> None:
     stored = await Activation.get(id=int(activation["id"]))
     assert stored.price_minor == price
     assert stored.status == ActivationStatus.WAITING_SMS
-    settings = config.get()
+    settings = api.rt.settings
     assert (stored.sms_deadline_at - stored.created_at).total_seconds() == settings.sms_wait_seconds
     assert (stored.expires_at - stored.created_at).total_seconds() == (
         settings.activation_window_seconds
@@ -410,7 +410,7 @@ async def test_r3_window_closing_finishes_received_without_refund(api: Api) -> N
     await code_sms(api, activation["phoneNumber"], "55555")
     balance = await ledger.balance_minor(user.id)
 
-    clock.advance(config.get().activation_window_seconds + 1)
+    api.rt.clock.advance(api.rt.settings.activation_window_seconds + 1)
     stored = await wait_for_status(activation["id"], ActivationStatus.FINISHED)
 
     assert stored.refunded is False
@@ -473,7 +473,7 @@ async def test_r4_no_sms_by_the_deadline_expires_with_a_refund(api: Api) -> None
     user = await api.funded_user("5.00")
     activation = await api.bought(user, "ID", "tg")
 
-    clock.advance(config.get().sms_wait_seconds + 1)
+    api.rt.clock.advance(api.rt.settings.sms_wait_seconds + 1)
     stored = await wait_for_status(activation["id"], ActivationStatus.EXPIRED)
 
     assert stored.refunded is True
@@ -504,16 +504,16 @@ async def test_r4_sms_after_the_deadline_is_not_delivered_even_before_the_sweep(
     activation = await api.bought(user, "ID", "tg")
     real_sweep = sweeper.sweep_once
 
-    async def paused() -> sweeper.SweepResult:
+    async def paused(*_: object) -> sweeper.SweepResult:
         return sweeper.SweepResult(expired=0, finished=0)
 
     monkeypatch.setattr(sweeper, "sweep_once", paused)  # the app's loop looks it up each round
-    clock.advance(config.get().sms_wait_seconds + 1)
+    api.rt.clock.advance(api.rt.settings.sms_wait_seconds + 1)
 
     assert await code_sms(api, activation["phoneNumber"], "16180") == {"status": "stored"}
     assert (await Activation.get(id=int(activation["id"]))).status == ActivationStatus.WAITING_SMS
 
-    await sweep_until_ended(real_sweep, activation["id"])
+    await sweep_until_ended(lambda: real_sweep(api.rt), activation["id"])
     stored = await Activation.get(id=int(activation["id"]))
     assert stored.status == ActivationStatus.EXPIRED
     assert stored.refunded is True
@@ -674,7 +674,7 @@ async def test_r7_largest_page_size_is_accepted(api: Api) -> None:
     user = await api.funded_user("1.00")
     for connection in ("activations", "transactions"):
         data = await api.gql(
-            f"{{ {connection}(first: {config.get().max_page_size}) {{ edges {{ cursor }} }} }}",
+            f"{{ {connection}(first: {api.rt.settings.max_page_size}) {{ edges {{ cursor }} }} }}",
             token=user.token,
         )
         assert len(data[connection]["edges"]) == (1 if connection == "transactions" else 0)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from models import Activation, Country, NumberUse, PhoneNumber, Price, Service, Supplier, Transfer
-from services import catalog, policy
+from services import policy
 from suppliers import demo
 from tests.api import Api, User
 
@@ -35,7 +35,6 @@ async def fresh_country(code: str | None = None) -> Country:
     country, _ = await Country.get_or_create(
         code=code, defaults={"name": f"Testland {code}", "dial_code": "999", "compat_id": compat_id}
     )
-    catalog.invalidate()
     return country
 
 
@@ -43,32 +42,26 @@ async def fresh_service(
     *, name: str | None = None, category: str = "messaging", forbidden: bool = False
 ) -> Service:
     code = f"t{uuid.uuid4().hex[:10]}"
-    service = await Service.create(
+    return await Service.create(
         code=code,
         name=name or f"Test service {code}",
         category=category,
         sender_pattern=code,
         forbidden=forbidden,
     )
-    catalog.invalidate()
-    return service
 
 
 async def set_price(country: Country, service: Service, price_minor: int = 10) -> Price:
-    price = await Price.create(
+    return await Price.create(
         country=country, service=service, price_minor=price_minor, cost_minor=price_minor // 2
     )
-    catalog.invalidate()
-    return price
 
 
 async def add_numbers(country: Country, e164s: list[str]) -> list[PhoneNumber]:
     supplier = await Supplier.get(code=demo.CODE)
-    numbers = [
+    return [
         await PhoneNumber.create(e164=e164, country=country, supplier=supplier) for e164 in e164s
     ]
-    catalog.invalidate()
-    return numbers
 
 
 def fictional_e164(prefix: str = "+999") -> str:
@@ -119,7 +112,6 @@ async def test_countries_are_sorted_by_name(api: Api) -> None:
 async def test_only_countries_and_services_with_an_offer_are_listed(api: Api) -> None:
     """ "Countries (services) that numbers are sold for": known ones with no offer are not."""
     unsold_country, unsold_service = await fresh_country(), await fresh_service()
-    catalog.invalidate()
     countries = {c["code"] for c in (await api.gql(COUNTRIES))["countries"]}
     services = {s["code"] for s in (await api.gql(SERVICES))["services"]}
     assert unsold_country.code not in countries
@@ -249,7 +241,6 @@ async def test_r11_sanctioned_country_with_price_and_numbers_is_never_sold(api: 
         defaults={"price_minor": 10, "cost_minor": 5},
     )
     await add_numbers(country, [fictional_e164()])
-    catalog.invalidate()
     assert "SY" not in {c["code"] for c in (await api.gql(COUNTRIES))["countries"]}
     assert await offers(api, "SY") == []
     user = await api.funded_user()

@@ -23,7 +23,7 @@ import pytest
 import services.activations
 import services.ledger
 from models import Activation, User
-from services import clock, ledger
+from services import ledger
 from tests.api import Api
 from tests.api import User as ApiUser
 
@@ -607,7 +607,7 @@ async def test_r4_set_status_8_and_legacy_minus_1_cancel_with_full_refund(
 async def test_r4_no_sms_in_five_minutes_reads_status_cancel_and_refunds(api: Api) -> None:
     bot = await new_bot(api, "10.00")
     activation_id, _digits = await bought(api, bot)
-    clock.advance(301)
+    api.rt.clock.advance(301)
     deadline = asyncio.get_running_loop().time() + POLL_TIMEOUT_SECONDS
     while (answer := await ask(api, bot, "getStatus", id=str(activation_id))) != "STATUS_CANCEL":
         assert answer == "STATUS_WAIT_CODE"

@@ -35,7 +35,8 @@ from graphql import (
 )
 from graphql.language import Visitor
 
-from schema.limits import RULES
+from schema.limits import validation_rules
+from settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT = REPO / "frontend-contract"
@@ -179,7 +180,11 @@ def test_operation_is_valid_against_the_schema(path: Path) -> None:
     document = parse_file(path)
     the_operation(document, path)
     # The server's own depth and alias limits too: a client must never hit them with these.
-    errors = validate(committed_schema(), with_fragments(document), [*specified_rules, *RULES])
+    errors = validate(
+        committed_schema(),
+        with_fragments(document),
+        [*specified_rules, *validation_rules(Settings())],
+    )
     assert errors == [], "\n".join(f"{path.name}: {e}" for e in errors)
 
 

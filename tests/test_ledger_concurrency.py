@@ -32,7 +32,8 @@ from models import (
     Transfer,
     TransferKind,
 )
-from services import activations, audit, clock, config, ledger, sms, sweeper
+from services import activations, audit, ledger, sms, sweeper
+from services.runtime import Runtime
 from tests.api import Api, User
 from tests.test_activations import assert_no_pair_sold_twice, resolutions, sweep_until_ended
 
@@ -121,8 +122,8 @@ async def error_code(payload: Awaitable[dict[str, Any]]) -> str | None:
     return str(error["code"])
 
 
-async def sweep_many(how_many: int) -> list[sweeper.SweepResult]:
-    return list(await asyncio.gather(*(sweeper.sweep_once() for _ in range(how_many))))
+async def sweep_many(rt: Runtime, how_many: int) -> list[sweeper.SweepResult]:
+    return list(await asyncio.gather(*(sweeper.sweep_once(rt) for _ in range(how_many))))
 
 
 async def statuses(ids: list[str]) -> list[ActivationStatus]:
@@ -174,7 +175,7 @@ async def phase_actions(
     extra = [api.buy(user, COUNTRY, SERVICE) for _ in range(2 * size.group + 2)]
     names = list(tasks)
     flat = [coro for name in names for coro in tasks[name]]
-    results = await asyncio.gather(*flat, *extra, sweep_many(size.sweepers))
+    results = await asyncio.gather(*flat, *extra, sweep_many(api.rt, size.sweepers))
     by_group: dict[str, list[Any]] = {}
     position = 0
     for name in names:
@@ -236,12 +237,12 @@ async def phase_expiry(
     api: Api, user: User, groups: dict[str, list[dict[str, Any]]], size: Size
 ) -> tuple[list[str | None], list[str]]:
     """R4: past the SMS deadline, sweepers race user cancels and late SMS."""
-    clock.advance(config.get().sms_wait_seconds + 1)
+    api.rt.clock.advance(api.rt.settings.sms_wait_seconds + 1)
     cancels = [
         error_code(api.act(user, "cancelActivation", a["id"])) for a in groups["expire_vs_cancel"]
     ]
     late = [sms_to(api, a) for a in groups["expire_vs_sms"]]
-    results = await asyncio.gather(*cancels, *late, sweep_many(size.sweepers))
+    results = await asyncio.gather(*cancels, *late, sweep_many(api.rt, size.sweepers))
     await wait_until_none_waiting(user.id)
     return list(results[: len(cancels)]), list(results[len(cancels) : len(cancels) + len(late)])
 
@@ -263,9 +264,9 @@ async def check_expiry(
 
 async def phase_window_close(api: Api, user: User, received: list[str], size: Size) -> None:
     """R3: the window closes while the user finishes: one FINISHED either way, no money moves."""
-    clock.advance(config.get().activation_window_seconds)
+    api.rt.clock.advance(api.rt.settings.activation_window_seconds)
     finishes = [error_code(api.act(user, "finishActivation", i)) for i in received]
-    results = await asyncio.gather(*finishes, sweep_many(size.sweepers))
+    results = await asyncio.gather(*finishes, sweep_many(api.rt, size.sweepers))
     assert set(results[: len(finishes)]) <= {None, "INVALID_STATE"}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + POLL_TIMEOUT_SECONDS
@@ -392,11 +393,13 @@ async def test_r4_cancel_that_saw_waiting_loses_to_an_sms_committed_meanwhile(
     original = activations._end_waiting
     deliveries = Once()
 
-    async def sms_first(target: Activation, status: ActivationStatus, **kw: Any) -> Activation:
+    async def sms_first(
+        rt: Runtime, target: Activation, status: ActivationStatus, **kw: Any
+    ) -> Activation:
         if target.id == int(activation["id"]):
             assert target.status == ActivationStatus.WAITING_SMS  # what the cancel saw
             await deliveries.run(lambda: sms_to(api, activation))
-        return await original(target, status, **kw)
+        return await original(rt, target, status, **kw)
 
     monkeypatch.setattr(activations, "_end_waiting", sms_first)
     refused = await error_code(api.act(user, "cancelActivation", activation["id"]))
@@ -420,13 +423,15 @@ async def test_r4_sms_that_saw_waiting_loses_to_a_cancel_committed_meanwhile(
     original = sms._deliver_to
     cancels = Once()
 
-    async def cancel_first(conn: Any, message: Sms, target: Activation, code: str | None) -> Any:
+    async def cancel_first(
+        rt: Runtime, conn: Any, message: Sms, target: Activation, code: str | None
+    ) -> Any:
         if target.id == int(activation["id"]):
             assert target.status == ActivationStatus.WAITING_SMS  # what the ingest saw
             await cancels.run(
                 lambda: error_code(api.act(user, "cancelActivation", activation["id"]))
             )
-        return await original(conn, message, target, code)
+        return await original(rt, conn, message, target, code)
 
     monkeypatch.setattr(sms, "_deliver_to", cancel_first)
     outcome = await sms_to(api, activation)
@@ -449,21 +454,23 @@ async def test_r4_expiry_that_saw_waiting_wins_over_a_late_sms_committed_meanwhi
     original = activations._end_waiting
     deliveries = Once()
 
-    async def late_sms_first(target: Activation, status: ActivationStatus, **kw: Any) -> Activation:
+    async def late_sms_first(
+        rt: Runtime, target: Activation, status: ActivationStatus, **kw: Any
+    ) -> Activation:
         if target.id == int(activation["id"]) and status == ActivationStatus.EXPIRED:
             await deliveries.run(lambda: sms_to(api, activation))
-        return await original(target, status, **kw)
+        return await original(rt, target, status, **kw)
 
     real_sweep = sweeper.sweep_once
 
-    async def paused() -> sweeper.SweepResult:
+    async def paused(*_: object) -> sweeper.SweepResult:
         return sweeper.SweepResult(expired=0, finished=0)
 
     # Only this test's sweep may reach the injection point: the app's loop is paused.
     monkeypatch.setattr(sweeper, "sweep_once", paused)
     monkeypatch.setattr(activations, "_end_waiting", late_sms_first)
-    clock.advance(config.get().sms_wait_seconds + 1)
-    await sweep_until_ended(real_sweep, activation["id"])
+    api.rt.clock.advance(api.rt.settings.sms_wait_seconds + 1)
+    await sweep_until_ended(lambda: real_sweep(api.rt), activation["id"])
 
     assert deliveries.results == ["stored"]
     stored = await Activation.get(id=int(activation["id"]))

@@ -17,7 +17,7 @@ async def test_code_is_pushed_the_moment_it_arrives(api: Api) -> None:
     user = await api.funded_user()
     activation = await api.bought(user)
     async with live.events(api.server.url, user.token, activationId=activation["id"]) as feed:
-        await live.wait_subscribed(user.id)
+        await live.wait_subscribed(api.rt.bus, user.id)
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 55123. Do not share")
         sms, status = await feed.take(2)
     assert sms["kind"] == "SMS_RECEIVED"
@@ -34,7 +34,7 @@ async def test_both_protocols_deliver(api: Api, protocol: str) -> None:
     async with live.events(
         api.server.url, user.token, protocol, activationId=activation["id"]
     ) as feed:
-        await live.wait_subscribed(user.id)
+        await live.wait_subscribed(api.rt.bus, user.id)
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 77001")
         event = await feed.next()
     assert event["sms"]["code"] == "77001"
@@ -58,7 +58,7 @@ async def test_resume_after_cursor_sends_what_was_missed_once(api: Api) -> None:
     user = await api.funded_user()
     first = await api.bought(user)
     async with live.events(api.server.url, user.token) as feed:
-        await live.wait_subscribed(user.id)
+        await live.wait_subscribed(api.rt.bus, user.id)
         await api.deliver_sms(first["phoneNumber"], "Telegram code: 40001")
         seen = await feed.take(2)  # SMS_RECEIVED, STATUS_CHANGED
     cursor = seen[0]["cursor"]  # resume from the middle: the status change is "missed" too
@@ -108,7 +108,7 @@ async def test_a_client_that_never_reads_cannot_grow_server_memory(api: Api) -> 
                 },
             },
         )
-        await live.wait_subscribed(user.id)
+        await live.wait_subscribed(api.rt.bus, user.id)
         stalled.transport.pause_reading()  # from here on the client reads nothing at all
         server_side = _server_connection(api, client_port=sock.getsockname()[1])
         # Small kernel buffers, so that the test reaches the application's own bound quickly.

@@ -144,7 +144,7 @@ async def test_a_user_never_receives_another_users_events(api: Api) -> None:
         assert (await live.receive(socket))["type"] == "complete"
         # Mallory's stream of all her activations stays silent while Alice gets a code.
         await live.send(socket, subscribe_message(live.TRANSPORT_WS, "all"))
-        await live.wait_subscribed(mallory.id)
+        await live.wait_subscribed(api.rt.bus, mallory.id)
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 90909")
         with pytest.raises(TimeoutError):
             await live.receive(socket, timeout=0.5)
@@ -158,7 +158,7 @@ async def test_two_first_subscribers_at_once_both_receive(api: Api) -> None:
         live.events(api.server.url, user.token) as one,
         live.events(api.server.url, user.token) as two,
     ):
-        await live.wait_subscribed(user.id, count=2)
+        await live.wait_subscribed(api.rt.bus, user.id, count=2)
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 12121")
         first, second = await asyncio.gather(one.next(), two.next())
     assert first["sms"]["code"] == second["sms"]["code"] == "12121"

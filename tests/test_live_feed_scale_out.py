@@ -46,7 +46,7 @@ async def test_code_delivered_to_process_b_reaches_subscriber_on_process_a(api: 
         httpx.AsyncClient(base_url=process_b) as client_b,
         live.events(api.server.url, user.token, activationId=activation["id"]) as feed,
     ):
-        await live.wait_subscribed(user.id)
+        await live.wait_subscribed(api.rt.bus, user.id)
         api_b = Api(client_b, api.server)  # same secret, other process's webhook
         answer = await api_b.deliver_sms(activation["phoneNumber"], "Telegram code: 31337")
         assert answer.json() == {"status": "delivered"}

@@ -19,7 +19,6 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationT
 from strawberry.types import ExecutionResult
 
 PUBLIC_ROOT_FIELDS = frozenset({"prices", "countries", "services", "__typename"})
-MAX_ENTRIES = 256
 
 
 @lru_cache(maxsize=512)
@@ -55,7 +54,7 @@ class Entry:
 
 
 class CatalogResponseCache:
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
         self._entries: OrderedDict[Key, Entry] = OrderedDict()
         self._by_result: dict[int, Entry] = {}  # id(result) -> entry, to reuse the encoded body

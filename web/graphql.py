@@ -16,13 +16,11 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
-from schema import schema
-from services import catalog
-from settings import Settings
+from schema import build_schema
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
-from subscriptions.sockets import registry
 from web.catalog_cache import CatalogResponseCache, PreEncoded
 from web.negotiation import GRAPHQL_RESPONSE_JSON, accepts_graphql_response_json, is_request_error
+from web.state import AppRuntime, runtime_of
 
 
 def client_ip(request: Request | WebSocket) -> str | None:
@@ -37,6 +35,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
+            runtime=runtime_of(request),
             authorization=request.headers.get("authorization"),
             client_ip=client_ip(request),
             request=request,
@@ -48,7 +47,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         viewer = await context.authenticate_socket()
         if viewer is None:
             raise ConnectionRejectionError({"reason": "a valid bearer token is required"})
-        registry.add(viewer.credential_id, context.request)
+        context.runtime.sockets.add(viewer.credential_id, context.request)
         return None
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -56,7 +55,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         finally:
             if isinstance(request, WebSocket):
-                registry.remove(request)
+                runtime_of(request).sockets.remove(request)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -96,7 +95,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
             )
-        version = await catalog.snapshot()
+        version = await context.runtime.catalog.snapshot()
         cached = self.catalog_cache.get(key, version)
         if cached is not None:
             return cached
@@ -133,17 +132,19 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return json.loads(data)
 
 
-def graphql_endpoint(settings: Settings) -> GraphQLEndpoint:
+def graphql_endpoint(rt: AppRuntime) -> GraphQLEndpoint:
+    """The endpoint of one app: its schema, limits and caches built from the app's settings."""
+    settings = rt.settings
     endpoint = GraphQLEndpoint(
-        schema,
-        graphql_ide="graphiql",
+        build_schema(settings),
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,  # queries only: strawberry refuses mutations over GET
         keep_alive=True,  # legacy graphql-ws "ka" messages; transport-ws clients ping us
-        keep_alive_interval=15,
+        keep_alive_interval=settings.ws_keep_alive_seconds,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
         allowed_origins=settings.allowed_origins,
     )
     endpoint.max_message_bytes = settings.graphql_max_body_bytes
-    endpoint.catalog_cache = CatalogResponseCache()
+    endpoint.catalog_cache = CatalogResponseCache(settings.catalog_response_cache_entries)
     return endpoint

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import connections
 
-from subscriptions import channels
+from web.state import runtime_of
 
 REQUESTS = Counter("smsrooms_http_requests_total", "HTTP requests", ["route", "status"])
 LATENCY = Histogram("smsrooms_http_request_seconds", "HTTP request latency", ["route"])
@@ -28,7 +28,7 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:  # any failure means not ready; say which
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        checks["event_bus"] = "ok" if await channels.bus().ping() else "error: no answer"
+        checks["event_bus"] = "ok" if await runtime_of(request).bus.ping() else "error: no answer"
     except Exception as exc:  # idem
         checks["event_bus"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())

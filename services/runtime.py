@@ -1,0 +1,76 @@
+"""The runtime: everything the services use besides their arguments and the database rows.
+
+One per app, made by `create_app(settings)` (or by a command), and handed to every service call
+as its first argument `rt`: the settings the app was created with, its clock, its caches, its
+rate limiter, its mailer, its hooks and the publisher of its events. Nothing of it is a module
+global, so two apps live in one process without sharing state, and a test changes the app it
+runs against, never the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import structlog
+
+from services.catalog import Catalog
+from services.clock import Clock
+from services.db import Database
+from services.hooks import Hooks
+from services.identity_cache import IdentityCache
+from services.mail import Mailer
+from services.ratelimit import RateLimiter
+from settings import Settings
+
+if TYPE_CHECKING:
+    from services.accounts import Viewer
+    from services.events import Notice
+
+log = structlog.get_logger("runtime")
+Publisher = Callable[[Sequence["Notice"]], Awaitable[None]]
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = Clock()
+        self.database = Database(settings.database_url, lock_timeout_ms=settings.lock_timeout_ms)
+        self.catalog = Catalog(max_age_seconds=settings.price_cache_seconds)
+        self.identities: IdentityCache[Viewer] = IdentityCache(
+            ttl_seconds=settings.auth_cache_seconds, max_entries=settings.auth_cache_entries
+        )
+        self.limiter = RateLimiter(settings.redis_url, prefix=settings.redis_prefix)
+        self.mailer = Mailer(settings)
+        self.hooks = Hooks()
+        self.publisher: Publisher | None = None  # the app plugs its event bus in
+
+    async def open(self) -> None:
+        await self.database.open()
+
+    async def close(self) -> None:
+        await self.mailer.drain()
+        await self.database.close()
+
+    async def publish(self, notices: Sequence[Notice]) -> None:
+        """Call after the transaction has committed. A failure here loses no event: subscribers
+        resync from the database (ADR 0002), so it is logged, never raised into the request."""
+        if not notices or self.publisher is None:
+            return
+        try:
+            await self.publisher(notices)
+        except Exception:  # the bus is a wake-up, not the truth: never fail the request for it
+            log.exception("publishing events failed", events=[n.event_id for n in notices])
+
+
+@asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[Runtime]:
+    """A runtime with its database open and active in this task: for commands and scripts."""
+    rt = Runtime(settings)
+    await rt.open()
+    try:
+        with rt.database.activate():
+            yield rt
+    finally:
+        await rt.close()
