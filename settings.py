@@ -46,6 +46,7 @@ class Settings:
     demo_auto_sms_seconds: float | None = None
     email_verification: str = "optional"  # "required" | "optional"
     smtp_url: str | None = None
+    smtp_timeout_seconds: float = 10.0
     mail_from: str = "SMS Rooms <no-reply@localhost>"
     public_url: str = "http://localhost:8000"
     allowed_origins: tuple[str, ...] = ("http://localhost:8000", "http://localhost:3000")

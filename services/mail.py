@@ -12,7 +12,6 @@ import structlog
 from settings import Settings
 
 log = structlog.get_logger("mail")
-SMTP_TIMEOUT_SECONDS = 10
 
 
 class Mailer:
@@ -50,7 +49,7 @@ class Mailer:
                 password=url.password,
                 start_tls=url.scheme == "smtp+starttls",
                 use_tls=url.scheme == "smtps",
-                timeout=SMTP_TIMEOUT_SECONDS,
+                timeout=settings.smtp_timeout_seconds,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
             log.error("mail not sent", to=to, subject=subject, error=str(exc))

@@ -19,13 +19,14 @@ class RateLimiter:
     def __init__(self, redis_url: str | None, *, prefix: str) -> None:
         self._storage: Storage = (
             RedisStorage(
-                redis_url.replace("redis://", "async+redis://", 1), implementation="redispy"
+                redis_url.replace("redis://", "async+redis://", 1),
+                implementation="redispy",
+                key_prefix=f"{prefix}limits",  # every key of ours starts with REDIS_PREFIX
             )
             if redis_url
             else MemoryStorage()
         )
         self._limiter = MovingWindowRateLimiter(self._storage)
-        self._prefix = prefix
 
     async def reset(self) -> None:
         await self._storage.reset()
@@ -34,7 +35,7 @@ class RateLimiter:
         """Counts one attempt against `rule` (e.g. "10/minute") for every key; refuses past it."""
         item = parse(rule) if isinstance(rule, str) else rule
         for key in keys:
-            if not await self._limiter.hit(item, self._prefix, key):
-                stats = await self._limiter.get_window_stats(item, self._prefix, key)
+            if not await self._limiter.hit(item, key):
+                stats = await self._limiter.get_window_stats(item, key)
                 until = datetime.fromtimestamp(stats.reset_time, UTC)
                 raise RateLimited("too many attempts, try again later", until=until)
