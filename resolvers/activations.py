@@ -11,7 +11,13 @@ import strawberry
 from models import Activation as ActivationModel
 from resolvers.context import Context
 from resolvers.errors import payload, query_error
-from schema.activations import Activation, ActivationConnection, ActivationEdge, ActivationPayload
+from schema.activations import (
+    Activation,
+    ActivationConnection,
+    ActivationEdge,
+    ActivationPayload,
+    ActivationStatus,
+)
 from schema.pagination import PageInfo, decode_cursor, encode_cursor
 from services import activations, pages
 from services.accounts import Viewer
@@ -30,7 +36,7 @@ async def activation_page(
     info: strawberry.Info[Context],
     first: int | None = 20,
     after: str | None = None,
-    status: list[activations.ActivationStatus] | None = None,
+    status: list[ActivationStatus] | None = None,
 ) -> ActivationConnection:
     viewer = await info.context.require_viewer()
     rt = info.context.runtime

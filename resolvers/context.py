@@ -14,8 +14,6 @@ from services import accounts, sms
 from services.accounts import Viewer
 from web.state import AppRuntime
 
-_UNSET: Any = object()
-
 
 @dataclass
 class Loaders:
@@ -34,19 +32,21 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     # Set by strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = None
-    _viewer: Any = _UNSET
+    _viewer: Viewer | None = None  # anonymous, once _viewer_known says it was looked up
+    _viewer_known: bool = False
 
     async def viewer(self) -> Viewer | None:
-        if self._viewer is _UNSET:
+        if not self._viewer_known:
             secret = bearer_secret(self.authorization)
             self._viewer = await accounts.authenticate(self.runtime, secret)
-        return self._viewer  # type: ignore[no-any-return]
+            self._viewer_known = True
+        return self._viewer
 
     async def authenticate_socket(self) -> Viewer | None:
         """On websockets the credentials come in connection_init: {"authorization": "Bearer …"}."""
         raw = (self.connection_params or {}).get("authorization")
         self.authorization = raw if isinstance(raw, str) else None
-        self._viewer = _UNSET
+        self._viewer_known = False
         return await self.viewer()
 
     async def require_viewer(self) -> Viewer:

@@ -132,5 +132,5 @@ def build_schema(settings: Settings) -> Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions(settings),
-        config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
+        config=StrawberryConfig(scalar_map=SCALARS),
     )

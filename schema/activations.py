@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import TypeAlias
 
 import strawberry
 
@@ -16,7 +17,10 @@ from schema.errors import UserError
 from schema.pagination import PageInfo
 from services.runtime import Runtime
 
-ActivationStatus = strawberry.enum(StatusModel, name="ActivationStatus")
+# The models' enum itself becomes the GraphQL enum; the alias is its name in annotations (a type
+# mypy accepts, as schema/errors.py does for ErrorCode).
+strawberry.enum(StatusModel, name="ActivationStatus")
+ActivationStatus: TypeAlias = StatusModel
 
 
 @strawberry.type
@@ -45,7 +49,7 @@ class Activation:
     country: Country
     service: Service
     price: Money
-    status: ActivationStatus  # type: ignore[valid-type]
+    status: ActivationStatus
     created_at: datetime
     sms_deadline: datetime = strawberry.field(
         description="If no SMS has arrived by then, the activation ends as EXPIRED and is refunded."

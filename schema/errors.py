@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import strawberry
 
 from services.errors import ErrorCode as ServiceErrorCode
 from services.errors import ServiceError
 
-ErrorCode = strawberry.enum(ServiceErrorCode, name="ErrorCode")
+# strawberry.enum marks the services' enum itself as the GraphQL enum (and returns it); the
+# alias names that GraphQL enum in annotations, where mypy needs a type, not a call.
+strawberry.enum(ServiceErrorCode, name="ErrorCode")
+ErrorCode: TypeAlias = ServiceErrorCode
 
 
 @strawberry.type
 class UserError:
-    code: ErrorCode  # type: ignore[valid-type]
+    code: ErrorCode
     message: str
     field: str | None = strawberry.field(description="The argument at fault, if one is.")
 

@@ -14,6 +14,7 @@ import re
 
 import strawberry
 from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.types.scalar import ScalarDefinition
 
 _DECIMAL = re.compile(r"-?\d{1,20}(\.\d{1,20})?")
 
@@ -52,7 +53,7 @@ def serialize_datetime(value: dt.datetime) -> str:
     return value.isoformat()
 
 
-SCALARS = {
+SCALARS: dict[object, ScalarDefinition] = {  # StrawberryConfig.scalar_map's type
     dt.datetime: strawberry.scalar(
         name="DateTime",
         description="ISO-8601 date-time with an offset, e.g. 2026-11-22T10:15:00+00:00",

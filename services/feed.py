@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from tortoise.queryset import QuerySet
 
 from models import ActivationEvent, EventKind
@@ -28,8 +30,10 @@ async def events_after(
 
 
 async def latest_id(user_id: int, activation_id: int | None) -> int:
-    row = await _scope(user_id, activation_id).order_by("-id").first().values_list("id", flat=True)
-    return int(row) if row else 0  # type: ignore[call-overload]
+    newest = _scope(user_id, activation_id).order_by("-id").first().values_list("id", flat=True)
+    # tortoise types this as a tuple; with flat=True after first() it is the bare id, or None.
+    row = cast("int | None", await newest)
+    return int(row) if row else 0
 
 
 async def sms_before(activation_id: int, user_id: int, until_id: int) -> list[ActivationEvent]:

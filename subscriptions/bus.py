@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import structlog
 from broadcaster import Broadcast
@@ -114,7 +115,9 @@ class EventBus:
         try:
             async with self._broadcast.subscribe(self._prefix + channel) as upstream:
                 state.ready.set()
-                async for _ in upstream:  # type: ignore[union-attr]
+                # broadcaster 0.3.1 annotates Subscriber.__aiter__ as "AsyncGenerator | None";
+                # it is an async generator, never None.
+                async for _ in cast("AsyncIterable[object]", upstream):
                     for wakeup in list(state.subscribers):
                         wakeup.notify()
         finally:

@@ -21,6 +21,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionAckMessage
 
 
 def _well_formed(message: Any) -> bool:
@@ -78,7 +79,10 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
             await self.send_message({"type": "connection_error", "payload": rejection.payload})
             await self.websocket.close(code=4403, reason="Forbidden")
             return
-        await self.send_message({"type": "connection_ack", **({"payload": ack} if ack else {})})
+        reply: ConnectionAckMessage = {"type": "connection_ack"}
+        if isinstance(ack, dict) and ack:  # no payload when it is unset, None or empty
+            reply["payload"] = ack
+        await self.send_message(reply)
         self.connection_acknowledged = True
         if self.keep_alive:
             self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())

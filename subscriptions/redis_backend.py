@@ -159,7 +159,7 @@ class ResilientRedisBackend(BroadcastBackend):
         finally:
             self._pubsub = None
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py 8 left it untyped
             with contextlib.suppress(Exception):
                 await client.aclose()
 

@@ -9,7 +9,8 @@ the cursor makes sure nothing is sent twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from typing import TypeVar, cast
 
 import strawberry
 
@@ -22,6 +23,17 @@ from services import activations, feed
 from services.errors import ServiceError
 from services.runtime import Runtime
 from subscriptions import channels
+
+_Resolver = TypeVar("_Resolver", bound=Callable[..., object])
+
+
+def subscription(description: str) -> Callable[[_Resolver], _Resolver]:
+    """`strawberry.subscription(description=...)` with a type: strawberry types that form as Any,
+    which strict mypy refuses as an untyped decorator. (It returns a field, not the method, as
+    strawberry's own typed overloads also pretend.)"""
+    return cast(
+        "Callable[[_Resolver], _Resolver]", strawberry.subscription(description=description)
+    )
 
 
 async def to_event(rt: Runtime, event: EventRow) -> ActivationEvent:
@@ -37,7 +49,7 @@ async def to_event(rt: Runtime, event: EventRow) -> ActivationEvent:
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(
+    @subscription(
         description="Events of the viewer's activations: one activation when activationId is "
         "given, else all of them.\nWith activationId and no `after`, it first replays every SMS "
         "that activation already received.\nWith `after` (the cursor of the last event seen), "
@@ -59,12 +71,12 @@ class Subscription:
             raise query_error(error) from None
         # The starting point is fixed first; then we subscribe, and only then read the backlog
         # (everything after the starting point), so nothing can fall between the two.
-        replay = cursor is None and only is not None
+        replay = only if cursor is None else None  # the activation whose SMS come first
         if cursor is None:
             cursor = await feed.latest_id(viewer.user_id, only)
         async with rt.bus.subscribe(channels.user_channel(viewer.user_id)) as wakeup:
-            if replay:
-                for event in await feed.sms_before(only, viewer.user_id, cursor):  # type: ignore[arg-type]
+            if replay is not None:
+                for event in await feed.sms_before(replay, viewer.user_id, cursor):
                     yield await to_event(rt, event)
             while True:
                 batch = await feed.events_after(viewer.user_id, only, cursor, batch_size)

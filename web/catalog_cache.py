@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -100,6 +101,6 @@ class CatalogResponseCache:
 class PreEncoded(dict[str, Any]):
     """A processed result whose JSON body the cache keeps: encoded once, then reused."""
 
-    def __init__(self, data: dict[str, Any], entry: Entry) -> None:
+    def __init__(self, data: Mapping[str, object], entry: Entry) -> None:
         super().__init__(data)
         self.entry = entry
