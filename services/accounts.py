@@ -279,8 +279,10 @@ def require_admin(viewer: Viewer) -> None:
 
 
 async def ensure_admin(rt: Runtime, email: str, password: str) -> User:
-    """Makes sure the admin account of ADMIN_EMAIL/ADMIN_PASSWORD exists (at start-up)."""
+    """Makes sure this admin account exists with this password: ADMIN_EMAIL/ADMIN_PASSWORD at
+    start-up, and the `create-admin` command."""
     email = normalize_email(email)
+    _check_password(rt.settings, password)
     user = await User.get_or_none(email=email)
     if user is None:
         try:
