@@ -15,6 +15,7 @@ are for a release step or a scheduled job run apart from it.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -47,8 +48,11 @@ def serve(
     from uvicorn.main import main as uvicorn
 
     _settings()  # refuse a bad setting here, with its message, before uvicorn starts
+    # Our app.py lies beside this module; by default uvicorn would look in the working
+    # directory first, where any other app.py would win.
+    flags = ["--app-dir", str(Path(__file__).parent), "--host", host, "--port", str(port)]
     # Per-message deflate off: it costs about half the memory of each idle websocket.
-    flags = ["--host", host, "--port", str(port), "--ws-per-message-deflate", "false"]
+    flags += ["--ws-per-message-deflate", "false"]
     uvicorn(["app:app", *flags, *extra.args], prog_name="smsrooms serve")
 
 
