@@ -38,7 +38,7 @@ commands = typer.Typer(
 
 @commands.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def serve(
-    extra: typer.Context,
+    context: typer.Context,
     host: Annotated[str, typer.Option(envvar="HOST", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on.")] = 8000,
 ) -> None:
@@ -53,7 +53,7 @@ def serve(
     flags = ["--app-dir", str(Path(__file__).parent), "--host", host, "--port", str(port)]
     # Per-message deflate off: it costs about half the memory of each idle websocket.
     flags += ["--ws-per-message-deflate", "false"]
-    uvicorn(["app:app", *flags, *extra.args], prog_name="smsrooms serve")
+    uvicorn(["app:app", *flags, *context.args], prog_name="smsrooms serve")
 
 
 @commands.command()
