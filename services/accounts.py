@@ -124,8 +124,8 @@ async def login(rt: Runtime, email: str, password: str, *, ip: str | None) -> tu
     rule = f"{settings.login_attempts_per_minute}/minute"
     await rt.limiter.hit(rule, f"login:email:{email}", f"login:ip:{ip}")
     user = await User.get_or_none(email=email)
-    known_hash = user.password_hash if user else await asyncio.to_thread(_dummy_hash)
-    valid = await _password_matches(known_hash, password)
+    stored_hash = user.password_hash if user else await asyncio.to_thread(_dummy_hash)
+    valid = await _password_matches(stored_hash, password)
     if user is None or not valid or user.state == UserState.DELETED:
         raise InvalidCredentials("wrong email or password")
     if user.state == UserState.BLOCKED:
