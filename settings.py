@@ -15,8 +15,6 @@ from typing import Any
 
 from starlette.config import Config
 
-ROOT = Path(__file__).resolve().parent
-
 
 def _cast(raw: str, default: object, declared: object) -> object:
     """An environment string as the type of the setting (read from its default or annotation)."""
@@ -34,7 +32,9 @@ def _cast(raw: str, default: object, declared: object) -> object:
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = f"sqlite://{ROOT / 'data' / 'smsrooms.sqlite3'}"
+    # Relative to the working directory (the folder is made at start-up): an installed package
+    # never writes into its own installation, and `scripts/serve` runs in the checkout.
+    database_url: str = "sqlite://data/smsrooms.sqlite3"
     event_bus_url: str = "memory://"
     redis_url: str | None = None
     # Prefix of every Redis key and channel, so several deployments (or test runs) share a Redis.

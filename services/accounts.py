@@ -8,6 +8,7 @@ indexed query. Passwords are argon2id hashes, computed in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import secrets
@@ -41,9 +42,14 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 USAGE_RESOLUTION = timedelta(hours=1)
 SESSION_PREFIX = "srs_"
 API_KEY_PREFIX = "srk_"
-# A real hash of a random password: verifying against it costs what a real check costs, so a
-# login for an unknown email takes as long as one for a known email (no user enumeration).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real hash of a random password: verifying against it costs what a real check costs, so
+    a login for an unknown email takes as long as one for a known email (no user enumeration).
+    Made at the first such login, not at import, which every command and test process paid."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,8 @@ async def login(rt: Runtime, email: str, password: str, *, ip: str | None) -> tu
     rule = f"{settings.login_attempts_per_minute}/minute"
     await rt.limiter.hit(rule, f"login:email:{email}", f"login:ip:{ip}")
     user = await User.get_or_none(email=email)
-    valid = await _password_matches(user.password_hash if user else _DUMMY_HASH, password)
+    stored_hash = user.password_hash if user else await asyncio.to_thread(_dummy_hash)
+    valid = await _password_matches(stored_hash, password)
     if user is None or not valid or user.state == UserState.DELETED:
         raise InvalidCredentials("wrong email or password")
     if user.state == UserState.BLOCKED:
@@ -279,8 +286,10 @@ def require_admin(viewer: Viewer) -> None:
 
 
 async def ensure_admin(rt: Runtime, email: str, password: str) -> User:
-    """Makes sure the admin account of ADMIN_EMAIL/ADMIN_PASSWORD exists (at start-up)."""
+    """Makes sure this admin account exists with this password: ADMIN_EMAIL/ADMIN_PASSWORD at
+    start-up, and the `create-admin` command."""
     email = normalize_email(email)
+    _check_password(rt.settings, password)
     user = await User.get_or_none(email=email)
     if user is None:
         try:

@@ -12,6 +12,7 @@ import contextlib
 import re
 import weakref
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -80,6 +81,7 @@ class Database:
         )
         self._context = TortoiseContext()
         self.is_process_default = False
+        self.migrations_applied: list[str] = []  # by the last `open`, in order
 
     @contextlib.contextmanager
     def activate(self) -> Iterator[None]:
@@ -100,23 +102,32 @@ class Database:
         # apps of one process may have databases of their own, but all of one engine.
         if any(other.dialect != self.dialect for other in _open):
             raise RuntimeError("every app of one process must use the same database engine")
-        await self._context.init(config=self._config)
-        _open.add(self)
-        try:
-            set_global_context(self._context)
-            self.is_process_default = True
-        except ConfigurationError:  # another runtime of this process got there first
-            pass
-        with self.activate():
-            executor = MigrationExecutor(connections.get("default"), self._config["apps"])
-            if is_postgres():
-                async with in_transaction("default") as conn:
-                    await conn.execute_query(
-                        "SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY]
-                    )
-                    await executor.migrate()
-            else:
-                await executor.migrate()
+        if self.dialect == "sqlite":
+            _make_sqlite_folder(self._config["connections"]["default"])
+        with self.activate():  # init looks its connections up in the current context
+            await self._context.init(config=self._config)
+            _open.add(self)
+            try:
+                set_global_context(self._context)
+                self.is_process_default = True
+            except ConfigurationError:  # another runtime of this process got there first
+                pass
+            await self._migrate()
+
+    async def _migrate(self) -> None:
+        executor = MigrationExecutor(connections.get("default"), self._config["apps"])
+        self.migrations_applied = []
+
+        def record(event: str, app: str, name: str) -> None:
+            if event == "apply_done":
+                self.migrations_applied.append(f"{app}.{name}")
+
+        if is_postgres():
+            async with in_transaction("default") as conn:
+                await conn.execute_query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_KEY])
+                await executor.migrate(progress=record)
+        else:
+            await executor.migrate(progress=record)
 
     async def close(self) -> None:
         _open.discard(self)
@@ -124,6 +135,13 @@ class Database:
         # tortoise caches each model's SQL by connection *name*; another database opened later
         # under the same name (tests run SQLite, then PostgreSQL) must not reuse the old dialect's.
         EXECUTOR_CACHE.clear()
+
+
+def _make_sqlite_folder(url: str) -> None:
+    """SQLite makes its file but not the folders above it (`./data` on a first start)."""
+    path = url.removeprefix("sqlite://").split("?", 1)[0]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def is_postgres() -> bool:

@@ -65,9 +65,12 @@ class Runtime:
 
 
 @asynccontextmanager
-async def opened(settings: Settings) -> AsyncIterator[Runtime]:
-    """A runtime with its database open and active in this task: for commands and scripts."""
-    rt = Runtime(settings)
+async def opened(
+    settings: Settings, make: Callable[[Settings], Runtime] = Runtime
+) -> AsyncIterator[Runtime]:
+    """A runtime with its database open and active in this task: for commands and scripts.
+    `make` builds it (the app's runtime, for a command whose events go on the event bus)."""
+    rt = make(settings)
     await rt.open()
     try:
         with rt.database.activate():

@@ -1,4 +1,5 @@
-"""Other processes for scale-out and outage tests: app servers and a private redis-server."""
+"""Other processes: app servers (scale-out, outage and package tests), commands run to their
+end (the command line), and a private redis-server."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,20 +24,25 @@ ROOT = Path(__file__).resolve().parents[1]
 async def app_process(env: dict[str, str]) -> AsyncIterator[str]:
     """`uvicorn app:app` in a child process (a second app instance); yields its base URL."""
     port = backends.free_port()
+    argv = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)]
     child_env = {**os.environ, "DEMO_SUPPLIER": "on", **env}
+    async with server_process(
+        [*argv, "--log-level", "warning"], port=port, env=child_env, cwd=ROOT
+    ) as url:
+        yield url
+
+
+@asynccontextmanager
+async def server_process(
+    argv: Sequence[str], *, port: int, env: dict[str, str], cwd: Path
+) -> AsyncIterator[str]:
+    """A server started by `argv`, listening on 127.0.0.1:`port`, until the block ends; yields
+    its base URL once it is ready. Keep its stderr short (`--log-level warning`): it is read
+    only if the server dies."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        cwd=ROOT,
-        env=child_env,
+        *argv,
+        cwd=cwd,
+        env=env,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -47,6 +54,37 @@ async def app_process(env: dict[str, str]) -> AsyncIterator[str]:
         if process.returncode is None:
             process.terminate()
             await asyncio.wait_for(process.wait(), 15)
+
+
+@dataclass(frozen=True)
+class Finished:
+    status: int
+    stdout: str
+    stderr: str
+
+
+async def run_command(
+    argv: Sequence[str], *, env: dict[str, str], cwd: Path, stdin: str = "", timeout: float = 120
+) -> Finished:
+    """A command run to its end. In a session of its own, so that it has no terminal: a prompt
+    reads its answer from `stdin`."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(stdin.encode()), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return Finished(process.returncode, stdout.decode(), stderr.decode())
 
 
 async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:

@@ -1,0 +1,170 @@
+"""The command line, `smsrooms` (installed with the package; `.venv/bin/smsrooms` in a checkout).
+
+    smsrooms serve               the server: uvicorn on HOST:PORT (127.0.0.1:8000)
+    smsrooms migrate             apply the database migrations not applied yet
+    smsrooms create-admin EMAIL  an admin account, with a password asked for (or ADMIN_PASSWORD)
+    smsrooms sweep               expire and close the activations that are due (R4, R3), now
+    smsrooms audit               check the ledger's invariants; exit status 1 if one is broken
+
+Every command reads the settings of the environment and of `./.env`, as the server does, and
+works through a runtime of its own (services/runtime.py), closed when the command ends; opening
+it applies pending migrations. The server migrates and sweeps by itself: `migrate` and `sweep`
+are for a release step or a scheduled job run apart from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from services import accounts, sweeper
+from services import audit as ledger_audit
+from services.errors import ServiceError
+from services.runtime import opened
+from settings import Settings
+
+SWEEP_MAX_ROUNDS = 1000  # of SWEEPER_BATCH_SIZE activations each: a bound, never reached
+
+commands = typer.Typer(
+    help="SMS Rooms: serve the API, and the operator's commands.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@commands.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def serve(
+    context: typer.Context,
+    host: Annotated[str, typer.Option(envvar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve GraphQL, the webhooks, the compatible API and the operations routes: `uvicorn
+    app:app` with the flags of scripts/serve. Other options go to uvicorn as they are
+    (`smsrooms serve --workers 2 --forwarded-allow-ips 10.0.0.2`)."""
+    from uvicorn.main import main as uvicorn
+
+    _settings()  # refuse a bad setting here, with its message, before uvicorn starts
+    # Our app.py lies beside this module; by default uvicorn would look in the working
+    # directory first, where any other app.py would win.
+    flags = ["--app-dir", str(Path(__file__).parent), "--host", host, "--port", str(port)]
+    # Per-message deflate off: it costs about half the memory of each idle websocket.
+    flags += ["--ws-per-message-deflate", "false"]
+    uvicorn(["app:app", *flags, *context.args], prog_name="smsrooms serve")
+
+
+@commands.command()
+def migrate() -> None:
+    """Apply the database migrations not applied yet (the server also does at start-up; on
+    PostgreSQL under a lock, so that it may run beside starting servers)."""
+    settings = _settings()
+
+    async def run() -> list[str]:
+        async with opened(settings) as rt:
+            return rt.database.migrations_applied
+
+    applied = asyncio.run(run())
+    for name in applied:
+        typer.echo(f"applied {name}")
+    typer.echo(f"{_where(settings)} is up to date ({len(applied)} migrations applied now)")
+
+
+@commands.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Argument(help="The admin's email address.")],
+) -> None:
+    """Create an admin account, or make the account of EMAIL an admin with the new password
+    (its sessions and API keys are then revoked). The password is ADMIN_PASSWORD when it is
+    set for this account (ADMIN_EMAIL unset or EMAIL), otherwise it is asked for twice."""
+    settings = _settings()
+    password = _admin_password(settings, email)
+
+    async def run() -> int:
+        async with opened(settings) as rt:
+            user = await accounts.ensure_admin(rt, email, password)
+            return user.id
+
+    try:
+        user_id = asyncio.run(run())
+    except ServiceError as error:
+        _fail(error.message)
+    typer.echo(f"{email.strip().lower()} is an admin (user {user_id})")
+
+
+@commands.command()
+def sweep() -> None:
+    """Expire the activations past their SMS deadline, with their refunds (R4), and close the
+    received ones past their window (R3), until none is due. Their events go on the event bus,
+    so live subscribers of running servers see them (with EVENT_BUS_URL=redis://...)."""
+    from web.state import AppRuntime  # the runtime with the event bus
+
+    settings = _settings()
+
+    async def run() -> tuple[int, int]:
+        expired = finished = 0
+        async with opened(settings, AppRuntime) as rt:
+            for _ in range(SWEEP_MAX_ROUNDS):
+                done = await sweeper.sweep_once(rt)
+                expired, finished = expired + done.expired, finished + done.finished
+                if max(done.expired, done.finished) < settings.sweeper_batch_size:
+                    break
+        return expired, finished
+
+    expired, finished = asyncio.run(run())
+    typer.echo(f"expired {expired} activations (refunded), finished {finished}")
+
+
+@commands.command()
+def audit() -> None:
+    """Re-derive every balance from the journal and check the ledger's invariants
+    (services/audit.py). Prints each violation and exits with status 1 if there is any."""
+    settings = _settings()
+
+    async def run() -> list[str]:
+        async with opened(settings):
+            return await ledger_audit.ledger_violations()
+
+    violations = asyncio.run(run())
+    for violation in violations:
+        typer.echo(violation)
+    if violations:
+        _fail(f"the ledger of {_where(settings)} has {len(violations)} violations")
+    typer.echo(f"the ledger of {_where(settings)} is consistent")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as error:
+        _fail(f"invalid setting: {error}", status=2)
+
+
+def _admin_password(settings: Settings, email: str) -> str:
+    """ADMIN_PASSWORD is the password of ADMIN_EMAIL: never hand it to another account."""
+    owner = (settings.admin_email or email).strip().lower()
+    if settings.admin_password and owner == email.strip().lower():
+        return settings.admin_password
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def _where(settings: Settings) -> str:
+    """The database, without its credentials."""
+    scheme, _, rest = settings.database_url.partition("://")
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+
+
+def _fail(message: str, status: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(status)
+
+
+def main() -> None:
+    commands()
+
+
+if __name__ == "__main__":
+    main()
