@@ -17,7 +17,6 @@ import websockets
 from websockets.exceptions import InvalidStatus
 
 from models import User
-from services import catalog
 from tests import live
 from tests.api import Api
 
@@ -204,7 +203,7 @@ async def test_unexpected_error_is_masked(api: Api, monkeypatch: pytest.MonkeyPa
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internal detail at /srv/smsrooms/services/catalog.py")
 
-    monkeypatch.setattr(catalog, "offers", broken)
+    monkeypatch.setattr(api.rt.catalog, "offers", broken)
     response = await graphql_post(api, {"query": "{ prices { available } }"})
     assert response.status_code == 200
     answer = response.json()
