@@ -68,9 +68,9 @@ class Runtime:
 async def opened(settings: Settings) -> AsyncIterator[Runtime]:
     """A runtime with its database open and active in this task: for commands and scripts."""
     rt = Runtime(settings)
-    await rt.open()
-    try:
-        with rt.database.activate():
+    with rt.database.activate():  # tortoise builds its models inside the active context
+        await rt.open()
+        try:
             yield rt
-    finally:
-        await rt.close()
+        finally:
+            await rt.close()

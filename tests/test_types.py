@@ -1,4 +1,4 @@
-"""mypy (strict, for services/ and models/: [tool.mypy] in pyproject.toml) runs with the tests,
+"""mypy (strict, for the packages [tool.mypy] in pyproject.toml names) runs with the tests,
 so CI refuses a change that breaks the types, as test_style.py does for ruff."""
 
 from __future__ import annotations
