@@ -91,7 +91,7 @@ class ServerProcess:
     def command(self) -> list[str]:
         return [self.python, "-m", "uvicorn", self.app, "--port", str(self.port), *self.flags]
 
-    async def start(self, limit_seconds: float = 60.0) -> ServerProcess:
+    async def start(self, limit_seconds: float = 120.0) -> ServerProcess:
         self._spawn()
         try:
             await self._wait_ready(limit_seconds)
