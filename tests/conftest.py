@@ -29,6 +29,9 @@ from tests import backends
 from tests.api import Api
 from web.state import AppRuntime
 
+# Fixtures shared by the test modules of one area, defined beside that area's helpers.
+pytest_plugins = ("tests.account_helpers", "tests.compat_helpers")
+
 ADMIN_EMAIL = "admin@smsrooms.test"
 ADMIN_PASSWORD = "admin-password-123"
 SUPPLIER_SECRET = "demo-webhook-secret-for-tests"

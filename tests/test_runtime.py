@@ -18,9 +18,9 @@ from models import Activation, ActivationStatus, User
 from services import ledger, locks
 from settings import Settings
 from tests import backends
+from tests.activation_helpers import wait_for_status
 from tests.api import Api
 from tests.conftest import Server, running, settings_for
-from tests.test_activations import wait_for_status
 
 DEEP_QUERY = "{ me { id } activations { edges { node { country { code } } } } }"  # depth 5
 
