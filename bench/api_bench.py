@@ -5,8 +5,8 @@
 One run starts, on 127.0.0.1 only:
 - a fresh PostgreSQL database with a random name (dropped at the end) and a random Redis prefix;
 - SMS Rooms: `python -m uvicorn app:app` with the flags printed in the header (one worker,
-  PostgreSQL + Redis), after which this script seeds a catalog of 200 offers (40 countries x
-  5 services, with numbers) straight into the migrated database through the app's models;
+  PostgreSQL + Redis), after which this script stocks a catalog of 200 offers (40 countries x
+  5 services, with numbers) through the demo supplier's own catalog steps (testkit/factory.py);
 - the raw Starlette baseline (bench/baseline_app.py) with the same uvicorn flags, answering the
   same JSON captured from SMS Rooms in this run (same bytes), without GraphQL, auth or database.
 
@@ -42,25 +42,21 @@ from typing import Any
 
 import common
 from common import (
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
     HOST,
     CpuMeter,
     HttpConnection,
     ServerProcess,
     WrkResult,
-    app_env,
-    create_database,
-    drop_database,
-    drop_redis_prefix,
+    app_server,
+    backend,
+    baseline_server,
     fmt,
     lua_post,
     machine_lines,
-    orm,
     percentile,
-    random_prefix,
     ratio,
     run_wrk,
+    runtime,
     start_py_spy,
     summarise_py_spy,
     table,
@@ -76,35 +72,39 @@ BUY = (
     "mutation($c:String!,$s:String!){buyNumber(country:$c,service:$s){activation{id} errors{code}}}"
 )
 CANCEL = "mutation($id:ID!){cancelActivation(id:$id){activation{id status} errors{code}}}"
-BENCH_DIR = str(Path(__file__).resolve().parent)
-SERVICES_ON_SALE = ("tg", "wa", "go", "ig", "ds")  # the demo catalog's services that are sold
-# Countries added to the demo catalog's to make 40 on sale: (ISO code, name, dial code).
+# Countries added to the demo catalog's to make 40 on sale: (ISO code, name, dial code, compat id).
 EXTRA_COUNTRIES = [
-    ("AT", "Austria", "43"),
-    ("BE", "Belgium", "32"),
-    ("CH", "Switzerland", "41"),
-    ("CZ", "Czechia", "420"),
-    ("DK", "Denmark", "45"),
-    ("FI", "Finland", "358"),
-    ("GR", "Greece", "30"),
-    ("HU", "Hungary", "36"),
-    ("IE", "Ireland", "353"),
-    ("JP", "Japan", "81"),
-    ("KR", "South Korea", "82"),
-    ("MX", "Mexico", "52"),
-    ("NL", "Netherlands", "31"),
-    ("NO", "Norway", "47"),
-    ("PT", "Portugal", "351"),
-    ("RO", "Romania", "40"),
-    ("SE", "Sweden", "46"),
-    ("SG", "Singapore", "65"),
-    ("TH", "Thailand", "66"),
-    ("ZA", "South Africa", "27"),
-    ("AR", "Argentina", "54"),
-    ("CL", "Chile", "56"),
-    ("CO", "Colombia", "57"),
-    ("EG", "Egypt", "20"),
+    (code, name, dial, 1000 + i)
+    for i, (code, name, dial) in enumerate(
+        [
+            ("AT", "Austria", "43"),
+            ("BE", "Belgium", "32"),
+            ("CH", "Switzerland", "41"),
+            ("CZ", "Czechia", "420"),
+            ("DK", "Denmark", "45"),
+            ("FI", "Finland", "358"),
+            ("GR", "Greece", "30"),
+            ("HU", "Hungary", "36"),
+            ("IE", "Ireland", "353"),
+            ("JP", "Japan", "81"),
+            ("KR", "South Korea", "82"),
+            ("MX", "Mexico", "52"),
+            ("NL", "Netherlands", "31"),
+            ("NO", "Norway", "47"),
+            ("PT", "Portugal", "351"),
+            ("RO", "Romania", "40"),
+            ("SE", "Sweden", "46"),
+            ("SG", "Singapore", "65"),
+            ("TH", "Thailand", "66"),
+            ("ZA", "South Africa", "27"),
+            ("AR", "Argentina", "54"),
+            ("CL", "Chile", "56"),
+            ("CO", "Colombia", "57"),
+            ("EG", "Egypt", "20"),
+        ]
+    )
 ]
+COUNTRIES_ON_SALE = 40
 
 
 # -- a small GraphQL client on the lean HTTP connection -----------------------------------------
@@ -140,74 +140,27 @@ class Gql:
 
 
 # -- set-up ---------------------------------------------------------------------------------------
-async def seed_catalog(numbers_per_country: int) -> list[tuple[str, str]]:
-    """200 offers: 40 countries on sale x 5 services, each country with its own numbers.
-    Written through the app's models, as the demo supplier's seed does (no admin API exists)."""
-    from models import Country, PhoneNumber, Price, Service, Supplier
-    from services import policy
+async def set_up(
+    database_url: str, prefix: str, args: argparse.Namespace
+) -> tuple[list[tuple[str, str]], str, list[str]]:
+    """Through the services (testkit/factory.py): 200 offers (40 countries on sale x 5 services,
+    each country with its own numbers, stocked by the demo supplier's catalog steps: no admin API
+    for the catalog exists yet), one user with 10.00 for (a), and --buyers users with 100.00
+    each for (c). Returns the offers and the users' session tokens."""
+    from testkit import factory
 
-    existing = {c.code for c in await Country.all()}
-    next_id = 1000
-    await Country.bulk_create(
-        [
-            Country(code=code, name=name, dial_code=dial, compat_id=next_id + i)
-            for i, (code, name, dial) in enumerate(EXTRA_COUNTRIES)
-            if code not in existing
-        ],
-        ignore_conflicts=True,
-    )
-    # The demo pool's countries first: their demo prices are offers already.
-    priced = set(await Price.all().values_list("country_id", flat=True))
-    on_sale = [c for c in await Country.all().order_by("code") if policy.country_on_sale(c)]
-    countries = sorted(on_sale, key=lambda c: c.id not in priced)[:40]
-    assert len(countries) == 40, f"only {len(countries)} countries on sale"
-    services = await Service.filter(code__in=SERVICES_ON_SALE)
-    await Price.bulk_create(
-        [
-            Price(country=c, service=s, price_minor=20 + (i % 7) * 5, cost_minor=10)
-            for i, c in enumerate(countries)
-            for s in services
-        ],
-        ignore_conflicts=True,
-    )
-    supplier = await Supplier.get(code="demo")
-    await PhoneNumber.bulk_create(
-        [
-            PhoneNumber(e164=f"+{c.dial_code}88{i:02d}{n:05d}", country=c, supplier=supplier)
-            for i, c in enumerate(countries)
-            for n in range(numbers_per_country)
-        ],
-        ignore_conflicts=True,
-        batch_size=1000,
-    )
-    return [(c.code, s.code) for c in countries for s in services]
-
-
-async def admin_token(api: Gql) -> str:
-    data = await api.data(
-        "mutation($e:String!,$p:String!){login(email:$e,password:$p){token errors{code}}}",
-        {"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD},
-    )
-    return data["login"]["token"]  # type: ignore[no-any-return]
-
-
-async def funded_user(api: Gql, admin: str, amount: str, index: int) -> str:
-    """Signs a new user up through the API and credits them as the admin; returns the token."""
-    data = await api.data(
-        "mutation($e:String!,$p:String!){register(email:$e,password:$p)"
-        "{token viewer{id} errors{code message}}}",
-        {"e": f"bench-{index}-{time.monotonic_ns()}@example.com", "p": "bench password 1"},
-    )
-    payload = data["register"]
-    assert payload["errors"] == [], payload
-    data = await api.data(
-        'mutation($u:ID!,$a:Decimal!){adjustBalance(userId:$u,amount:$a,reason:"benchmark")'
-        "{errors{code}}}",
-        {"u": payload["viewer"]["id"], "a": amount},
-        token=admin,
-    )
-    assert data["adjustBalance"]["errors"] == [], data
-    return payload["token"]  # type: ignore[no-any-return]
+    async with runtime(database_url, prefix) as rt:
+        offers = await factory.stock(
+            rt,
+            COUNTRIES_ON_SALE,
+            extra_countries=EXTRA_COUNTRIES,
+            numbers_each=args.numbers_per_country,
+        )
+        admin = await factory.admin(rt)
+        users = await factory.users(rt, 1 + args.buyers, tag="bench")
+        for user in users:
+            await factory.fund(rt, admin, user.id, "10.00" if user is users[0] else "100.00")
+    return offers, users[0].token, [u.token for u in users[1:]]
 
 
 async def wait_for_offers(api: Gql, count: int, limit_seconds: float = 15.0) -> bytes:
@@ -299,9 +252,13 @@ def run_buyers(
 ) -> dict[str, Any]:
     """Two client processes (the machine has two cores), each with half of the users."""
     halves = [tokens[: len(tokens) // 2], tokens[len(tokens) // 2 :]]
-    start_at = time.monotonic() + 1.5  # both processes connected before the clock starts
     context = multiprocessing.get_context("spawn")
-    with context.Pool(2) as pool:
+    started = context.Barrier(3)  # the two client processes, and this one
+    with context.Pool(2, initializer=started.wait) as pool:
+        # Both processes have started (imports take seconds on a busy machine): the clock
+        # starts once they have had time to connect.
+        started.wait()
+        start_at = time.monotonic() + 1.5
         results = pool.starmap(
             buy_worker,
             [
@@ -346,10 +303,10 @@ def wrk_figure(
     return result, meter.stop()
 
 
-async def audit_ledger(database_url: str) -> list[str]:
+async def audit_ledger(database_url: str, prefix: str) -> list[str]:
     from services.audit import ledger_violations
 
-    async with orm(database_url):
+    async with runtime(database_url, prefix):
         return await ledger_violations()
 
 
@@ -480,26 +437,24 @@ async def run(args: argparse.Namespace) -> None:
     if not wrk_available():
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     quiet = wait_until_quiet(args.wait_quiet)
-    database_url = await create_database()
-    prefix = random_prefix()
-    ours = ServerProcess("app:app", app_env(database_url, prefix))
-    baseline = ServerProcess("baseline_app:app")
+    async with backend() as (database_url, prefix):
+        await measure(args, quiet, database_url, prefix)
+
+
+async def measure(args: argparse.Namespace, quiet: str, database_url: str, prefix: str) -> None:
     answers = Path(tempfile.mkstemp(prefix="smsrooms-baseline-", suffix=".json")[1])
+    ours = app_server(database_url, prefix)
+    baseline = baseline_server("baseline_app:app", {"BASELINE_RESPONSES": str(answers)})
     try:
-        await ours.start()
-        async with orm(database_url):
-            offers = await seed_catalog(args.numbers_per_country)
+        await ours.start()  # migrates the database and seeds the demo catalog
+        offers, token, tokens = await set_up(database_url, prefix, args)
         api = await Gql.open(ours.url)
-        admin = await admin_token(api)
-        token = await funded_user(api, admin, "10.00", 0)
-        tokens = [await funded_user(api, admin, "100.00", i + 1) for i in range(args.buyers)]
         small = (await api.raw(SMALL_QUERY, token=token))[1]
         prices = await wait_for_offers(api, len(offers))
         api.close()
         captured = json.dumps({SMALL_QUERY: json.loads(small), PRICES_QUERY: json.loads(prices)})
         await asyncio.to_thread(answers.write_text, captured)
-        baseline.env = {"BASELINE_RESPONSES": str(answers)}
-        await start_baseline(baseline)
+        await baseline.start()
         figures: dict[str, Any] = {
             "quiet": quiet,
             "cpu": [],
@@ -518,7 +473,7 @@ async def run(args: argparse.Namespace) -> None:
         meter = CpuMeter(ours.pid)
         figures["c"] = run_buyers(ours.url, tokens, offers, args.seconds)
         figures["cpu"].append(f"(c) SMS Rooms: {meter.stop()} (includes client start-up)")
-        figures["violations"] = await audit_ledger(database_url)
+        figures["violations"] = await audit_ledger(database_url, prefix)
         print_report(args, figures)
         if args.profile:
             await profile(ours, args, token, tokens, offers)
@@ -526,14 +481,6 @@ async def run(args: argparse.Namespace) -> None:
         await baseline.stop()
         await ours.stop()
         await asyncio.to_thread(answers.unlink, True)
-        await drop_database(database_url)
-        await drop_redis_prefix(prefix)
-
-
-async def start_baseline(baseline: ServerProcess) -> None:
-    """The baseline module lives in bench/: uvicorn imports it from there."""
-    baseline.env["PYTHONPATH"] = BENCH_DIR
-    await baseline.start()
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
-"""What both benchmarks share: throw-away PostgreSQL databases and Redis prefixes, server
-processes started with the same uvicorn flags, a lean HTTP/1.1 client, wrk, percentiles, the
-py-spy summary and the printed table.
+"""What both benchmarks share besides testkit/ (throw-away databases and Redis prefixes, server
+processes, the factory that sets data up through the services): the settings of the app under
+test, a lean HTTP/1.1 client, wrk, percentiles, the py-spy summary and the printed table.
 
 Everything talks to 127.0.0.1 only. Every server, client and database made here is ended or
-dropped by the script that made it, also when it fails half-way.
+dropped by the script that made it, also when it fails half-way. PostgreSQL and Redis are the
+machine's own, or those of TEST_POSTGRES_URL / TEST_REDIS_URL (testkit/backends.py).
 """
 
 from __future__ import annotations
@@ -12,40 +13,35 @@ import asyncio
 import collections
 import contextlib
 import importlib.metadata
+import logging
 import os
 import platform
 import re
-import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the scripts run as `python bench/x.py`: make the app importable
     sys.path.insert(0, str(ROOT))
 
+from testkit import backends  # noqa: E402 - needs the path above
+from testkit.processes import UVICORN_FLAGS, ServerProcess, environment_of  # noqa: E402
+
+if TYPE_CHECKING:
+    from web.state import AppRuntime
+
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
-POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-HOST = "127.0.0.1"
-UVICORN_FLAGS = (
-    "--host",
-    HOST,
-    "--workers",
-    "1",
-    "--no-access-log",
-    "--log-level",
-    "warning",
-    "--ws-per-message-deflate",
-    "false",
-)
+HOST = backends.HOST
+REDIS_URL = backends.REDIS_URL
+BENCH_DIR = str(Path(__file__).resolve().parent)
 ADMIN_EMAIL = "bench-admin@smsrooms.test"
 # Credentials of the throw-away database and servers of one run, never of a deployment.
 ADMIN_PASSWORD = "bench-admin-password-1"  # noqa: S105
@@ -125,171 +121,82 @@ def machine_lines() -> list[str]:
     ]
 
 
-# -- throw-away backends --------------------------------------------------------------------
-async def create_database() -> str:
-    import asyncpg
-
-    name = f"smsrooms_bench_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-
-
-async def drop_database(url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-async def drop_redis_prefix(prefix: str) -> None:
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
-def random_prefix() -> str:
-    return f"smsrooms-bench-{secrets.token_hex(4)}:"
-
-
-def app_env(database_url: str, prefix: str, **extra: str) -> dict[str, str]:
-    """The environment of an SMS Rooms process on PostgreSQL + Redis for a benchmark."""
-    env = {
-        "DATABASE_URL": database_url,
-        "EVENT_BUS_URL": REDIS_URL,
-        "REDIS_URL": REDIS_URL,
-        "REDIS_PREFIX": prefix,
-        "ADMIN_EMAIL": ADMIN_EMAIL,
-        "ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "DEMO_SUPPLIER": "on",
-        "DEMO_SUPPLIER_SECRET": SUPPLIER_SECRET,
+# -- the app under test ----------------------------------------------------------------------
+def app_settings(database_url: str, prefix: str, **extra: object) -> dict[str, object]:
+    """The settings of SMS Rooms on PostgreSQL + Redis for a benchmark: of its server processes
+    (as their environment, `app_env`) and of the driver's own runtime (`runtime`)."""
+    return {
+        "database_url": database_url,
+        "event_bus_url": REDIS_URL,
+        "redis_url": REDIS_URL,
+        "redis_prefix": prefix,
+        "admin_email": ADMIN_EMAIL,
+        "admin_password": ADMIN_PASSWORD,
+        "demo_supplier": True,
+        "demo_supplier_secret": SUPPLIER_SECRET,
         # The benchmark signs up and signs in from one address, and buys and cancels on purpose.
-        "REGISTER_ATTEMPTS_PER_HOUR": "1000000",
-        "LOGIN_ATTEMPTS_PER_MINUTE": "1000000",
-        "ABUSE_CANCEL_THRESHOLD": "1000000000",
+        "register_attempts_per_hour": 1_000_000,
+        "login_attempts_per_minute": 1_000_000,
+        "abuse_cancel_threshold": 1_000_000_000,
+        **extra,
     }
-    env.update(extra)
-    return env
+
+
+def app_env(database_url: str, prefix: str, **extra: object) -> dict[str, str]:
+    return environment_of(app_settings(database_url, prefix, **extra))
+
+
+def app_server(database_url: str, prefix: str) -> ServerProcess:
+    """SMS Rooms (`app:app`) on the benchmark's database and Redis prefix."""
+    return server("app:app", app_env(database_url, prefix), ready_path="/readyz")
+
+
+def server(app: str, env: dict[str, str], *, ready_path: str = "/healthz") -> ServerProcess:
+    """A uvicorn process with the benchmarks' flags, Python and SERVER_PATH (the baselines
+    answer /healthz: they have nothing else to be ready for)."""
+    return ServerProcess(app, server_env(env), ready_path=ready_path, python=PYTHON)
+
+
+def baseline_server(app: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """A baseline app of bench/ (uvicorn imports it from there)."""
+    return server(app, {**(env or {}), "PYTHONPATH": BENCH_DIR})
 
 
 @contextlib.asynccontextmanager
-async def orm(database_url: str, pool_size: int = 5) -> AsyncIterator[None]:
-    """The app's models in this (driver) process, on the database a server has migrated."""
-    from tortoise import Tortoise
-
-    from settings import tortoise_config
-
-    url = f"{database_url}?maxsize={pool_size}"
-    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
-    try:
-        yield
-    finally:
-        await Tortoise.close_connections()
+async def backend() -> AsyncIterator[tuple[str, str]]:
+    """A throw-away PostgreSQL database and Redis prefix for one run: (database URL, prefix)."""
+    await backends.check_redis()
+    async with backends.postgres_database("bench") as url, backends.redis_prefix("bench") as prefix:
+        yield url, prefix
 
 
-# -- server processes -----------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+def quiet_logs() -> None:
+    """Only warnings and errors of the driver's own services reach the output (a factory user's
+    verification mail is logged at info, thousands of times)."""
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
-@dataclass
-class ServerProcess:
-    """`python -m uvicorn <app> <UVICORN_FLAGS>` on a free port, its output in a temp file."""
+@contextlib.asynccontextmanager
+async def runtime(database_url: str, prefix: str, pool_size: int = 5) -> AsyncIterator[AppRuntime]:
+    """The app's runtime in this (driver) process, on the database a server has migrated, with
+    the servers' settings: the factory (testkit/factory.py) writes through it, and what it
+    publishes goes on the servers' Redis bus as theirs does. Active in this task."""
+    from settings import Settings
+    from web.state import AppRuntime
 
-    app: str
-    env: dict[str, str] = field(default_factory=dict)
-    ready_path: str = "/healthz"
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def command(self) -> list[str]:
-        return [PYTHON, "-m", "uvicorn", self.app, "--port", str(self.port), *UVICORN_FLAGS]
-
-    async def start(self, limit_seconds: float = 60.0) -> ServerProcess:
-        self._spawn()
+    settings = Settings.from_env(
+        env_file=None, **app_settings(f"{database_url}?maxsize={pool_size}", prefix)
+    )
+    quiet_logs()
+    rt = AppRuntime(settings)
+    with rt.database.activate():  # tortoise builds its models inside the active context
+        await rt.open()
         try:
-            await self._wait_ready(limit_seconds)
-        except BaseException:
-            await self.stop()
-            raise
-        return self
-
-    def _spawn(self) -> None:
-        self.port = free_port()
-        handle, name = tempfile.mkstemp(prefix="smsrooms-bench-", suffix=".log")
-        self.log_path = Path(name)
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=ROOT,
-            env=server_env(self.env),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        os.close(handle)
-
-    async def _wait_ready(self, limit_seconds: float) -> None:
-        deadline = time.monotonic() + limit_seconds
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.app} exited at start-up:\n{self.log_tail()}")
-            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-                conn = await HttpConnection.open(HOST, self.port)
-                try:
-                    status, _ = await conn.request("GET", self.ready_path)
-                finally:
-                    conn.close()
-                if status == 200:
-                    return
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"{self.app} was not ready in {limit_seconds} s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def rss_kib(self) -> int:
-        return rss_kib(self.pid)
-
-    async def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            for _ in range(100):
-                if self.process.poll() is not None:
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
-        if self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
+            yield rt
+        finally:
+            await rt.close()
 
 
 def rss_kib(pid: int) -> int:

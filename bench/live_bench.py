@@ -11,12 +11,11 @@ messages, no GraphQL, no database) with the same flags; and client processes (--
 default) holding the websockets. The machine has 2 cores: the server, PostgreSQL, Redis, this
 driver (webhooks, Redis publishes) and the client processes share them.
 
-Set-up (not measured): the largest N users, each with a session token (written through the
-models: no password hashing) and one activation (`tg`, bought through services/activations.py
-in two set-up worker processes, so one number each) that already received one SMS through
-services/sms.py (the first SMS captures the hold; every further SMS is then one SMS_RECEIVED
-event, one frame). The set-up processes keep their own price snapshot (not the server's) for
-the whole set-up: rebuilding it after each of thousands of purchases took minutes.
+Set-up (not measured), through the services (testkit/factory.py, the app's own write paths):
+the largest N users, each with a session token (one password hash shared by all: argon2 is slow
+on purpose), funded by an admin adjustment, and one activation (`tg`, bought in two set-up
+worker processes, so one number each) that already received one SMS (the first SMS captures the
+hold; every further SMS is then one SMS_RECEIVED event, one frame).
 Every subscriber is its own user on its own activation: a user's channel wakes all of that
 user's subscriptions, so one user with N activations would measure N database reads per code.
 
@@ -33,10 +32,11 @@ What each figure measures, for each N:
 - RSS per idle subscriber: (VmRSS of the server with N subscribers connected and idle, 1 s
   after the last connect - VmRSS after a warm-up with 0 subscribers) / N, from
   /proc/<pid>/status. Meaningless for small N (shown for N >= 100).
-- bus->client p50/p99: SMS Rooms: this driver writes an SMS and its SMS_RECEIVED event row
-  (committed), then publishes the wake-up `{"events": [id]}` on `<REDIS_PREFIX>user:<id>`
-  exactly as the app does; measured from the publish to the frame at the client (so it covers
-  the wake-up, the subscriber's database read and the GraphQL result). Baseline: a publish of
+- bus->client p50/p99: SMS Rooms: this driver ingests an SMS through services/sms.py (the
+  webhook's own path: the SMS and its SMS_RECEIVED event committed), whose publisher is the
+  app's (the wake-up `{"events": [id]}` on `<REDIS_PREFIX>user:<id>`); measured from the publish
+  to the frame at the client (so it covers the wake-up, the subscriber's database read and the
+  GraphQL result, not the ingest before it). Baseline: a publish of
   the frame itself (same size as SMS Rooms' frame) on that channel -> the frame at the client.
   Paced at min(--rate, 20*N) messages/s for --seconds, round-robin over the subscribers (at most
   20/s per subscriber, so that a row written for the next message is never read early).
@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextvars
 import itertools
 import json
 import multiprocessing
@@ -64,10 +65,10 @@ import multiprocessing.connection
 import secrets
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import common
 from common import (
@@ -77,21 +78,26 @@ from common import (
     CpuMeter,
     HttpConnection,
     ServerProcess,
-    app_env,
-    create_database,
-    drop_database,
-    drop_redis_prefix,
+    app_server,
+    backend,
+    baseline_server,
     fmt,
     machine_lines,
-    orm,
     percentile,
-    random_prefix,
     ratio,
+    rss_kib,
+    runtime,
     start_py_spy,
     summarise_py_spy,
     table,
     wait_until_quiet,
 )
+
+if TYPE_CHECKING:
+    from models import Supplier
+    from services.events import Notice
+    from services.runtime import Runtime
+    from web.state import AppRuntime
 
 PROTOCOL = "graphql-transport-ws"
 SUBSCRIPTION = (
@@ -101,7 +107,6 @@ SUBSCRIPTION = (
 TAG = "ref="
 TAG_LENGTH = 12  # "r" + 11 digits: never a standalone 5-digit Telegram code
 PER_SUBSCRIBER_RATE = 20.0
-BENCH_DIR = str(Path(__file__).resolve().parent)
 
 
 def tag_text(tag: str, code: str = "48213") -> str:
@@ -305,42 +310,17 @@ class Subscriber:
     e164: str
 
 
-async def configure_services(database_url: str, prefix: str) -> None:
-    """The services in this process run with the server's settings (same database, prefix)."""
-    from services import config
-    from settings import Settings
-
-    config.configure(
-        Settings.from_env(
-            env_file=None,
-            database_url=database_url,
-            redis_prefix=prefix,
-            demo_supplier_secret=SUPPLIER_SECRET,
-            abuse_cancel_threshold=1_000_000_000,
-            price_cache_seconds=3600.0,
-        )
-    )
-    # Set-up only: every purchase drops this process's price snapshot, and rebuilding it (an
-    # availability count over the whole pool) for each of thousands of set-up purchases took
-    # minutes. The server's own snapshot is not affected.
-    from services import catalog
-
-    catalog.invalidate = lambda: None
-
-
 async def create_subscribers(
-    database_url: str, prefix: str, count: int, *, processes: int = 2
+    rt: Runtime, database_url: str, prefix: str, count: int, *, processes: int = 2
 ) -> list[Subscriber]:
     """Numbers and users here; the purchases and first SMS in `processes` worker processes
     (the ORM's Python overhead, not the database, bounds one process at ~35 set-ups/s)."""
-    from models import Country, Supplier
     from suppliers import demo
+    from testkit import factory
 
-    supplier = await Supplier.get(code=demo.CODE)
     for code in demo.POOLS:  # one number per activation (a number sells once per service)
-        country = await Country.get(code=code)
-        await demo.add_numbers(supplier, country, count // len(demo.POOLS) + 5)
-    users = await create_users(count)
+        await factory.numbers(rt, code, count // len(demo.POOLS) + 5)
+    users = [(u.id, u.token) for u in await factory.users(rt, count, tag="live")]
     shares = [users[i::processes] for i in range(processes)]
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes) as pool:
@@ -359,93 +339,40 @@ def setup_worker(
 async def _setup_worker(
     database_url: str, prefix: str, users: list[tuple[int, str]], batch: int = 20
 ) -> list[tuple[int, str, int, str]]:
-    from models import Supplier
-    from services import accounts
     from suppliers import demo
+    from testkit import factory
 
-    async with orm(database_url, pool_size=10):
-        await configure_services(database_url, prefix)
-        supplier = await Supplier.get(code=demo.CODE)
-        admin_token, _ = await accounts.login(common.ADMIN_EMAIL, common.ADMIN_PASSWORD, ip=None)
-        admin = await accounts.authenticate(admin_token)
-        assert admin is not None
+    async with runtime(database_url, prefix, pool_size=10) as rt:
+        supplier = await factory.demo_supplier()
+        admin = await factory.admin(rt)
         countries = list(demo.POOLS)
         done: list[tuple[int, str, int, str]] = []
         for start in range(0, len(users), batch):
             done += await asyncio.gather(
                 *(
-                    buy_and_receive(admin, supplier, user_id, token, countries[(start + i) % 5])
+                    buy_and_receive(rt, admin, supplier, user_id, token, countries[(start + i) % 5])
                     for i, (user_id, token) in enumerate(users[start : start + batch])
                 )
             )
         return done
 
 
-async def create_users(count: int) -> list[tuple[int, str]]:
-    """Users with a session token each, written through the models: the benchmark needs
-    thousands, and signing up through the API hashes a password (argon2) for each."""
-    from datetime import timedelta
-
-    from models import AccountKind, Credential, CredentialKind, LedgerAccount, User
-    from services import accounts, clock
-
-    run = secrets.token_hex(4)
-    emails = [f"live-{run}-{i}@example.com" for i in range(count)]
-    # "!" never matches an argon2 hash: these users cannot sign in with a password.
-    await User.bulk_create(
-        [
-            User(email=e, password_hash="!", email_verified_at=clock.now())  # noqa: S106
-            for e in emails
-        ],
-        batch_size=1000,
-    )
-    ids = dict(await User.filter(email__in=emails).values_list("email", "id"))
-    tokens = {e: accounts.SESSION_PREFIX + secrets.token_urlsafe(32) for e in emails}
-    expires = clock.now() + timedelta(days=1)
-    await LedgerAccount.bulk_create(
-        [
-            LedgerAccount(kind=kind, user_id=ids[e], balance_minor=0)
-            for e in emails
-            for kind in (AccountKind.USER, AccountKind.ESCROW)
-        ],
-        batch_size=1000,
-    )
-    await Credential.bulk_create(
-        [
-            Credential(
-                user_id=ids[e],
-                kind=CredentialKind.SESSION,
-                token_hash=accounts.hash_secret(tokens[e]),
-                expires_at=expires,
-            )
-            for e in emails
-        ],
-        batch_size=1000,
-    )
-    return [(ids[e], tokens[e]) for e in emails]
-
-
 async def buy_and_receive(
-    admin: Any, supplier: Any, user_id: int, token: str, country: str
+    rt: Runtime, admin: Any, supplier: Any, user_id: int, token: str, country: str
 ) -> tuple[int, str, int, str]:
-    from services import accounts, activations, balances, clock
-    from services.sms import IncomingSms, ingest
+    from services.sms import Outcome
+    from testkit import factory
 
-    await balances.adjust(admin, user_id, "5.00", "live benchmark", ip=None)
-    viewer = await accounts.authenticate(token)
-    assert viewer is not None
-    activation = await activations.buy(viewer, activations.BuyRequest(country, "tg"), ip=None)
-    outcome = await ingest(
-        IncomingSms(
-            supplier=supplier,
-            message_id=f"setup-{activation.id}",
-            to=activation.number.e164,
-            sender="Telegram",
-            text="Telegram code: 11111. The first one.",
-            received_at=clock.now(),
-        )
+    await factory.fund(rt, admin, user_id, "5.00", "live benchmark")
+    activation = await factory.buy(rt, token, country, "tg")
+    outcome = await factory.sms(
+        rt,
+        supplier,
+        activation.number.e164,
+        "Telegram code: 11111. The first one.",
+        message_id=f"setup-{activation.id}",
     )
-    assert outcome.value == "delivered", outcome
+    assert outcome is Outcome.DELIVERED, outcome
     return user_id, token, activation.id, activation.number.e164
 
 
@@ -548,48 +475,54 @@ class WebhookSender:
         self.idle = []
 
 
-class BusPublisher:
-    """Publishes on the Redis channels subscribers listen to, as SMS Rooms' bus does."""
+# The tag of the SMS this task is ingesting, for the publisher to note its send time.
+_sending: contextvars.ContextVar[tuple[Tags, str] | None] = contextvars.ContextVar(
+    "sending", default=None
+)
 
-    def __init__(self, prefix: str, template: str) -> None:
+
+class BusPublisher:
+    """Publishes on the Redis channels subscribers listen to: SMS Rooms' wake-ups through the
+    app's own publisher (`rt`, the driver's runtime), the baseline's frames directly."""
+
+    def __init__(self, rt: AppRuntime, supplier: Supplier, prefix: str, template: str) -> None:
         import redis.asyncio as aioredis
 
         self.redis = aioredis.from_url(REDIS_URL)
+        self.rt = rt
+        self.supplier = supplier
         self.prefix = prefix
         self.template = template  # a real frame of SMS Rooms with the tag replaced by {tag}
+        publish = rt.publisher
+        assert publish is not None
+
+        async def timed(notices: Sequence[Notice]) -> None:
+            """The app's publisher, noting when the wake-up of a tagged SMS goes out."""
+            sending = _sending.get()
+            if sending is not None:
+                tags, tag = sending
+                tags.sent[tag] = time.monotonic()
+            await publish(notices)
+
+        rt.publisher = timed
 
     def channel(self, sub: Subscriber) -> str:
         return channel_of(self.prefix, sub)
 
-    async def wake_ours(self, sub: Subscriber, tags: Tags, supplier_id: int) -> None:
-        """Writes an SMS and its event row (committed), then publishes the wake-up."""
-        from models import ActivationEvent, ActivationStatus, EventKind, Sms
-        from services import clock
-        from services.db import atomic
+    async def wake_ours(self, sub: Subscriber, tags: Tags) -> None:
+        """Ingests an SMS for the subscriber's activation (committed, then published)."""
+        from services.sms import Outcome
+        from testkit import factory
 
         tag = tags.next()
-        async with atomic() as conn:
-            sms = await Sms.create(
-                supplier_id=supplier_id,
-                supplier_message_id=f"bus-{tag}",
-                to_e164=sub.e164,
-                sender="Telegram",
-                text=tag_text(tag),
-                code="48213",
-                received_at=clock.now(),
-                activation_id=sub.activation_id,
-                using_db=conn,
+        token = _sending.set((tags, tag))
+        try:
+            outcome = await factory.sms(
+                self.rt, self.supplier, sub.e164, tag_text(tag), message_id=f"bus-{tag}"
             )
-            event = await ActivationEvent.create(
-                activation_id=sub.activation_id,
-                user_id=sub.user_id,
-                kind=EventKind.SMS_RECEIVED,
-                status=ActivationStatus.RECEIVED,
-                sms_id=sms.id,
-                using_db=conn,
-            )
-        tags.sent[tag] = time.monotonic()
-        await self.redis.publish(self.channel(sub), json.dumps({"events": [event.id]}))
+        finally:
+            _sending.reset(token)
+        assert outcome is Outcome.DELIVERED, outcome
 
     def frame(self, tag: str) -> str:
         return self.template.replace("{tag}", tag)
@@ -782,7 +715,7 @@ async def connect_and_weigh(
     figures = Figures()
     await warm_up()
     await asyncio.sleep(0.5)
-    rss0 = server.rss_kib()
+    rss0 = rss_kib(server.pid)
     figures.rss0_mib = rss0 / 1024
     figures.connect = await clients.connect(
         server.url, kind, items_for(kind, subs, prefix), args.connect_concurrency
@@ -790,7 +723,7 @@ async def connect_and_weigh(
     await asyncio.sleep(1.0)
     connected = len(figures.connect["first"])
     if connected:
-        figures.rss_per_sub_kib = (server.rss_kib() - rss0) / connected
+        figures.rss_per_sub_kib = (rss_kib(server.pid) - rss0) / connected
     return figures
 
 
@@ -802,10 +735,7 @@ async def measure_ours(
     publisher: BusPublisher,
     args: argparse.Namespace,
 ) -> Figures:
-    from models import Supplier
-
-    supplier_id = (await Supplier.get(code="demo")).id
-    server = await ServerProcess("app:app", app_env(database_url, prefix)).start()
+    server = await app_server(database_url, prefix).start()
     sender = WebhookSender(server.url)
     rate = min(args.rate, PER_SUBSCRIBER_RATE * len(subs))
     try:
@@ -826,7 +756,7 @@ async def measure_ours(
                 clients,
                 rate,
                 args.seconds,
-                lambda i, t: publisher.wake_ours(subs[i % len(subs)], t, supplier_id),
+                lambda i, t: publisher.wake_ours(subs[i % len(subs)], t),
             ),
         )
         figures.webhook = await metered(
@@ -859,8 +789,7 @@ async def measure_baseline(
     publisher: BusPublisher,
     args: argparse.Namespace,
 ) -> Figures:
-    env = {"PYTHONPATH": BENCH_DIR, "REDIS_URL": REDIS_URL}
-    server = await ServerProcess("baseline_ws:app", env).start()
+    server = await baseline_server("baseline_ws:app", {"REDIS_URL": REDIS_URL}).start()
     rate = min(args.rate, PER_SUBSCRIBER_RATE * len(subs))
     try:
 
@@ -900,7 +829,7 @@ async def measure_baseline(
 async def frame_template(database_url: str, prefix: str, clients: Clients, sub: Subscriber) -> str:
     """One real frame of SMS Rooms with its tag as `{tag}`: the baseline publishes frames of
     exactly this size."""
-    server = await ServerProcess("app:app", app_env(database_url, prefix)).start()
+    server = await app_server(database_url, prefix).start()
     sender = WebhookSender(server.url)
     try:
         import websockets
@@ -1099,7 +1028,7 @@ async def profile(
     subs: list[Subscriber],
     args: argparse.Namespace,
 ) -> None:
-    server = await ServerProcess("app:app", app_env(database_url, prefix)).start()
+    server = await app_server(database_url, prefix).start()
     sender = WebhookSender(server.url)
     out = Path(tempfile.mkstemp(prefix="smsrooms-pyspy-", suffix=".txt")[1])
     try:
@@ -1128,16 +1057,30 @@ async def profile(
 async def run(args: argparse.Namespace) -> None:
     sizes = sorted({int(s) for s in args.sizes.split(",")})
     quiet = await asyncio.to_thread(wait_until_quiet, args.wait_quiet)
-    database_url = await create_database()
-    prefix = random_prefix()
     clients = Clients(args.clients)
-    setup = ServerProcess("app:app", app_env(database_url, prefix))
+    try:
+        async with backend() as (database_url, prefix):
+            await measure(args, quiet, sizes, clients, database_url, prefix)
+    finally:
+        await clients.stop()
+
+
+async def measure(
+    args: argparse.Namespace,
+    quiet: str,
+    sizes: list[int],
+    clients: Clients,
+    database_url: str,
+    prefix: str,
+) -> None:
+    from testkit import factory
+
+    setup = app_server(database_url, prefix)
     try:
         await setup.start()  # migrates the database and seeds the demo catalog
-        async with orm(database_url, pool_size=20):
-            await configure_services(database_url, prefix)
+        async with runtime(database_url, prefix, pool_size=20) as rt:
             started = time.monotonic()
-            subs = await create_subscribers(database_url, prefix, max(sizes, default=1))
+            subs = await create_subscribers(rt, database_url, prefix, max(sizes, default=1))
             await setup.stop()
             print(
                 f"set-up: {len(subs)} users with an activation each in "
@@ -1145,7 +1088,7 @@ async def run(args: argparse.Namespace) -> None:
                 flush=True,
             )
             template = await frame_template(database_url, prefix, clients, subs[0])
-            publisher = BusPublisher(prefix, template)
+            publisher = BusPublisher(rt, await factory.demo_supplier(), prefix, template)
             results = []
             for n in sizes:
                 ours = await measure_ours(database_url, prefix, clients, subs[:n], publisher, args)
@@ -1158,9 +1101,6 @@ async def run(args: argparse.Namespace) -> None:
             await publisher.close()
     finally:
         await setup.stop()
-        await clients.stop()
-        await drop_database(database_url)
-        await drop_redis_prefix(prefix)
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ def _check_password(settings: Settings, password: str) -> None:
         )
 
 
-async def _hash_password(password: str) -> str:
+async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
@@ -106,7 +106,17 @@ async def register(rt: Runtime, email: str, password: str, *, ip: str | None) ->
     _check_password(settings, password)
     geo.refuse_sanctioned(ip)
     await rt.limiter.hit(f"{settings.register_attempts_per_hour}/hour", f"register:{ip}")
-    password_hash = await _hash_password(password)
+    return await open_account(rt, email, await hash_password(password), ip=ip)
+
+
+async def open_account(
+    rt: Runtime, email: str, password_hash: str, *, ip: str | None
+) -> tuple[str, User]:
+    """The account of an email and an already hashed password: the user, its ledger accounts,
+    the verification link and a first session. `register` is its caller in the app;
+    the benchmarks' factory (testkit/factory.py) opens thousands with one hash computed once,
+    since argon2 is slow on purpose."""
+    email = normalize_email(email)
     try:
         async with atomic() as conn:
             user = await User.create(email=email, password_hash=password_hash, using_db=conn)
@@ -296,7 +306,7 @@ async def ensure_admin(rt: Runtime, email: str, password: str) -> User:
             async with atomic() as conn:
                 user = await User.create(
                     email=email,
-                    password_hash=await _hash_password(password),
+                    password_hash=await hash_password(password),
                     role=Role.ADMIN,
                     email_verified_at=rt.clock.now(),
                     using_db=conn,
@@ -314,7 +324,7 @@ async def ensure_admin(rt: Runtime, email: str, password: str) -> User:
                 .using_db(conn)
                 .update(
                     role=Role.ADMIN,
-                    password_hash=await _hash_password(password),
+                    password_hash=await hash_password(password),
                     email_verified_at=user.email_verified_at or rt.clock.now(),
                 )
             )

@@ -71,9 +71,9 @@ async def opened(
     """A runtime with its database open and active in this task: for commands and scripts.
     `make` builds it (the app's runtime, for a command whose events go on the event bus)."""
     rt = make(settings)
-    await rt.open()
-    try:
-        with rt.database.activate():
+    with rt.database.activate():  # tortoise builds its models inside the active context
+        await rt.open()
+        try:
             yield rt
-    finally:
-        await rt.close()
+        finally:
+            await rt.close()

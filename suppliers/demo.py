@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import structlog
@@ -106,18 +106,21 @@ POOLS = {"GB": 1.6, "US": 2.0, "RU": 1.0, "KZ": 0.8, "ID": 0.6}
 INITIAL_NUMBERS = 30
 
 
-def fictional_numbers(country: str, start: int) -> Iterator[str]:
+def fictional_numbers(country: Country, start: int) -> Iterator[str]:
+    code = country.code
     for i in range(start, start + 100_000):
-        if country == "GB":  # Ofcom's drama range 07700 900000-900999, then 07700 901xxx
+        if code == "GB":  # Ofcom's drama range 07700 900000-900999, then 07700 901xxx
             yield f"+447700{900000 + i}"
-        elif country == "US":  # 555-0100..0199 in successive area codes
+        elif code == "US":  # 555-0100..0199 in successive area codes
             yield f"+1{201 + i // 100}5550{100 + i % 100}"
-        elif country == "RU":
+        elif code == "RU":
             yield f"+7900{5550000 + i}"
-        elif country == "KZ":
+        elif code == "KZ":
             yield f"+7700{5550000 + i}"
-        elif country == "ID":
+        elif code == "ID":
             yield f"+62812{5550000 + i}"
+        else:  # a country without a pool of its own (benchmarks stock many): 555 after the code
+            yield f"+{country.dial_code}5550{i:06d}"
 
 
 async def seed(rt: Runtime) -> Supplier:
@@ -130,10 +133,7 @@ async def seed(rt: Runtime) -> Supplier:
     if supplier.webhook_secret != settings.demo_supplier_secret:
         supplier.webhook_secret = settings.demo_supplier_secret
         await supplier.save(update_fields=["webhook_secret"])
-    await Country.bulk_create(
-        [Country(code=c, name=n, dial_code=d, compat_id=i) for c, n, d, i in COUNTRIES],
-        ignore_conflicts=True,
-    )
+    await add_countries(COUNTRIES)
     await Service.bulk_create(
         [
             Service(
@@ -148,19 +148,8 @@ async def seed(rt: Runtime) -> Supplier:
         ],
         ignore_conflicts=True,
     )
+    await add_prices({**POOLS, "IR": 1.0})
     countries = {c.code: c for c in await Country.all()}
-    services = {s.code: s for s in await Service.all()}
-    prices = [
-        Price(
-            country=countries[country],
-            service=services[code],
-            price_minor=round(base * multiplier),
-            cost_minor=round(base * multiplier * 0.6),
-        )
-        for country, multiplier in [*POOLS.items(), ("IR", 1.0)]
-        for code, _n, _c, _s, _p, base, _t in SERVICES
-    ]
-    await Price.bulk_create(prices, ignore_conflicts=True)
     for country in POOLS:
         if not await PhoneNumber.filter(country=countries[country], supplier=supplier).exists():
             await add_numbers(supplier, countries[country], INITIAL_NUMBERS)
@@ -173,9 +162,35 @@ async def seed(rt: Runtime) -> Supplier:
     return supplier
 
 
+async def add_countries(rows: Iterable[tuple[str, str, str, int]]) -> None:
+    """Countries (ISO code, name, dial code, compat id) the catalog lacks; others are kept."""
+    await Country.bulk_create(
+        [Country(code=c, name=n, dial_code=d, compat_id=i) for c, n, d, i in rows],
+        ignore_conflicts=True,
+    )
+
+
+async def add_prices(multipliers: Mapping[str, float]) -> None:
+    """Every demo service offered in these countries (by ISO code), at its base price times the
+    country's multiplier; prices already set are kept."""
+    countries = {c.code: c for c in await Country.filter(code__in=list(multipliers))}
+    services = {s.code: s for s in await Service.all()}
+    prices = [
+        Price(
+            country=countries[country],
+            service=services[code],
+            price_minor=round(base * multiplier),
+            cost_minor=round(base * multiplier * 0.6),
+        )
+        for country, multiplier in multipliers.items()
+        for code, _n, _c, _s, _p, base, _t in SERVICES
+    ]
+    await Price.bulk_create(prices, ignore_conflicts=True)
+
+
 async def add_numbers(supplier: Supplier, country: Country, how_many: int) -> None:
     start = await PhoneNumber.filter(country=country, supplier=supplier).count()
-    numbers = fictional_numbers(country.code, start)
+    numbers = fictional_numbers(country, start)
     await PhoneNumber.bulk_create(
         [
             PhoneNumber(e164=next(numbers), country=country, supplier=supplier)

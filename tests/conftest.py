@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,14 +19,18 @@ import httpx
 import pytest
 import uvicorn
 
+import testkit.backends
 from app import create_app
-from models import Country, Supplier
 from services import audit
 from settings import Settings
 from suppliers import demo
+from testkit import factory
 from tests import backends
 from tests.api import Api
 from web.state import AppRuntime
+
+# Fixtures shared by the test modules of one area, defined beside that area's helpers.
+pytest_plugins = ("tests.account_helpers", "tests.compat_helpers")
 
 ADMIN_EMAIL = "admin@smsrooms.test"
 ADMIN_PASSWORD = "admin-password-123"
@@ -72,18 +75,20 @@ def settings_for(backend: backends.Backend, **overrides: object) -> Settings:
 async def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[backends.Backend]:
-    prefix = f"smsrooms-test-{secrets.token_hex(4)}:"
+    prefix = testkit.backends.random_redis_prefix()
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("sqlite") / "smsrooms.sqlite3"
         yield backends.Backend("sqlite", f"sqlite://{path}", "memory://", None, prefix)
         return
-    await backends.check_redis()
-    url = await backends.create_postgres_database()
+    with backends.required():
+        await testkit.backends.check_redis()
+        url = await testkit.backends.create_postgres_database()
+    redis_url = testkit.backends.REDIS_URL
     try:
-        yield backends.Backend("postgres", url, backends.REDIS_URL, backends.REDIS_URL, prefix)
+        yield backends.Backend("postgres", url, redis_url, redis_url, prefix)
     finally:
-        await backends.drop_postgres_database(url)
-        await backends.drop_redis_keys(prefix)
+        await testkit.backends.drop_postgres_database(url)
+        await testkit.backends.drop_redis_keys(prefix)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -99,7 +104,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 async def running(settings: Settings) -> AsyncIterator[Server]:
     """An app for `settings`, served by uvicorn in this event loop on a free port, until the
     block ends. Several may run at once: each has its own runtime (two apps, one process)."""
-    port = backends.free_port()
+    port = testkit.backends.free_port()
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -136,10 +141,8 @@ async def running(settings: Settings) -> AsyncIterator[Server]:
 async def server(backend: backends.Backend) -> AsyncIterator[Server]:
     async with running(settings_for(backend)) as server:
         with server.runtime.database.activate():
-            supplier = await Supplier.get(code=demo.CODE)
             for code in demo.POOLS:
-                country = await Country.get(code=code)
-                await demo.add_numbers(supplier, country, NUMBERS_PER_COUNTRY)
+                await factory.numbers(server.runtime, code, NUMBERS_PER_COUNTRY)
         yield server
 
 

@@ -1,13 +1,9 @@
-"""Other processes: app servers (scale-out, outage and package tests), commands run to their
-end (the command line), and a private redis-server."""
+"""Processes of the package and command-line tests: a server started by any command line, and
+commands run to their end. (App servers and redis-servers of our own: testkit/processes.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import sys
-import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,21 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests import backends
-
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@asynccontextmanager
-async def app_process(env: dict[str, str]) -> AsyncIterator[str]:
-    """`uvicorn app:app` in a child process (a second app instance); yields its base URL."""
-    port = backends.free_port()
-    argv = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)]
-    child_env = {**os.environ, "DEMO_SUPPLIER": "on", **env}
-    async with server_process(
-        [*argv, "--log-level", "warning"], port=port, env=child_env, cwd=ROOT
-    ) as url:
-        yield url
 
 
 @asynccontextmanager
@@ -100,54 +82,3 @@ async def _wait_healthy(url: str, process: asyncio.subprocess.Process) -> None:
                 pass
             await asyncio.sleep(0.1)
     raise RuntimeError("app process did not become ready")
-
-
-class RedisServer:
-    """A redis-server of our own on a free port, to stop and start in outage tests."""
-
-    def __init__(self) -> None:
-        self.port = backends.free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: asyncio.subprocess.Process | None = None
-        self.workdir = tempfile.mkdtemp(prefix="smsrooms-redis-")
-
-    async def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            backends.unavailable("redis-server is not installed")
-        self.process = await asyncio.create_subprocess_exec(
-            binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            self.workdir,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        for _ in range(100):
-            if backends.reachable(self.url):
-                return
-            await asyncio.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    async def stop(self) -> None:
-        if self.process and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-
-@asynccontextmanager
-async def redis_server() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-        shutil.rmtree(server.workdir, ignore_errors=True)

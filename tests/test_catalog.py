@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from models import Activation, Country, NumberUse, PhoneNumber, Price, Service, Supplier, Transfer
+from models import Country, NumberUse, PhoneNumber, Price, Service, Supplier
 from services import policy
 from suppliers import demo
 from tests.api import Api, User
+from tests.snapshot import snapshot
 
 COUNTRIES = "{ countries { code name dialCode } }"
 SERVICES = "{ services { code name } }"
@@ -80,24 +81,14 @@ async def available(api: Api, country: str, service: str) -> int:
     return offer["available"]  # type: ignore[no-any-return]
 
 
-async def everything_of(api: Api, user: User) -> tuple[object, ...]:
-    """What a refused purchase must leave as it was."""
-    return (
-        await api.balance(user),
-        await Activation.filter(user_id=user.id).count(),
-        await Transfer.filter(activation__user_id=user.id).count(),
-        await NumberUse.all().count(),
-    )
-
-
 async def assert_refused(
     api: Api, user: User, country: str, service: str, code: str, field: str | None
 ) -> None:
-    before = await everything_of(api, user)
+    before = await snapshot(user)
     payload = await api.buy(user, country, service)
     assert payload["activation"] is None
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)], payload
-    assert await everything_of(api, user) == before
+    assert await snapshot(user) == before
 
 
 # -- listing ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 from models import User
 from tests import live
 from tests.api import Api
+from tests.snapshot import Snapshot, snapshot
 
 ALLOWED_ORIGIN = "http://app.smsrooms.test"  # tests/conftest.py's allowed_origins
 
@@ -50,9 +51,9 @@ def top_level_errors(response: httpx.Response) -> list[str]:
     return [error["message"] for error in answer["errors"]]
 
 
-async def assert_not_registered(email: str, users_before: int) -> None:
+async def assert_not_registered(email: str, before: Snapshot) -> None:
     assert not await User.exists(email=email)
-    assert await User.all().count() == users_before
+    assert await snapshot() == before
 
 
 # -- depth, aliases, tokens -------------------------------------------------------------------
@@ -61,11 +62,11 @@ async def test_query_deeper_than_max_depth_is_refused(api: Api) -> None:
     # fields that do not exist either; the depth rule must still report it (defence in depth
     # against a future recursive type).
     max_depth = api.server.settings.graphql_max_depth
-    email, users = new_email(), await User.all().count()
+    email, before = new_email(), await snapshot()
     document = f"mutation {{ {register_field(email, depth=max_depth + 1)} }}"
     messages = top_level_errors(await graphql_post(api, {"query": document}))
     assert f"exceeds maximum operation depth of {max_depth}" in " ".join(messages), messages
-    await assert_not_registered(email, users)
+    await assert_not_registered(email, before)
 
 
 async def test_query_at_max_depth_is_not_refused_for_depth(api: Api) -> None:
@@ -77,12 +78,12 @@ async def test_query_at_max_depth_is_not_refused_for_depth(api: Api) -> None:
 
 async def test_more_aliases_than_allowed_are_refused(api: Api) -> None:
     limit = api.server.settings.graphql_max_aliases
-    email, users = new_email(), await User.all().count()
+    email, before = new_email(), await snapshot()
     aliases = " ".join(f"a{i}: __typename" for i in range(limit))
     document = f"mutation {{ {register_field(email, 'hidden')} {aliases} }}"
     messages = top_level_errors(await graphql_post(api, {"query": document}))
     assert messages == [f"{limit + 1} aliases found. Allowed: {limit}"]
-    await assert_not_registered(email, users)
+    await assert_not_registered(email, before)
 
 
 async def test_aliases_up_to_the_limit_are_executed(api: Api) -> None:
@@ -94,14 +95,14 @@ async def test_aliases_up_to_the_limit_are_executed(api: Api) -> None:
 
 async def test_more_tokens_than_allowed_are_refused(api: Api) -> None:
     limit = api.server.settings.graphql_max_tokens
-    email, users = new_email(), await User.all().count()
+    email, before = new_email(), await snapshot()
     padding = " ".join("__typename" for _ in range(limit))
     document = f"mutation {{ {register_field(email)} {padding} }}"
     messages = top_level_errors(await graphql_post(api, {"query": document}))
     assert messages == [
         f"Syntax Error: Document contains more than {limit} tokens. Parsing aborted."
     ]
-    await assert_not_registered(email, users)
+    await assert_not_registered(email, before)
 
 
 def activations_with_tokens(count: int) -> str:
@@ -122,12 +123,12 @@ async def test_tokens_up_to_the_limit_are_executed(api: Api) -> None:
 
 # -- GET ----------------------------------------------------------------------------------------
 async def test_mutation_over_get_is_refused_and_not_run(api: Api) -> None:
-    email, users = new_email(), await User.all().count()
+    email, before = new_email(), await snapshot()
     mutation = f"mutation {{ {register_field(email)} }}"
     response = await api.client.get("/graphql", params={"query": mutation})
     assert response.status_code in (400, 405), response.text
     assert "mutation" in response.text.lower()
-    await assert_not_registered(email, users)
+    await assert_not_registered(email, before)
 
 
 async def test_query_over_get_works(api: Api) -> None:
@@ -167,18 +168,18 @@ async def test_malformed_request_is_a_clear_400(api: Api, body: bytes, expected:
 
 
 async def test_body_over_64_kib_is_refused_413(api: Api) -> None:
-    email, users = new_email(), await User.all().count()
+    email, before = new_email(), await snapshot()
     padding = " " * (api.server.settings.graphql_max_body_bytes + 1)
     document = f"mutation {{ {register_field(email)} }}{padding}"
     response = await graphql_post(api, {"query": document})
     assert response.status_code == 413
     assert response.json()["errors"][0]["message"] == "request body too large"
-    await assert_not_registered(email, users)
+    await assert_not_registered(email, before)
 
 
 async def test_streamed_body_over_64_kib_is_refused_413(api: Api) -> None:
     """Without Content-Length (chunked), the limit holds while the body is read."""
-    email, users = new_email(), await User.all().count()
+    email, before = new_email(), await snapshot()
     body = json.dumps(
         {
             "query": f"mutation {{ {register_field(email)} }}",
@@ -195,7 +196,7 @@ async def test_streamed_body_over_64_kib_is_refused_413(api: Api) -> None:
         "/graphql", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
-    await assert_not_registered(email, users)
+    await assert_not_registered(email, before)
 
 
 # -- errors do not leak internals ---------------------------------------------------------------

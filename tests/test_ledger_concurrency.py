@@ -34,8 +34,8 @@ from models import (
 )
 from services import activations, audit, ledger, sms, sweeper
 from services.runtime import Runtime
+from tests.activation_helpers import assert_no_pair_sold_twice, resolutions, sweep_until_ended
 from tests.api import Api, User
-from tests.test_activations import assert_no_pair_sold_twice, resolutions, sweep_until_ended
 
 COUNTRY, SERVICE = "ID", "ds"  # a cheap offer with a large demo pool
 CAPTURED = (ActivationStatus.RECEIVED, ActivationStatus.FINISHED)

@@ -3,28 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 
-from tests import live
+from testkit.processes import ServerProcess, environment_of
+from tests import backends, live
 from tests.api import Api
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SUPPLIER_SECRET, Server
-from tests.processes import app_process, redis_server
 
 pytestmark = pytest.mark.backends("postgres")
 
 
 def process_env(server: Server, redis_url: str, prefix: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": server.settings.database_url,
-        "EVENT_BUS_URL": redis_url,
-        "REDIS_URL": redis_url,
-        "REDIS_PREFIX": prefix,
-        "DEMO_SUPPLIER_SECRET": SUPPLIER_SECRET,
-        "ADMIN_EMAIL": ADMIN_EMAIL,
-        "ADMIN_PASSWORD": ADMIN_PASSWORD,
-    }
+    return environment_of(
+        {
+            "database_url": server.settings.database_url,
+            "event_bus_url": redis_url,
+            "redis_url": redis_url,
+            "redis_prefix": prefix,
+            "demo_supplier": True,
+            "demo_supplier_secret": SUPPLIER_SECRET,
+            "admin_email": ADMIN_EMAIL,
+            "admin_password": ADMIN_PASSWORD,
+        }
+    )
+
+
+@asynccontextmanager
+async def app_process(env: dict[str, str]) -> AsyncIterator[str]:
+    """`uvicorn app:app` in a child process (a second app instance); yields its base URL."""
+    async with ServerProcess("app:app", env) as process:
+        yield process.url
 
 
 async def next_sms(feed: live.Events, timeout: float = 5.0) -> dict[str, object]:
@@ -57,7 +69,7 @@ async def test_code_delivered_to_process_b_reaches_subscriber_on_process_a(api: 
 @pytest.mark.slow
 async def test_redis_outage_of_ten_seconds_loses_no_code(api: Api) -> None:
     """Both processes use a redis-server of this test's own; it dies for 10 s mid-stream."""
-    async with redis_server() as redis:
+    async with backends.redis_server() as redis:
         env = process_env(api.server, redis.url, "outage:")
         async with (
             app_process(env) as process_a,

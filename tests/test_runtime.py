@@ -13,13 +13,14 @@ import asyncpg
 import httpx
 import pytest
 
+import testkit.backends
 from models import Activation, ActivationStatus, User
 from services import ledger, locks
 from settings import Settings
 from tests import backends
+from tests.activation_helpers import wait_for_status
 from tests.api import Api
 from tests.conftest import Server, running, settings_for
-from tests.test_activations import wait_for_status
 
 DEEP_QUERY = "{ me { id } activations { edges { node { country { code } } } } }"  # depth 5
 
@@ -36,11 +37,12 @@ async def own_database(backend: backends.Backend, tmp_path: Path, name: str) -> 
     if backend.name == "sqlite":
         yield f"sqlite://{tmp_path / name}.sqlite3"
         return
-    url = await backends.create_postgres_database()
+    with backends.required():
+        url = await testkit.backends.create_postgres_database()
     try:
         yield url
     finally:
-        await backends.drop_postgres_database(url)
+        await testkit.backends.drop_postgres_database(url)
 
 
 async def test_two_apps_live_in_one_process_without_sharing_state(

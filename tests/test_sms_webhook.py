@@ -19,6 +19,7 @@ import pytest
 from models import Activation, Service, Sms, Supplier, Transfer, TransferKind
 from suppliers.signature import sign
 from tests.api import Api, User
+from tests.snapshot import snapshot
 from tests.test_catalog import add_numbers, fictional_e164, fresh_country, set_price
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sms"
@@ -133,6 +134,7 @@ async def test_r2_sms_of_another_service_is_stored_not_shown(
     api: Api, shape: str, ledger_is_consistent: None
 ) -> None:
     user, activation = await live_activation(api, "tg")
+    before = await snapshot(user)
     balance = await api.balance(user)
     payload = recorded(shape, activation["phoneNumber"])
     response = await send(api, payload)
@@ -144,6 +146,7 @@ async def test_r2_sms_of_another_service_is_stored_not_shown(
         payload["text"],
     )
     await assert_still_waiting(api, user, activation)
+    assert await snapshot(user) == before
     assert await api.balance(user) == balance
 
 
@@ -192,12 +195,14 @@ async def test_r2_sms_from_a_supplier_not_owning_the_number_is_not_delivered(api
     """A supplier may only deliver to its own numbers: a webhook is never trusted blindly."""
     other = await a_supplier()
     user, activation = await live_activation(api)
+    before = await snapshot(user)
     payload = recorded("telegram_code.json", activation["phoneNumber"])
     response = await send(api, payload, supplier=other.code, secret=other.webhook_secret)
     assert (response.status_code, response.json()) == (200, {"status": "stored"})
     [row] = await stored(payload["id"])
     assert row.activation_id is None  # type: ignore[attr-defined]
     await assert_still_waiting(api, user, activation)
+    assert await snapshot(user) == before
 
 
 async def a_supplier(*, active: bool = True) -> Supplier:
@@ -219,6 +224,7 @@ async def test_same_message_id_twice_is_a_duplicate_and_changes_nothing(
     assert (await send(api, payload)).json() == {"status": "delivered"}
     balance = await api.balance(user)
     before = await api.activation(user, activation["id"])
+    stored_before = await snapshot(user)
 
     retry = await send(api, payload)
     # The id alone decides: a different text under the same id is the same message.
@@ -231,6 +237,7 @@ async def test_same_message_id_twice_is_a_duplicate_and_changes_nothing(
     assert await transfer_kinds(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
     assert await api.activation(user, activation["id"]) == before
     assert await api.balance(user) == balance
+    assert await snapshot(user) == stored_before
 
 
 async def test_same_message_id_from_another_supplier_is_another_message(api: Api) -> None:
@@ -264,6 +271,7 @@ def _signatures(secret: str, body: bytes) -> dict[str, str | None]:
 @pytest.mark.parametrize("case", list(_signatures("s", b"")))
 async def test_bad_signature_is_refused_401_and_nothing_stored(api: Api, case: str) -> None:
     user, activation = await live_activation(api)
+    before = await snapshot(user)
     payload = recorded("telegram_code.json", activation["phoneNumber"])
     body = encoded(payload)
     header = _signatures(api.server.settings.demo_supplier_secret, body)[case]
@@ -274,6 +282,7 @@ async def test_bad_signature_is_refused_401_and_nothing_stored(api: Api, case: s
     assert response.status_code == 401, response.text
     assert await stored(payload["id"]) == []
     await assert_still_waiting(api, user, activation)
+    assert await snapshot(user) == before
 
 
 @pytest.mark.parametrize("offset", [-200, 200])
@@ -291,9 +300,11 @@ async def test_unknown_supplier_is_404_and_nothing_stored(
     code = supplier.code if supplier else "no-such-supplier"
     secret = supplier.webhook_secret if supplier else "whatever"
     payload = recorded("telegram_code.json", fictional_e164())
+    before = await snapshot()
     response = await send(api, payload, supplier=code, secret=secret)
     assert response.status_code == 404
     assert await stored(payload["id"]) == []
+    assert await snapshot() == before
 
 
 # -- bad input -------------------------------------------------------------------------------
@@ -337,6 +348,7 @@ BAD_BODIES: dict[str, Callable[[str], bytes]] = {
 @pytest.mark.parametrize("case", list(BAD_BODIES))
 async def test_bad_input_is_refused_400_and_nothing_stored(api: Api, case: str) -> None:
     user, activation = await live_activation(api)
+    before = await snapshot(user)
     body = BAD_BODIES[case](activation["phoneNumber"])
     sms_before = await Sms.all().count()
     response = await api.send_webhook(body)
@@ -344,11 +356,13 @@ async def test_bad_input_is_refused_400_and_nothing_stored(api: Api, case: str) 
     assert response.json()["error"]
     assert await Sms.all().count() == sms_before
     await assert_still_waiting(api, user, activation)
+    assert await snapshot(user) == before
 
 
 async def test_streamed_body_over_16_kib_is_refused_400(api: Api) -> None:
     """No Content-Length (chunked): the limit holds while reading, not only on the header."""
     user, activation = await live_activation(api)
+    before = await snapshot(user)
     body = encoded(
         recorded("telegram_code.json", activation["phoneNumber"], padding="x" * (16 * 1024))
     )
@@ -365,6 +379,7 @@ async def test_streamed_body_over_16_kib_is_refused_400(api: Api) -> None:
     )
     assert response.status_code == 400
     await assert_still_waiting(api, user, activation)
+    assert await snapshot(user) == before
 
 
 async def test_refused_sms_leaves_the_activation_able_to_receive(api: Api) -> None:
