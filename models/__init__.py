@@ -16,6 +16,14 @@ from models.accounts import (
 from models.activations import Activation, ActivationEvent, ActivationStatus, EventKind, Sms
 from models.catalog import Country, NumberState, NumberUse, PhoneNumber, Price, Service, Supplier
 from models.ledger import AccountKind, LedgerAccount, Transfer, TransferKind
+from models.payments import (
+    PaymentNotification,
+    PayoutState,
+    RefundRequest,
+    RefundRequestState,
+    TopUp,
+    TopUpStatus,
+)
 
 __all__ = [
     "AccountKind",
@@ -31,12 +39,18 @@ __all__ = [
     "LedgerAccount",
     "NumberState",
     "NumberUse",
+    "PaymentNotification",
+    "PayoutState",
     "PhoneNumber",
     "Price",
+    "RefundRequest",
+    "RefundRequestState",
     "Role",
     "Service",
     "Sms",
     "Supplier",
+    "TopUp",
+    "TopUpStatus",
     "Transfer",
     "TransferKind",
     "User",

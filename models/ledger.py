@@ -17,15 +17,22 @@ from tortoise.models import Model
 if TYPE_CHECKING:
     from models.accounts import User
     from models.activations import Activation
+    from models.payments import TopUp
 
 
 class AccountKind(StrEnum):
     USER = "user"  # what a user may spend; never below zero
     ESCROW = "escrow"  # a user's money held for activations still waiting for a code
     REVENUE = "revenue"  # captured prices
-    CLEARING = "clearing"  # the other side of top-ups and withdrawals (payment processor)
+    # The other side of top-ups and withdrawals: one per payment processor (`processor`), where
+    # its balance is minus what the processor holds for the shop; the one without a processor is
+    # the other side of payouts made by hand (R15).
+    CLEARING = "clearing"
     ADJUSTMENTS = "adjustments"  # the other side of admin adjustments
     FORFEIT = "forfeit"  # balances of deleted or blocked accounts (R8, R14, R17)
+    # What a user owes after a processor took back more than their balance held (a refund or
+    # dispute at the processor): never above zero, and the account is restricted while below.
+    DEBT = "debt"
 
 
 #: Accounts that hold users' money and therefore may never go below zero.
@@ -39,11 +46,14 @@ class LedgerAccount(Model):
         "models.User", related_name="ledger_accounts", null=True, on_delete=fields.RESTRICT
     )
     user_id: int | None
+    # For clearing accounts: the payment processor's code (services/payments/).
+    processor = fields.CharField(max_length=20, null=True)
     balance_minor = fields.BigIntField(default=0)
 
     class Meta:
         table = "ledger_account"
         unique_together = (("kind", "user"),)
+        # One system account per (kind, processor): a unique index in migration 0003.
         # CHECK constraints: models/migrations/0002_ledger_guards.py (tortoise's CreateModel
         # does not emit them).
 
@@ -56,6 +66,11 @@ class TransferKind(StrEnum):
     ADJUSTMENT = "adjustment"
     FORFEIT = "forfeit"
     WITHDRAWAL = "withdrawal"
+    # A processor took money back (a refund made at the processor, a dispute): user -> clearing,
+    # and debt -> clearing for what the balance did not hold.
+    CHARGEBACK = "chargeback"
+    REPAYMENT = "repayment"  # user -> debt: a later top-up pays back what the user owes
+    FEE = "fee"  # clearing -> revenue: the processor fee kept from a refund's payout (R15)
 
 
 class Transfer(Model):
@@ -82,6 +97,11 @@ class Transfer(Model):
         "models.Activation", related_name="transfers", null=True, on_delete=fields.RESTRICT
     )
     activation_id: int | None
+    # For top-ups, chargebacks and payouts: the top-up whose processor moved the money.
+    top_up: fields.ForeignKeyNullableRelation[TopUp] = fields.ForeignKeyField(
+        "models.TopUp", related_name="transfers", null=True, on_delete=fields.RESTRICT
+    )
+    top_up_id: int | None
     description = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)
 
