@@ -98,6 +98,23 @@ class Settings:
     demo_pool_restock: int = 20
     demo_restock_interval_seconds: float = 10.0
 
+    # Payments (R10, R15; docs/adr/0006). A processor is offered when its keys are set.
+    demo_payments: bool = True  # the demo processor; follows DEMO_SUPPLIER unless set
+    demo_payments_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None  # tests point the official library at a stand-in
+    nowpayments_api_key: str | None = None
+    nowpayments_ipn_secret: str | None = None
+    nowpayments_api_base: str = "https://api.nowpayments.io/v1"
+    top_up_min_minor: int = 100  # 1.00
+    top_up_max_minor: int = 100_000  # 1,000.00
+    top_up_expiry_seconds: int = 3600  # the checkout page's life (Stripe allows 30 min to 24 h)
+    refund_fee_fixed_minor: int = 0  # R15: processor fees kept from a refund's payout
+    refund_fee_basis_points: int = 0  # 1/100 of a percent of the refunded amount
+    refund_requests_pending_max: int = 3  # per user
+    payments_http_timeout_seconds: float = 10.0
+
     # Event bus and subscriptions
     ws_init_timeout_seconds: float = 10.0  # a socket must send connection_init by then
     ws_max_subscriptions: int = 20  # operations per socket
@@ -125,6 +142,8 @@ class Settings:
             if raw is not None and raw != "":
                 values[item.name] = _cast(raw, getattr(defaults, item.name), item.type)
         values["demo_supplier_secret_generated"] = "demo_supplier_secret" not in values
+        if "demo_payments" not in values and "demo_supplier" in values:
+            values["demo_payments"] = values["demo_supplier"]
         if "public_url" in values:
             values["public_url"] = str(values["public_url"]).rstrip("/")
         values.update(overrides)
@@ -141,6 +160,12 @@ class Settings:
             raise ValueError("DATABASE_URL must be sqlite://... or postgres://...")
         if not self.event_bus_url.startswith(("memory://", "redis://", "rediss://")):
             raise ValueError("EVENT_BUS_URL must be memory:// or redis://...")
+        if not 0 < self.top_up_min_minor <= self.top_up_max_minor:
+            raise ValueError("need 0 < TOP_UP_MIN_MINOR <= TOP_UP_MAX_MINOR")
+        if bool(self.stripe_api_key) != bool(self.stripe_webhook_secret):
+            raise ValueError("set both STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET, or neither")
+        if bool(self.nowpayments_api_key) != bool(self.nowpayments_ipn_secret):
+            raise ValueError("set both NOWPAYMENTS_API_KEY and NOWPAYMENTS_IPN_SECRET, or neither")
 
     @property
     def is_sqlite(self) -> bool:

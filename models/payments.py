@@ -1,8 +1,9 @@
 """Money in and out through payment processors: top-ups (R10), their notifications, and refund
 requests (R15). Money itself moves only in the ledger (models/ledger.py); these rows say why.
 
-A top-up's `credited_minor` and `charged_back_minor` are the totals the ledger has moved for it
-(to the user, and back out through processor refunds and disputes). They change only by
+A top-up's `credited_minor`, `refunded_minor` and `disputed_minor` are the totals the ledger has
+moved for it: to the user, and back out through refunds at the processor (R15 payouts included)
+and disputes. They change only by
 conditional updates in the transaction that posts the matching transfer, so a notification that
 arrives twice, or twenty times at once, moves money once (services/payments/settlement.py).
 """
@@ -46,7 +47,9 @@ class TopUp(Model):
     checkout_url = fields.CharField(max_length=500, null=True)
     idempotency_key = fields.CharField(max_length=100, null=True)
     credited_minor = fields.BigIntField(default=0)
-    charged_back_minor = fields.BigIntField(default=0)
+    # As the processor counts them (Stripe's amount_refunded): our R15 payouts included.
+    refunded_minor = fields.BigIntField(default=0)
+    disputed_minor = fields.BigIntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
     completed_at = fields.DatetimeField(null=True)
@@ -86,7 +89,8 @@ class RefundRequestState(StrEnum):
 
 
 class PayoutState(StrEnum):
-    NONE = "none"  # not approved (yet)
+    NONE = "none"  # not approved (yet), or nothing to pay out (the fee took it all)
+    REQUESTED = "requested"  # approved; the processor is being asked to refund
     ISSUED = "issued"  # refunded at the processor of the user's top-up
     MANUAL = "manual"  # the processor cannot refund: the operator pays it out by hand
     FAILED = "failed"  # the processor refused; listed by the reconciliation

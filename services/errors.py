@@ -38,6 +38,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     MAINTENANCE = "MAINTENANCE"
     BUSY = "BUSY"  # a lock was not granted in time: retry (services/locks.py)
+    PAYMENT_PROVIDER_UNAVAILABLE = "PAYMENT_PROVIDER_UNAVAILABLE"
+    AMOUNT_OUT_OF_RANGE = "AMOUNT_OUT_OF_RANGE"
 
 
 class ServiceError(Exception):
@@ -68,6 +70,10 @@ CountryUnavailable = _error("CountryUnavailable", ErrorCode.COUNTRY_UNAVAILABLE)
 ServiceUnavailable = _error("ServiceUnavailable", ErrorCode.SERVICE_UNAVAILABLE)
 IdempotencyConflict = _error("IdempotencyConflict", ErrorCode.IDEMPOTENCY_CONFLICT)
 Maintenance = _error("Maintenance", ErrorCode.MAINTENANCE)
+PaymentProviderUnavailable = _error(
+    "PaymentProviderUnavailable", ErrorCode.PAYMENT_PROVIDER_UNAVAILABLE
+)
+AmountOutOfRange = _error("AmountOutOfRange", ErrorCode.AMOUNT_OUT_OF_RANGE)
 
 
 class AccountBlocked(ServiceError):

@@ -24,9 +24,9 @@ PROCESSORS = ("demo", "stripe", "nowpayments")
 GUARDS = [
     ("ledger_account", "ledger_debt_never_positive", "kind <> 'debt' OR balance_minor <= 0"),
     ("top_up", "top_up_amounts", "amount_minor > 0 AND credited_minor >= 0"
-     " AND charged_back_minor >= 0"),
+     " AND refunded_minor >= 0 AND disputed_minor >= 0"),
     ("refund_request", "refund_request_amounts", "amount_minor > 0 AND fee_minor >= 0"
-     " AND fee_minor < amount_minor"),
+     " AND fee_minor <= amount_minor"),
 ]
 
 
@@ -55,6 +55,15 @@ async def add_guards(apps, schema_editor) -> None:  # noqa: ANN001 (tortoise's s
             )
 
 
+class AlterChoicesOnly(ops.AlterField):
+    """New enum values change only the field's description (a comment): no column changes. On
+    SQLite tortoise's AlterField rebuilds the table, which would drop 0002's triggers and
+    indexes, so this records the new state without touching the database."""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None) -> None:  # noqa: ANN001
+        return None
+
+
 class Migration(migrations.Migration):
     dependencies = [('models', '0002_ledger_guards')]
 
@@ -75,7 +84,8 @@ class Migration(migrations.Migration):
                 ('checkout_url', fields.CharField(null=True, max_length=500)),
                 ('idempotency_key', fields.CharField(null=True, max_length=100)),
                 ('credited_minor', fields.BigIntField(default=0)),
-                ('charged_back_minor', fields.BigIntField(default=0)),
+                ('refunded_minor', fields.BigIntField(default=0)),
+                ('disputed_minor', fields.BigIntField(default=0)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('expires_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('completed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
@@ -109,7 +119,7 @@ class Migration(migrations.Migration):
                 ('hold', fields.OneToOneField('models.Transfer', source_field='hold_id', db_constraint=True, to_field='id', related_name='refund_request', on_delete=OnDelete.RESTRICT)),
                 ('fee_minor', fields.BigIntField(default=0)),
                 ('top_up', fields.ForeignKeyField('models.TopUp', source_field='top_up_id', null=True, db_constraint=True, to_field='id', related_name='refund_requests', on_delete=OnDelete.RESTRICT)),
-                ('payout_state', fields.CharEnumField(default=PayoutState.NONE, description='NONE: none\nISSUED: issued\nMANUAL: manual\nFAILED: failed', enum_type=PayoutState, max_length=10)),
+                ('payout_state', fields.CharEnumField(default=PayoutState.NONE, description='NONE: none\nREQUESTED: requested\nISSUED: issued\nMANUAL: manual\nFAILED: failed', enum_type=PayoutState, max_length=10)),
                 ('payout_reference', fields.CharField(null=True, max_length=100)),
                 ('decided_by', fields.ForeignKeyField('models.User', source_field='decided_by_id', null=True, db_constraint=True, to_field='id', related_name='refund_decisions', on_delete=OnDelete.RESTRICT)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
@@ -117,6 +127,16 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'refund_request', 'app': 'models', 'pk_attr': 'id'},
             bases=['Model'],
+        ),
+        AlterChoicesOnly(
+            model_name='LedgerAccount',
+            name='kind',
+            field=fields.CharEnumField(description='USER: user\nESCROW: escrow\nREVENUE: revenue\nCLEARING: clearing\nADJUSTMENTS: adjustments\nFORFEIT: forfeit\nDEBT: debt', enum_type=AccountKind, max_length=12),
+        ),
+        AlterChoicesOnly(
+            model_name='Transfer',
+            name='kind',
+            field=fields.CharEnumField(description='TOP_UP: top_up\nHOLD: hold\nCAPTURE: capture\nVOID: void\nADJUSTMENT: adjustment\nFORFEIT: forfeit\nWITHDRAWAL: withdrawal\nCHARGEBACK: chargeback\nREPAYMENT: repayment\nFEE: fee', enum_type=TransferKind, max_length=12),
         ),
         ops.AddField(
             model_name='LedgerAccount',
