@@ -20,10 +20,12 @@ from starlette.routing import Route, WebSocketRoute
 
 from compat.endpoint import compat_endpoint
 from services import accounts, sweeper
+from services.payments import topups
 from settings import Settings
 from subscriptions import sockets
 from suppliers import demo
 from suppliers.webhook import receive_sms
+from web import payments
 from web.graphql import graphql_endpoint
 from web.limits import BodySizeLimit
 from web.ops import MetricsMiddleware, healthz, metrics, readyz
@@ -66,6 +68,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/suppliers/{supplier}/sms", receive_sms, methods=["POST"]),
+            Route("/payments/{provider}/webhook", payments.webhook, methods=["POST"]),
+            Route("/payments/demo/checkout/{reference}", payments.demo_checkout_page),
+            Route("/payments/demo/checkout/{reference}", payments.demo_pay, methods=["POST"]),
+            Route("/payments/done", payments.done),
             Route("/stubs/handler_api.php", compat_endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -106,6 +112,7 @@ async def _background(rt: AppRuntime) -> None:
     while True:
         try:
             await sweeper.sweep_once(rt)
+            await topups.expire_due(rt)
             due = loop.time() - last_restock > settings.demo_restock_interval_seconds
             if settings.demo_supplier and due:
                 await demo.restock(rt)

@@ -113,7 +113,11 @@ class Settings:
     refund_fee_fixed_minor: int = 0  # R15: processor fees kept from a refund's payout
     refund_fee_basis_points: int = 0  # 1/100 of a percent of the refunded amount
     refund_requests_pending_max: int = 3  # per user
+    refund_top_ups_considered: int = 20  # newest top-ups searched for one to refund a payout
+    reconcile_batch_size: int = 50  # top-ups asked about per reconciliation report
+    reconcile_min_age_seconds: int = 600  # younger pending top-ups are not yet suspicious
     payments_http_timeout_seconds: float = 10.0
+    payments_webhook_max_body_bytes: int = 128 * 1024  # Stripe's events are larger than SMS
 
     # Event bus and subscriptions
     ws_init_timeout_seconds: float = 10.0  # a socket must send connection_init by then

@@ -14,7 +14,7 @@ from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionResult
 
-from resolvers import accounts, activations, balances, catalog
+from resolvers import accounts, activations, balances, catalog, payments
 from schema.accounts import (
     ApiKeyPayload,
     AuthPayload,
@@ -27,6 +27,14 @@ from schema.activations import Activation, ActivationConnection, ActivationPaylo
 from schema.balances import TransactionConnection
 from schema.catalog import Country, PriceOffer, Service
 from schema.limits import code_request_errors, extensions, is_unexpected
+from schema.payments import (
+    PaymentProvider,
+    RefundRequestConnection,
+    RefundRequestPayload,
+    TopUpConnection,
+    TopUpDiscrepancy,
+    TopUpPayload,
+)
 from schema.scalars import SCALARS
 from settings import Settings
 from subscriptions.resolvers import Subscription
@@ -62,6 +70,22 @@ class Query:
     credentials: list[Credential] = strawberry.field(
         resolver=accounts.credentials,
         description="The viewer's active sessions and API keys (R13), newest first.",
+    )
+    top_ups: TopUpConnection = strawberry.field(
+        resolver=payments.top_ups, description="The viewer's top-ups, newest first."
+    )
+    payment_providers: list[PaymentProvider] = strawberry.field(
+        resolver=payments.payment_providers,
+        description="Payment processors configured on this server.",
+    )
+    refund_requests: RefundRequestConnection = strawberry.field(
+        resolver=payments.refund_requests,
+        description="Admin only: refund requests, oldest first.",
+    )
+    payment_reconciliation: list[TopUpDiscrepancy] = strawberry.field(
+        resolver=payments.payment_reconciliation,
+        description="Admin only: top-ups whose processor and ledger disagree (a notification "
+        "that never arrived, a payment after expiry), and refund payouts not yet confirmed.",
     )
 
 
@@ -110,6 +134,24 @@ class Mutation:
         resolver=balances.adjust_balance,
         description="Admin only: credits (positive) or debits (negative) a user's balance, "
         "recorded in the ledger.",
+    )
+    create_top_up: TopUpPayload = strawberry.mutation(
+        resolver=payments.create_top_up,
+        description="Starts a top-up at a payment processor; the user pays on the page at "
+        "checkoutUrl (R10).",
+    )
+    request_refund: RefundRequestPayload = strawberry.mutation(
+        resolver=payments.request_refund,
+        description="Asks for the remaining balance (or part of it) to be paid back; an admin "
+        "decides (R15).",
+    )
+    decide_refund: RefundRequestPayload = strawberry.mutation(
+        resolver=payments.decide_refund, description="Admin only."
+    )
+    settle_top_up: TopUpPayload = strawberry.mutation(
+        resolver=payments.settle_top_up,
+        description="Admin only: asks the top-up's processor for its state and applies it, "
+        "exactly once (see paymentReconciliation).",
     )
 
 

@@ -20,6 +20,7 @@ class TransactionKind(Enum):
     ADJUSTMENT = "ADJUSTMENT"
     FORFEIT = "FORFEIT"
     WITHDRAWAL = "WITHDRAWAL"
+    CHARGEBACK = "CHARGEBACK"
 
 
 @strawberry.type
@@ -55,3 +56,10 @@ class TransactionEdge:
 class TransactionConnection:
     edges: list[TransactionEdge]
     page_info: PageInfo
+
+
+@strawberry.type
+class BalanceChange:
+    cursor: str = strawberry.field(description="Opaque; pass it as `after` to resume from here.")
+    balance: Money = strawberry.field(description="The balance right after this change.")
+    transaction: Transaction

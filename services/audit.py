@@ -1,8 +1,11 @@
 """Checks of the ledger's invariants, computed from the journal itself.
 
 Used by tests, the benchmark and the `audit` command: an empty list means every cached balance
-equals the sum of its transfers, the journal sums to zero, and every purchase was resolved at
-most once and as its activation's status says.
+equals the sum of its transfers, the journal sums to zero, every purchase was resolved at
+most once and as its activation's status says, and the payments agree with the journal: each
+processor's clearing account equals what its top-ups took back minus what they credited, each
+top-up's totals equal its transfers, and each refund request's hold is resolved as its state
+says (services/payments/).
 """
 
 from __future__ import annotations
@@ -64,4 +67,77 @@ async def ledger_violations() -> list[str]:
             )
         if bool(row["refunded"]) != (expected == (0, 1)):
             problems.append(f"activation {row['id']} ({row['status']}): refunded={row['refunded']}")
+    return problems + await payment_violations()
+
+
+# A processor's clearing account, re-derived from its top-ups' totals (not from its transfers).
+CLEARING_MISMATCHES = """
+SELECT a.id, a.processor, a.balance_minor,
+       COALESCE((SELECT SUM(t.refunded_minor + t.disputed_minor - t.credited_minor)
+                 FROM top_up t WHERE t.provider = a.processor), 0) AS expected_minor
+FROM ledger_account a WHERE a.kind = 'clearing' AND a.processor IS NOT NULL
+"""
+
+# The clearing account without a processor: payouts the operator makes by hand (R15).
+MANUAL_PAYOUTS = """
+SELECT a.balance_minor,
+       COALESCE((SELECT SUM(r.amount_minor - r.fee_minor) FROM refund_request r
+                 WHERE r.state = 'APPROVED' AND r.payout_state = 'manual'), 0) AS expected_minor
+FROM ledger_account a WHERE a.kind = 'clearing' AND a.processor IS NULL
+"""
+
+# Each top-up's running totals against the transfers that carry its id.
+TOP_UP_MISMATCHES = """
+SELECT t.id, t.credited_minor, t.refunded_minor + t.disputed_minor AS taken_back_minor,
+       COALESCE((SELECT SUM(x.amount_minor) FROM transfer x
+                 WHERE x.top_up_id = t.id AND x.kind = 'top_up'), 0) AS credit_transfers,
+       COALESCE((SELECT SUM(x.amount_minor) FROM transfer x
+                 WHERE x.top_up_id = t.id AND x.kind = 'chargeback'), 0)
+     + COALESCE((SELECT SUM(r.amount_minor - r.fee_minor) FROM refund_request r
+                 WHERE r.top_up_id = t.id AND r.state = 'APPROVED'), 0) AS taken_back_transfers
+FROM top_up t
+"""
+
+# A refund request's hold: pending -> unresolved, approved -> captured, declined -> voided.
+REFUND_REQUEST_RESOLUTIONS = """
+SELECT r.id, r.state, h.kind AS hold_kind, h.amount_minor AS hold_minor, r.amount_minor,
+       (SELECT x.kind FROM transfer x WHERE x.pending_id = r.hold_id) AS resolution
+FROM refund_request r JOIN transfer h ON h.id = r.hold_id
+"""
+
+EXPECTED_REFUND_RESOLUTION = {"PENDING": None, "APPROVED": "capture", "DECLINED": "void"}
+
+
+async def payment_violations() -> list[str]:
+    conn = connections.get("default")
+    problems: list[str] = []
+    for row in await conn.execute_query_dict(CLEARING_MISMATCHES):
+        if int(row["balance_minor"]) != int(row["expected_minor"]):
+            problems.append(
+                f"clearing account of {row['processor']}: {row['balance_minor']}"
+                f" != its top-ups' {row['expected_minor']}"
+            )
+    for row in await conn.execute_query_dict(MANUAL_PAYOUTS):
+        if int(row["balance_minor"]) != int(row["expected_minor"]):
+            problems.append(
+                f"manual payouts: clearing {row['balance_minor']} != {row['expected_minor']}"
+            )
+    for row in await conn.execute_query_dict(TOP_UP_MISMATCHES):
+        if int(row["credited_minor"]) != int(row["credit_transfers"]):
+            problems.append(
+                f"top-up {row['id']}: credited {row['credited_minor']}"
+                f" != transfers {row['credit_transfers']}"
+            )
+        if int(row["taken_back_minor"]) != int(row["taken_back_transfers"]):
+            problems.append(
+                f"top-up {row['id']}: taken back {row['taken_back_minor']}"
+                f" != transfers {row['taken_back_transfers']}"
+            )
+    for row in await conn.execute_query_dict(REFUND_REQUEST_RESOLUTIONS):
+        held = row["hold_kind"] == "hold" and int(row["hold_minor"]) == int(row["amount_minor"])
+        if not held or row["resolution"] != EXPECTED_REFUND_RESOLUTION[row["state"]]:
+            problems.append(
+                f"refund request {row['id']} ({row['state']}): hold {row['hold_kind']}"
+                f" {row['hold_minor']}, resolution {row['resolution']}"
+            )
     return problems

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from tortoise.expressions import Q
 
 from models import AccountKind, Transfer, TransferKind, User
-from services import activity, ledger, money
+from services import activity, ledger, locks, money
 from services.accounts import Viewer, require_admin
 from services.db import atomic
 from services.errors import InvalidInput, NotFound
@@ -27,7 +27,11 @@ HISTORY_KIND = {
     TransferKind.ADJUSTMENT: "ADJUSTMENT",
     TransferKind.FORFEIT: "FORFEIT",
     TransferKind.WITHDRAWAL: "WITHDRAWAL",
+    TransferKind.CHARGEBACK: "CHARGEBACK",
+    TransferKind.REPAYMENT: "CHARGEBACK",
 }
+# Holds and voids without an activation belong to refund requests (R15).
+NOT_A_PURCHASE = {TransferKind.HOLD: "WITHDRAWAL", TransferKind.VOID: "REFUND"}
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,31 @@ async def history(
     return entries, len(rows) > first
 
 
+async def changes_after(user_id: int, after: int, limit: int) -> list[HistoryEntry]:
+    """The live feed of a balance (`balanceChanges`): its transfers after `after`, oldest first.
+    Writers take the user's event lock (services/locks.py), so ids commit in order."""
+    account = await ledger.user_account(user_id)
+    query = Transfer.filter(Q(debit_account_id=account.id) | Q(credit_account_id=account.id))
+    rows = await query.filter(id__gt=after).order_by("id").limit(limit)
+    return [_entry(t, account.id) for t in rows]
+
+
+async def latest_change_id(user_id: int) -> int:
+    account = await ledger.user_account(user_id)
+    query = Transfer.filter(Q(debit_account_id=account.id) | Q(credit_account_id=account.id))
+    row = await query.order_by("-id").first().values_list("id", flat=True)
+    return int(row) if row else 0  # type: ignore[call-overload]
+
+
 def _entry(transfer: Transfer, account_id: int) -> HistoryEntry:
     outgoing = transfer.debit_account_id == account_id
     return HistoryEntry(
         id=transfer.id,
-        kind=HISTORY_KIND[transfer.kind],
+        kind=(
+            NOT_A_PURCHASE.get(transfer.kind, HISTORY_KIND[transfer.kind])
+            if transfer.activation_id is None
+            else HISTORY_KIND[transfer.kind]
+        ),
         amount_minor=-transfer.amount_minor if outgoing else transfer.amount_minor,
         balance_after_minor=(
             transfer.debit_balance_after if outgoing else transfer.credit_balance_after
@@ -90,6 +114,7 @@ async def adjust(
     if user is None:
         raise NotFound("no such user", field="userId")
     async with atomic() as conn:
+        await locks.user_events(conn, user.id)  # the balance feed reads transfers in id order
         own = await ledger.user_account(user.id, conn)
         other = await ledger.system_account(AccountKind.ADJUSTMENTS, conn)
         debit, credit = (other, own) if minor > 0 else (own, other)

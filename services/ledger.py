@@ -57,6 +57,7 @@ async def post(
     description: str,
     pending: Transfer | None = None,
     activation_id: int | None = None,
+    top_up_id: int | None = None,
 ) -> Transfer:
     """Moves `amount_minor` from `debit` to `credit`. Must run inside a transaction."""
     assert amount_minor > 0, "a transfer moves a positive amount"
@@ -78,6 +79,7 @@ async def post(
             credit_balance_after=balances[credit.id],
             pending=pending,
             activation_id=activation_id,
+            top_up_id=top_up_id,
             description=description[:200],
             using_db=conn,
         )

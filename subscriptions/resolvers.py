@@ -1,4 +1,5 @@
-"""`activationEvents`: the live feed of the viewer's activations.
+"""`activationEvents`: the live feed of the viewer's activations; `balanceChanges`: of their
+balance (top-ups credited by a processor's notification, purchases, refunds).
 
 Order of work (DESIGN.md, "Data flow of a code"): fix the starting cursor, subscribe to the bus,
 then read the backlog from the database, then wait for wake-ups and read again after the last
@@ -17,9 +18,11 @@ import strawberry
 from models import ActivationEvent as EventRow
 from resolvers.context import Context
 from resolvers.errors import query_error
+from schema.accounts import money
 from schema.activations import Activation, ActivationEvent, ActivationEventKind, SmsMessage
+from schema.balances import BalanceChange, Transaction
 from schema.pagination import decode_cursor, encode_cursor
-from services import activations, feed
+from services import activations, balances, feed
 from services.errors import ServiceError
 from services.runtime import Runtime
 from subscriptions import channels
@@ -83,5 +86,36 @@ class Subscription:
                 for event in batch:
                     cursor = event.id
                     yield await to_event(rt, event)
+                if len(batch) < batch_size:
+                    await wakeup.wait()
+
+    @strawberry.subscription(
+        description="Changes of the viewer's balance, each with the transaction that made it: a "
+        "top-up credited by the payment processor, a purchase, a refund.\nWith `after` (the "
+        "cursor of the last change seen), it first sends what was missed, then live changes."
+    )
+    async def balance_changes(
+        self, info: strawberry.Info[Context], after: str | None = None
+    ) -> AsyncGenerator[BalanceChange, None]:
+        viewer = await info.context.require_viewer()
+        rt = info.context.runtime
+        batch_size = rt.settings.feed_batch_size
+        try:
+            cursor = decode_cursor("balance", after)
+        except ServiceError as error:
+            raise query_error(error) from None
+        # As above: the starting point first, then subscribe, then read after it.
+        if cursor is None:
+            cursor = await balances.latest_change_id(viewer.user_id)
+        async with rt.bus.subscribe(channels.user_channel(viewer.user_id)) as wakeup:
+            while True:
+                batch = await balances.changes_after(viewer.user_id, cursor, batch_size)
+                for entry in batch:
+                    cursor = entry.id
+                    yield BalanceChange(
+                        cursor=encode_cursor("balance", entry.id),
+                        balance=money(entry.balance_after_minor, rt.settings.currency),
+                        transaction=Transaction.from_entry(entry, rt.settings.currency),
+                    )
                 if len(batch) < batch_size:
                     await wakeup.wait()

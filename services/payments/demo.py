@@ -46,7 +46,7 @@ class DemoProcessor:
         reference = f"demo_{secrets.token_urlsafe(18)}"
         return Checkout(reference, f"{self._public_url}/payments/demo/checkout/{reference}")
 
-    async def fetch(self, reference: str) -> PaymentUpdate:
+    async def fetch(self, reference: str, payment_reference: str | None) -> PaymentUpdate:
         raise ProcessorUnavailable("the demo processor keeps no records of its own")
 
     async def refund(self, payment_reference: str, amount_minor: int, key: str) -> str:

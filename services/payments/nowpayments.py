@@ -83,9 +83,11 @@ class NowPaymentsProcessor:
             raise ProcessorUnavailable("NOWPayments answered without an invoice id and URL")
         return Checkout(reference=str(reference), url=url)
 
-    async def fetch(self, reference: str) -> PaymentUpdate:
-        """`reference` is the payment id here: an invoice has no state until someone pays."""
-        return _payment_update(await self._call("GET", f"/payment/{int(reference)}", None))
+    async def fetch(self, reference: str, payment_reference: str | None) -> PaymentUpdate:
+        """By the payment id: an invoice has no payment until someone starts paying it."""
+        if payment_reference is None or not payment_reference.isdigit():
+            raise ProcessorUnavailable("no payment has been started on this invoice")
+        return _payment_update(await self._call("GET", f"/payment/{payment_reference}", None))
 
     async def refund(self, payment_reference: str, amount_minor: int, key: str) -> str:
         raise ProcessorUnavailable("NOWPayments cannot refund through its API; pay it by hand")
@@ -133,8 +135,10 @@ def signature(secret: str, payload: dict[str, Any]) -> str:
 def js_stringify(value: Any) -> str:
     """JSON as JavaScript's JSON.stringify writes it, with every object's keys sorted."""
     if isinstance(value, dict):
-        items = (f"{json.dumps(str(k), ensure_ascii=False)}:{js_stringify(value[k])}"
-                 for k in sorted(value))
+        items = (
+            f"{json.dumps(str(k), ensure_ascii=False)}:{js_stringify(value[k])}"
+            for k in sorted(value)
+        )
         return "{" + ",".join(items) + "}"
     if isinstance(value, list):
         return "[" + ",".join(js_stringify(item) for item in value) + "]"
@@ -183,8 +187,9 @@ def _payment_update(payload: dict[str, Any], status: PaymentStatus | None = None
 
 def _price_minor(payload: dict[str, Any]) -> int:
     try:
-        return money.to_minor(_decimal(payload, "price_amount"), field="price_amount",
-                              limit_minor=2**53)
+        return money.to_minor(
+            _decimal(payload, "price_amount"), field="price_amount", limit_minor=2**53
+        )
     except Exception as exc:  # a ServiceError for sub-cent or absurd amounts
         raise BadNotification("price_amount is not an amount in whole cents") from exc
 

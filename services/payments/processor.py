@@ -90,8 +90,9 @@ class Processor(Protocol):
 
     async def create_checkout(self, request: CheckoutRequest) -> Checkout: ...
 
-    async def fetch(self, reference: str) -> PaymentUpdate:
-        """The checkout's state as the processor knows it now (reconciliation)."""
+    async def fetch(self, reference: str, payment_reference: str | None) -> PaymentUpdate:
+        """The checkout's state as the processor knows it now (reconciliation), by the ids the
+        top-up holds: its checkout's and, once known, its payment's."""
         ...
 
     async def refund(self, payment_reference: str, amount_minor: int, key: str) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from settings import Settings
-
 from services.payments.demo import DemoProcessor
 from services.payments.nowpayments import NowPaymentsProcessor
 from services.payments.processor import Processor
 from services.payments.stripe import StripeProcessor
+from settings import Settings
 
 #: Every processor this code knows, in the order they are listed to users. Each has its clearing
 #: account (migration 0003); a new one needs a migration adding its account.

@@ -90,12 +90,13 @@ class StripeProcessor:
             raise ProcessorUnavailable("Stripe returned a checkout without a URL")
         return Checkout(reference=session.id, url=session.url)
 
-    async def fetch(self, reference: str) -> PaymentUpdate:
+    async def fetch(self, reference: str, payment_reference: str | None) -> PaymentUpdate:
         try:
             session = await self._client.v1.checkout.sessions.retrieve_async(reference)
         except stripe_lib.StripeError as exc:
             raise ProcessorUnavailable(f"Stripe did not answer: {exc}") from exc
-        status: PaymentStatus | None = "expired" if session.get("status") == "expired" else None
+        expired = getattr(session, "status", None) == "expired"
+        status: PaymentStatus | None = "expired" if expired else None
         return _session_update(f"fetch:{reference}", session, status)
 
     async def refund(self, payment_reference: str, amount_minor: int, key: str) -> str:
