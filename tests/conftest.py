@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 import testkit.backends
 from app import create_app
@@ -27,6 +29,9 @@ from suppliers import demo
 from testkit import factory
 from tests import backends
 from tests.api import Api
+from tests.standins import nowpayments_api, stripe_api
+from tests.standins.nowpayments_api import NowPaymentsStandIn
+from tests.standins.stripe_api import StripeStandIn
 from web.state import AppRuntime
 
 # Fixtures shared by the test modules of one area, defined beside that area's helpers.
@@ -174,3 +179,46 @@ async def ledger_is_consistent(server: Server) -> AsyncIterator[None]:
     """Asserts after the test that every ledger invariant holds (services/audit.py)."""
     yield
     assert await audit.ledger_violations() == []
+
+
+@dataclass(frozen=True)
+class Processors:
+    stripe: StripeStandIn
+    nowpayments: NowPaymentsStandIn
+
+
+@pytest.fixture(scope="session")
+async def standins() -> AsyncIterator[tuple[Processors, str]]:
+    """Stand-ins of Stripe's and NOWPayments' APIs on one local port (tests/standins/)."""
+    processors = Processors(StripeStandIn(), NowPaymentsStandIn())
+    app = Starlette(
+        routes=[Mount("/stripe", processors.stripe.app), Mount("/np", processors.nowpayments.app)]
+    )
+    port = backends.free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(uv.serve())
+    while not uv.started and not task.done():
+        await asyncio.sleep(0.02)
+    try:
+        yield processors, f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        await task
+
+
+@pytest.fixture
+def processors(
+    standins: tuple[Processors, str], override_settings: Callable[..., Settings]
+) -> Processors:
+    """The running server with Stripe and NOWPayments configured against the stand-ins."""
+    found, base = standins
+    override_settings(
+        stripe_api_key=stripe_api.API_KEY,
+        stripe_webhook_secret=stripe_api.WEBHOOK_SECRET,
+        stripe_api_base=f"{base}/stripe",
+        nowpayments_api_key=nowpayments_api.API_KEY,
+        nowpayments_ipn_secret=nowpayments_api.IPN_SECRET,
+        nowpayments_api_base=f"{base}/np/v1",
+    )
+    return found

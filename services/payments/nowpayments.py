@@ -148,13 +148,17 @@ def js_stringify(value: Any) -> str:
 
 
 def _js_number(number: float) -> str:
-    """JavaScript's Number#toString: `3` not `3.0`, `1e-7` not `1e-07`, `1e+21`."""
-    if number.is_integer() and abs(number) < 1e21:
-        return str(int(number))
-    text = repr(number)
-    if "e" not in text:
-        return text
-    mantissa, exponent = text.split("e")
+    """JavaScript's Number#toString: the shortest digits that read back as the same double
+    (as Python's repr), positional from 1e-6 up to 1e21 (`3`, `0.00001`), else exponential
+    (`1e-7`, `1.5e+21`)."""
+    if number == 0:
+        return "0"
+    shortest = Decimal(repr(number))
+    if 1e-6 <= abs(number) < 1e21:
+        text = format(shortest, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    mantissa, exponent = format(shortest.normalize(), "e").split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
     power = int(exponent)
     return f"{mantissa}e{'+' if power > 0 else '-'}{abs(power)}"
 
