@@ -31,6 +31,10 @@ class TopUpClosed(Exception):
     """A payment for a top-up that has expired or failed: 409 (the reconciliation lists it)."""
 
 
+class _Seen(Exception):
+    """This notification was applied before (checked under the top-up's lock)."""
+
+
 class _AlreadySettled(Exception):
     """Raised inside the transaction to roll it back when another delivery got there first."""
 
@@ -54,9 +58,10 @@ async def settle_payment(
         async with atomic() as conn:
             await locks.user_events(conn, found.user_id)
             top_up = await locks.rows(TopUp.filter(id=found.id)).using_db(conn).get()
+            await _not_seen(conn, provider, update.event_key)
             status = await _apply_payment(rt, conn, top_up, update, reopen=reopen)
             await _record(conn, provider, update.event_key, "payment", top_up, status)
-    except IntegrityError:
+    except (IntegrityError, _Seen):
         return Outcome("duplicate", found.user_id)
     except _AlreadySettled:
         return Outcome("unchanged", found.user_id)
@@ -166,9 +171,10 @@ async def settle_chargeback(rt: Runtime, provider: str, update: ChargebackUpdate
         async with atomic() as conn:
             await locks.user_events(conn, found.user_id)
             top_up = await locks.rows(TopUp.filter(id=found.id)).using_db(conn).get()
+            await _not_seen(conn, provider, key)
             status = await _apply_chargeback(rt, conn, top_up, update)
             await _record(conn, provider, key, "chargeback", top_up, status)
-    except IntegrityError:
+    except (IntegrityError, _Seen):
         return Outcome("duplicate", found.user_id)
     except _AlreadySettled:
         return Outcome("unchanged", found.user_id)
@@ -256,6 +262,15 @@ def _check_amount(top_up: TopUp, amount_minor: int, currency: str, *, exact: boo
         raise AmountMismatch("the amount is not the top-up's")
     if not exact and amount_minor > top_up.amount_minor * 2:  # bounded before any arithmetic
         raise AmountMismatch("the amount is larger than the payment")
+
+
+async def _not_seen(conn: Connection, provider: str, key: str) -> None:
+    if (
+        await PaymentNotification.filter(provider=provider, event_key=key[:200])
+        .using_db(conn)
+        .exists()
+    ):
+        raise _Seen
 
 
 async def _record(

@@ -95,9 +95,9 @@ class StripeProcessor:
             session = await self._client.v1.checkout.sessions.retrieve_async(reference)
         except stripe_lib.StripeError as exc:
             raise ProcessorUnavailable(f"Stripe did not answer: {exc}") from exc
-        expired = getattr(session, "status", None) == "expired"
-        status: PaymentStatus | None = "expired" if expired else None
-        return _session_update(f"fetch:{reference}", session, status)
+        found = session.to_dict()
+        status: PaymentStatus | None = "expired" if found.get("status") == "expired" else None
+        return _session_update(f"fetch:{reference}", found, status)
 
     async def refund(self, payment_reference: str, amount_minor: int, key: str) -> str:
         params: Any = {"payment_intent": payment_reference, "amount": amount_minor}
@@ -111,15 +111,15 @@ class StripeProcessor:
         try:
             event = stripe_lib.Webhook.construct_event(
                 body, headers.get("stripe-signature"), self._webhook_secret, self._tolerance
-            )
+            ).to_dict()
         except stripe_lib.SignatureVerificationError as exc:
             raise BadSignature(str(exc)) from exc
         except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not an event
             raise BadNotification("not a Stripe event") from exc
         kind = _text(event, "type")
         data = event.get("data")
-        thing = data.get("object") if data is not None else None
-        if thing is None:
+        thing = data.get("object") if isinstance(data, dict) else None
+        if not isinstance(thing, dict):
             raise BadNotification("the event has no data.object")
         if kind in SESSION_EVENTS:
             return _session_update(_text(event, "id"), thing, SESSION_EVENTS[kind])
@@ -141,7 +141,9 @@ class StripeProcessor:
         return Ignored(event_key=_text(event, "id"), kind=kind[:40])
 
 
-def _session_update(event_key: str, session: Any, status: PaymentStatus | None) -> PaymentUpdate:
+def _session_update(
+    event_key: str, session: dict[str, Any], status: PaymentStatus | None
+) -> PaymentUpdate:
     if status is None:
         status = "paid" if session.get("payment_status") == "paid" else "pending"
     amount = _minor(session, "amount_total")
@@ -157,14 +159,14 @@ def _session_update(event_key: str, session: Any, status: PaymentStatus | None) 
     )
 
 
-def _text(thing: Any, key: str) -> str:
+def _text(thing: dict[str, Any], key: str) -> str:
     value = thing.get(key)
     if not isinstance(value, str) or not 0 < len(value) <= 100:
         raise BadNotification(f"{key} is missing or not a short string")
     return value
 
 
-def _minor(thing: Any, key: str) -> int:
+def _minor(thing: dict[str, Any], key: str) -> int:
     value = thing.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
         raise BadNotification(f"{key} is missing or not an amount in minor units")

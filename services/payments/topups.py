@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+import structlog
+
 from models import TopUp, TopUpStatus
 from services import activity, money
 from services.accounts import Viewer
@@ -26,6 +28,7 @@ from services.runtime import Runtime
 from settings import Settings
 
 MAX_KEY_LENGTH = 100
+log = structlog.get_logger("payments")
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ async def _open_checkout(rt: Runtime, processor: Processor, top_up: TopUp) -> To
     try:
         checkout = await processor.create_checkout(request)
     except ProcessorUnavailable as exc:
+        log.warning("checkout not created", provider=processor.code, error=str(exc))
         await TopUp.filter(id=top_up.id, status=TopUpStatus.PENDING).update(
             status=TopUpStatus.FAILED, completed_at=rt.clock.now()
         )

@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -95,7 +96,7 @@ class StripeStandIn:
 
     async def _form(self, request: Request) -> dict[str, str]:
         assert request.headers.get("authorization") == f"Bearer {API_KEY}"
-        form = {key: str(value) for key, value in (await request.form()).items()}
+        form = dict(parse_qsl((await request.body()).decode()))  # Stripe's form encoding
         self.requests.append((request.url.path, form))
         return form
 
