@@ -198,8 +198,11 @@ async def standins() -> AsyncIterator[tuple[Processors, str]]:
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(uv.serve())
-    while not uv.started and not task.done():
+    for _ in range(300):  # uvicorn has no start event to await
+        if uv.started or task.done():
+            break
         await asyncio.sleep(0.02)
+    assert uv.started, "the processors' stand-in did not start"
     try:
         yield processors, f"http://127.0.0.1:{port}"
     finally:

@@ -15,10 +15,9 @@ from gql import gql
 from models import ActivityLog, PaymentNotification, TopUp
 from services.payments.demo import sign
 from settings import Settings
-from tests import payments
+from tests import live, payments
 from tests.api import Api
 from tests.conftest import Server
-from tests import live
 from tests.live import gql_session
 
 pytestmark = pytest.mark.usefixtures("ledger_is_consistent")
@@ -39,7 +38,8 @@ async def test_r10_new_user_tops_up_with_the_demo_processor_buys_and_gets_the_co
     } in providers["paymentProviders"]
 
     top_up = await payments.started(api, user, "5.00")
-    assert top_up["status"] == "PENDING" and top_up["provider"] == "demo"
+    assert top_up["status"] == "PENDING"
+    assert top_up["provider"] == "demo"
     assert top_up["amount"] == {"amount": "5.00", "currency": "USD"}
     assert top_up["checkoutUrl"].endswith(
         f"/payments/demo/checkout/{(await payments.stored(top_up)).reference}"
@@ -48,13 +48,16 @@ async def test_r10_new_user_tops_up_with_the_demo_processor_buys_and_gets_the_co
 
     page = await api.client.get(payments.checkout_path(top_up))
     assert page.status_code == 200
-    assert "5.00 USD" in page.text and "<button" in page.text
+    assert "5.00 USD" in page.text
+    assert "<button" in page.text
 
     paid = await payments.pay_demo(api, top_up)
-    assert paid.status_code == 303 and paid.headers["location"].startswith("/payments/done")
+    assert paid.status_code == 303
+    assert paid.headers["location"].startswith("/payments/done")
     assert await api.balance(user) == "5.00"
     [listed] = await payments.top_ups(api, user)
-    assert listed["status"] == "SUCCEEDED" and listed["credited"] == {"amount": "5.00"}
+    assert listed["status"] == "SUCCEEDED"
+    assert listed["credited"] == {"amount": "5.00"}
     assert listed["checkoutUrl"] is None
     assert (await payments.history(api, user))[0]["kind"] == "TOP_UP"
 
@@ -204,7 +207,8 @@ async def test_r10_a_payment_after_the_top_up_expired_is_refused(
             break
         await asyncio.sleep(0.05)
     [listed] = await payments.top_ups(api, user)
-    assert listed["status"] == "EXPIRED" and listed["checkoutUrl"] is None
+    assert listed["status"] == "EXPIRED"
+    assert listed["checkoutUrl"] is None
     late = await payments.pay_demo(api, top_up)
     assert late.status_code == 409
     assert await api.balance(user) == "0.00"

@@ -74,14 +74,14 @@ async def test_r10_stripe_webhooks_that_are_forged_stale_or_do_not_match_are_ref
         return processors.stripe.event("checkout.session.completed", session | fields)
 
     refusals = [
-        (dict(body=body, signature=""), 401),
-        (dict(body=body, signature=stripe_api.sign(body, secret="whsec_wrong")), 401),
-        (dict(body=body, signature=stripe_api.sign(body, timestamp=stale)), 401),
-        (dict(body=body.replace(b"1200", b"9900"), signature=stripe_api.sign(body)), 401),
-        (dict(body=stripe_api.encode(changed(amount_total=9900))), 400),
-        (dict(body=stripe_api.encode(changed(currency="eur"))), 400),
-        (dict(body=stripe_api.encode(changed(amount_total="12.00"))), 400),
-        (dict(body=stripe_api.encode(changed(id="cs_test_unknown"))), 404),
+        ({"body": body, "signature": ""}, 401),
+        ({"body": body, "signature": stripe_api.sign(body, secret="whsec_wrong")}, 401),
+        ({"body": body, "signature": stripe_api.sign(body, timestamp=stale)}, 401),
+        ({"body": body.replace(b"1200", b"9900"), "signature": stripe_api.sign(body)}, 401),
+        ({"body": stripe_api.encode(changed(amount_total=9900))}, 400),
+        ({"body": stripe_api.encode(changed(currency="eur"))}, 400),
+        ({"body": stripe_api.encode(changed(amount_total="12.00"))}, 400),
+        ({"body": stripe_api.encode(changed(id="cs_test_unknown"))}, 404),
     ]
     for kwargs, status in refusals:
         answer = await payments.post_stripe(api, event, **kwargs)  # type: ignore[arg-type]
@@ -127,7 +127,10 @@ async def test_r10_expired_session_then_late_payment_is_reconciled_exactly_once(
             "problem": "paid at the processor, not credited here",
         }
     ]
-    settle = "mutation($id: ID!) { settleTopUp(id: $id) { topUp { status credited { amount } } errors { code } } }"
+    settle = (
+        "mutation($id: ID!) { settleTopUp(id: $id) {"
+        " topUp { status credited { amount } } errors { code } } }"
+    )
     for _ in range(2):
         settled = await api.gql(settle, {"id": top_up["id"]}, token=admin)
         assert settled["settleTopUp"]["topUp"] == {
@@ -192,7 +195,8 @@ async def test_r15_refund_request_is_paid_back_through_stripe_minus_fees(
         api, asked["refundRequest"]["id"], True, "ok", token=await api.admin_token()
     )
     request = decided["refundRequest"]
-    assert request["state"] == "APPROVED" and request["payout"] == "issued"
+    assert request["state"] == "APPROVED"
+    assert request["payout"] == "issued"
     assert request["fee"] == {"amount": "0.59"}  # 0.30 + 2.9 % of 10.00, kept (R15)
     [refund] = [
         r for r in processors.stripe.refunds if r["payment_intent"] == session["payment_intent"]
