@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from services.payments.demo import DemoProcessor
 from services.payments.nowpayments import NowPaymentsProcessor
 from services.payments.processor import Processor
@@ -12,15 +14,16 @@ from settings import Settings
 #: account (migration 0003); a new one needs a migration adding its account.
 KNOWN = ("demo", "stripe", "nowpayments")
 
-_built: tuple[int, dict[str, Processor]] | None = None
+# Built once per settings (they hold HTTP clients), forgotten with them: each app of a process
+# has its own, and a runtime whose settings are replaced gets processors of the new ones.
+_built: weakref.WeakKeyDictionary[Settings, dict[str, Processor]] = weakref.WeakKeyDictionary()
 
 
 def configured(settings: Settings) -> dict[str, Processor]:
-    """The processors for these settings, built once per settings object (they hold clients)."""
-    global _built
-    if _built is None or _built[0] != id(settings):
-        _built = (id(settings), _build(settings))
-    return _built[1]
+    """The processors these settings configure."""
+    if settings not in _built:
+        _built[settings] = _build(settings)
+    return _built[settings]
 
 
 def _build(settings: Settings) -> dict[str, Processor]:
