@@ -100,6 +100,8 @@ async def _seed(rt: AppRuntime, auto_sms: demo.AutoSms) -> None:
                 "demo supplier webhook secret (random; set DEMO_SUPPLIER_SECRET to fix it)",
                 secret=settings.demo_supplier_secret,
             )
+    if settings.demo_payments:
+        log.warning("demo payments are on: anyone can top up without paying (DEMO_PAYMENTS=off)")
     if settings.admin_email and settings.admin_password:
         await accounts.ensure_admin(rt, settings.admin_email, settings.admin_password)
 

@@ -175,6 +175,9 @@ async def test_r10_refund_and_dispute_at_stripe_debit_and_restrict_what_cannot_b
 
     owed = 1500 - round(float(left) * 100)
     assert owed == round(float(bought["price"]["amount"]) * 100)
+    report = await api.gql("{ paymentReconciliation { problem } }", token=await api.admin_token())
+    owes = f"user {user.id} owes {owed / 100:.2f} (restricted)"
+    assert {"problem": owes} in report["paymentReconciliation"]  # shown to admins
     answer = await payments.pay_demo(api, await payments.started(api, user, "10.00"))
     assert answer.status_code == 303
     assert await api.balance(user) == f"{(1000 - owed) / 100:.2f}"  # the debt is repaid first

@@ -14,8 +14,18 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
 
-from models import PayoutState, RefundRequest, RefundRequestState, TopUp, TopUpStatus
-from services import activity
+from tortoise.expressions import Q
+
+from models import (
+    AccountKind,
+    LedgerAccount,
+    PayoutState,
+    RefundRequest,
+    RefundRequestState,
+    TopUp,
+    TopUpStatus,
+)
+from services import activity, money
 from services.accounts import Viewer, require_admin
 from services.db import atomic
 from services.errors import InvalidState, NotFound, PaymentProviderUnavailable
@@ -47,7 +57,7 @@ async def report(rt: Runtime, admin: Viewer) -> list[Discrepancy]:
         .limit(settings.reconcile_batch_size)
     )
     found = [d for d in [await _compare(rt, top_up) for top_up in suspects] if d is not None]
-    return found + await _unconfirmed_payouts()
+    return found + await _unconfirmed_payouts() + await _debts(settings.reconcile_batch_size)
 
 
 async def _compare(rt: Runtime, top_up: TopUp) -> Discrepancy | None:
@@ -81,6 +91,24 @@ async def _unconfirmed_payouts() -> list[Discrepancy]:
                 f"refund request {refund.id}: the processor has not confirmed its payout",
             )
         )
+    return problems
+
+
+async def _debts(limit: int) -> list[Discrepancy]:
+    """Users who owe money after a chargeback (restricted until a top-up repays it)."""
+    problems = []
+    for debt in await LedgerAccount.filter(kind=AccountKind.DEBT, balance_minor__lt=0).limit(limit):
+        top_up = (
+            await TopUp.filter(user_id=debt.user_id)
+            .filter(Q(refunded_minor__gt=0) | Q(disputed_minor__gt=0))
+            .order_by("-id")
+            .first()
+        )
+        if top_up is not None:
+            owed = money.format_minor(-debt.balance_minor)
+            problems.append(
+                Discrepancy(top_up, "paid", None, f"user {debt.user_id} owes {owed} (restricted)")
+            )
     return problems
 
 
