@@ -91,6 +91,12 @@ async def test_r15_refused_requests_change_nothing(api: Api) -> None:
         assert [e["code"] for e in refused["errors"]] == [code], (amount, reason)
         assert await api.balance(user) == "3.00"
     assert await RefundRequest.filter(user_id=user.id).count() == 0
+    for _ in range(3):  # REFUND_REQUESTS_PENDING_MAX waiting at once, no more
+        assert (await payments.request_refund(api, user, "0.50", "bit by bit"))["errors"] == []
+    fourth = await payments.request_refund(api, user, "0.50", "one more")
+    assert [e["code"] for e in fourth["errors"]] == ["INVALID_STATE"]
+    assert await api.balance(user) == "1.50"
+    assert await RefundRequest.filter(user_id=user.id).count() == 3
 
 
 @pytest.mark.parametrize("who", ["anonymous", "other user", "owner"])

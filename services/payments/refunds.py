@@ -47,13 +47,15 @@ async def request(
     minor = money.to_minor(amount, field="amount", limit_minor=settings.max_adjustment_minor)
     if minor <= 0:
         raise InvalidInput("the amount must be positive", field="amount")
-    pending = await RefundRequest.filter(
-        user_id=viewer.user_id, state=RefundRequestState.PENDING
-    ).count()
-    if pending >= settings.refund_requests_pending_max:
-        raise InvalidState("too many refund requests are waiting for a decision")
     async with atomic() as conn:
-        await locks.user_events(conn, viewer.user_id)
+        await locks.user_events(conn, viewer.user_id)  # the user's requests, one at a time
+        pending = (
+            await RefundRequest.filter(user_id=viewer.user_id, state=RefundRequestState.PENDING)
+            .using_db(conn)
+            .count()
+        )
+        if pending >= settings.refund_requests_pending_max:
+            raise InvalidState("too many refund requests are waiting for a decision")
         hold = await ledger.post(
             conn,
             kind=TransferKind.HOLD,
