@@ -141,7 +141,6 @@ async def test_r10_demo_notifications_refused_when_forged_stale_or_wrong(
         assert await send(payload, header) == status, payload
         assert await api.balance(user) == "0.00"
         assert (await payments.stored(top_up)).credited_minor == 0
-    assert await api.client.post("/payments/nowhere/webhook", content=b"{}") is not None
     assert (await api.client.post("/payments/nowhere/webhook", content=b"{}")).status_code == 404
 
     assert await send(body(), sign(secret, body(), now)) == 200  # the genuine one
