@@ -89,7 +89,7 @@ class Subscription:
                 if len(batch) < batch_size:
                     await wakeup.wait()
 
-    @strawberry.subscription(
+    @subscription(
         description="Changes of the viewer's balance, each with the transaction that made it: a "
         "top-up credited by the payment processor, a purchase, a refund.\nWith `after` (the "
         "cursor of the last change seen), it first sends what was missed, then live changes."
