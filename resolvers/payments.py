@@ -53,7 +53,7 @@ def payment_providers(info: strawberry.Info[Context]) -> list[PaymentProvider]:
 
 async def refund_requests(
     info: strawberry.Info[Context],
-    state: RefundRequestState | None = None,  # type: ignore[valid-type]
+    state: RefundRequestState | None = None,
     first: int | None = 20,
     after: str | None = None,
 ) -> RefundRequestConnection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeAlias
 
 import strawberry
 
@@ -16,8 +17,12 @@ from schema.pagination import PageInfo
 from services.payments.reconciliation import Discrepancy
 from services.payments.topups import Provider
 
-TopUpStatus = strawberry.enum(RowStatus, name="TopUpStatus")
-RefundRequestState = strawberry.enum(RowState, name="RefundRequestState")
+# The models' enums themselves become the GraphQL enums; the aliases are their names in
+# annotations (types mypy accepts, as in schema/errors.py).
+strawberry.enum(RowStatus, name="TopUpStatus")
+strawberry.enum(RowState, name="RefundRequestState")
+TopUpStatus: TypeAlias = RowStatus
+RefundRequestState: TypeAlias = RowState
 
 
 @strawberry.type
@@ -25,7 +30,7 @@ class TopUp:
     id: strawberry.ID
     provider: str
     amount: Money
-    status: TopUpStatus  # type: ignore[valid-type]
+    status: TopUpStatus
     checkout_url: str | None = strawberry.field(
         description="Where the user pays; null once the top-up is no longer pending."
     )
@@ -92,7 +97,7 @@ class RefundRequest:
     user_id: strawberry.ID
     amount: Money
     reason: str
-    state: RefundRequestState  # type: ignore[valid-type]
+    state: RefundRequestState
     note: str | None
     created_at: datetime
     decided_at: datetime | None

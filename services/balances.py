@@ -12,7 +12,7 @@ from tortoise.expressions import Q
 from models import AccountKind, Transfer, TransferKind, User
 from services import activity, ledger, locks, money
 from services.accounts import Viewer, require_admin
-from services.db import atomic
+from services.db import atomic, newest_id
 from services.errors import InvalidInput, NotFound
 from services.ids import parse_id
 
@@ -70,8 +70,7 @@ async def changes_after(user_id: int, after: int, limit: int) -> list[HistoryEnt
 async def latest_change_id(user_id: int) -> int:
     account = await ledger.user_account(user_id)
     query = Transfer.filter(Q(debit_account_id=account.id) | Q(credit_account_id=account.id))
-    row = await query.order_by("-id").first().values_list("id", flat=True)
-    return int(row) if row else 0  # type: ignore[call-overload]
+    return await newest_id(query)
 
 
 def _entry(transfer: Transfer, account_id: int) -> HistoryEntry:

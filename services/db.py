@@ -13,7 +13,7 @@ import re
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from tortoise import connections
@@ -23,6 +23,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext, _current_context, set_global_context
 from tortoise.exceptions import ConfigurationError, IntegrityError
 from tortoise.migrations.executor import MigrationExecutor
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from services.errors import Busy
@@ -169,6 +170,14 @@ async def fetch_value(sql: str, *params: Any) -> Any:
         sql = _PLACEHOLDER.sub("?", sql)
     _, rows = await conn.execute_query(sql, list(params))
     return rows[0][0] if rows else None  # asyncpg's Record and sqlite3.Row both index by position
+
+
+async def newest_id(query: QuerySet[Any]) -> int:
+    """The highest id among the rows of `query`, or 0 when it has none (where a feed starts)."""
+    newest = query.order_by("-id").first().values_list("id", flat=True)
+    # tortoise types this as a tuple; with flat=True after first() it is the bare id, or None.
+    found = cast("int | None", await newest)
+    return int(found) if found else 0
 
 
 def __getattr__(name: str) -> Any:

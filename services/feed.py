@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from tortoise.queryset import QuerySet
 
 from models import ActivationEvent, EventKind
+from services.db import newest_id
 
 
 def _scope(user_id: int, activation_id: int | None) -> QuerySet[ActivationEvent]:
@@ -30,10 +29,7 @@ async def events_after(
 
 
 async def latest_id(user_id: int, activation_id: int | None) -> int:
-    newest = _scope(user_id, activation_id).order_by("-id").first().values_list("id", flat=True)
-    # tortoise types this as a tuple; with flat=True after first() it is the bare id, or None.
-    row = cast("int | None", await newest)
-    return int(row) if row else 0
+    return await newest_id(_scope(user_id, activation_id))
 
 
 async def sms_before(activation_id: int, user_id: int, until_id: int) -> list[ActivationEvent]:

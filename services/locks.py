@@ -12,11 +12,14 @@ constraints (DESIGN.md, "Known traps").
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from services.db import Connection, is_postgres
+
+_Row = TypeVar("_Row", bound=Model)
 
 EVENT_LOCK_CLASS = 7_406_302  # advisory lock namespace: a user's event-writing transactions
 
@@ -32,7 +35,7 @@ async def user_events(conn: Connection, user_id: int) -> None:
         )
 
 
-def rows(query: QuerySet[Any], *, skip_locked: bool = False) -> QuerySet[Any]:
+def rows(query: QuerySet[_Row], *, skip_locked: bool = False) -> QuerySet[_Row]:
     """The rows of `query`, locked FOR UPDATE on PostgreSQL (SKIP LOCKED: others' are passed
     over instead of waited for)."""
     if is_postgres():

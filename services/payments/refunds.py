@@ -201,7 +201,7 @@ async def _payout_top_up(
     )
     for top_up in await locks.rows(candidates).using_db(conn):
         if top_up.credited_minor - top_up.refunded_minor - top_up.disputed_minor >= payout:
-            return top_up  # type: ignore[no-any-return]
+            return top_up
     return None
 
 
