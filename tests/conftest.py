@@ -194,7 +194,7 @@ async def standins() -> AsyncIterator[tuple[Processors, str]]:
     app = Starlette(
         routes=[Mount("/stripe", processors.stripe.app), Mount("/np", processors.nowpayments.app)]
     )
-    port = backends.free_port()
+    port = testkit.backends.free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(uv.serve())
