@@ -29,7 +29,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests import backends
+from testkit.backends import free_port
 from tests.api import Api
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.live import events
@@ -89,7 +89,7 @@ async def test_the_installed_package_serves_the_demo_flow(
     activation's code. The SQLite file is ./data of that folder, never the installation."""
     work = tmp_path / "empty"
     work.mkdir()
-    port = backends.free_port()
+    port = free_port()
     env = clean_environment(
         PORT=str(port),
         ADMIN_EMAIL=ADMIN_EMAIL,
