@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 
+import testkit.backends
 from models import Credential, Price
 from settings import Settings
 from tests import backends
@@ -82,7 +83,8 @@ async def tuned(
     if backend.name == "sqlite":
         url = f"sqlite://{tmp_path_factory.mktemp('tuned') / 'db.sqlite3'}"
     else:
-        url = await backends.create_postgres_database()
+        with backends.required():
+            url = await testkit.backends.create_postgres_database()
     try:
         async with (
             running(settings_from(environment(backend, url, **TUNED))) as server,
@@ -91,7 +93,7 @@ async def tuned(
             yield Api(client, server)
     finally:
         if backend.name == "postgres":
-            await backends.drop_postgres_database(url)
+            await testkit.backends.drop_postgres_database(url)
 
 
 def error_messages(answer: dict[str, Any]) -> list[str]:
@@ -267,7 +269,7 @@ class _Inbox:
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[str, _Inbox]]:
     inbox = _Inbox()
-    port = backends.free_port()
+    port = testkit.backends.free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -316,7 +318,7 @@ async def test_redis_prefix_names_every_key(tuned: Api, backend: backends.Backen
     """REDIS_PREFIX: the rate-limit keys of a server live under its prefix."""
     prefix = f"{backend.redis_prefix}env:"
     await tuned.register()
-    client = aioredis.from_url(backends.REDIS_URL)
+    client = aioredis.from_url(testkit.backends.REDIS_URL)
     try:
         keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
     finally:
