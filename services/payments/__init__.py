@@ -11,5 +11,5 @@
     clearing.py       the ledger accounts of payments (clearing per processor, debt per user)
 
 Card data never reaches this code: the user pays on the processor's page (R10), and the balance
-is credited only by the processor's signed notification (docs/adr/0006).
+is credited only by the processor's signed notification (docs/adr/0008).
 """

@@ -1,4 +1,4 @@
-"""NOWPayments: crypto invoices and their IPN callbacks (docs/adr/0006 cites their documentation).
+"""NOWPayments: crypto invoices and their IPN callbacks (docs/adr/0008 cites their documentation).
 
 - `POST {api}/invoice` with `x-api-key` makes a hosted invoice page (`invoice_url`); its
   `order_id` is our top-up id, `ipn_callback_url` our callback.
