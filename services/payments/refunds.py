@@ -207,7 +207,7 @@ async def _payout_top_up(
 
 async def pay_out(rt: Runtime, refund: RefundRequest) -> RefundRequest:
     """Asks the processor to refund an approved request (after the commit: a network call).
-    Safe to repeat: the processor's idempotency key is the request's id."""
+    Safe to repeat: the processor's idempotency key is the request's id and its payment's."""
     top_up = await TopUp.get(id=refund.top_up_id)
     processor = registry.configured(rt.settings).get(top_up.provider)
     payout = refund.amount_minor - refund.fee_minor
@@ -215,7 +215,12 @@ async def pay_out(rt: Runtime, refund: RefundRequest) -> RefundRequest:
         if processor is None or top_up.payment_reference is None:
             raise ProcessorUnavailable(f"{top_up.provider} is not configured here")
         reference = await processor.refund(
-            top_up.payment_reference, payout, f"refund-request-{refund.id}"
+            # Unique at the processor, not only in this database: a key of the request id
+            # alone would replay another database's refund on a shared account (a re-created
+            # or a second shop's database).
+            top_up.payment_reference,
+            payout,
+            f"refund-request-{refund.id}-{top_up.payment_reference}",
         )
     except ProcessorUnavailable as exc:
         log.warning("refund payout failed", refund_request=refund.id, error=str(exc))

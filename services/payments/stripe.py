@@ -82,7 +82,9 @@ class StripeProcessor:
         }
         try:
             session = await self._client.v1.checkout.sessions.create_async(
-                params, {"idempotency_key": f"top-up-{reference}"}
+                # Unique at Stripe, not only in this database (ids restart in another one).
+                params,
+                {"idempotency_key": f"top-up-{reference}-{request.expires_at.isoformat()}"},
             )
         except stripe_lib.StripeError as exc:
             raise ProcessorUnavailable(f"Stripe refused the checkout: {exc}") from exc
