@@ -25,6 +25,8 @@ import structlog
 from broadcaster import Event
 from broadcaster._backends.base import BroadcastBackend
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -62,8 +64,11 @@ class ResilientRedisBackend(BroadcastBackend):
         self.reconnects = 0
 
     def _client(self) -> aioredis.Redis:
+        # No retries inside redis-py: its default (3 retries, jittered backoff up to seconds)
+        # would hold a request that publishes for a random while during an outage. Retrying is
+        # ours to do, in the background: the supervisor reconnects, _publish_later re-sends.
         return aioredis.Redis.from_url(
-            self._url, socket_connect_timeout=2, socket_timeout=5, retry_on_timeout=False
+            self._url, socket_connect_timeout=2, socket_timeout=5, retry=Retry(NoBackoff(), 0)
         )
 
     async def connect(self) -> None:
@@ -104,13 +109,20 @@ class ResilientRedisBackend(BroadcastBackend):
                 await pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, message: Any) -> None:
+        if not self.connected.is_set():
+            # Redis is known to be down: do not make the caller wait on a connect timeout.
+            self._retry_in_background(channel, message)
+            return
         try:
             await self._publisher.publish(channel, message)
         except (*LOST, RedisError):
-            task = asyncio.create_task(self._publish_later(channel, message))
-            self._retries.add(task)
-            task.add_done_callback(self._retries.discard)
+            self._retry_in_background(channel, message)
             raise
+
+    def _retry_in_background(self, channel: str, message: Any) -> None:
+        task = asyncio.create_task(self._publish_later(channel, message))
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
 
     async def _publish_later(self, channel: str, message: Any) -> None:
         loop = asyncio.get_running_loop()
