@@ -15,6 +15,7 @@ from models.accounts import (
 )
 from models.activations import Activation, ActivationEvent, ActivationStatus, EventKind, Sms
 from models.catalog import Country, NumberState, NumberUse, PhoneNumber, Price, Service, Supplier
+from models.gateways import GatewaySim
 from models.ledger import AccountKind, LedgerAccount, Transfer, TransferKind
 from models.payments import (
     PaymentNotification,
@@ -36,6 +37,7 @@ __all__ = [
     "CredentialKind",
     "EmailToken",
     "EventKind",
+    "GatewaySim",
     "LedgerAccount",
     "NumberState",
     "NumberUse",

@@ -14,9 +14,11 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+import testkit.backends
 from testkit.backends import Unavailable
 from testkit.processes import RedisServer
 
@@ -57,3 +59,17 @@ async def redis_server() -> AsyncIterator[RedisServer]:
         yield server
     finally:
         await server.close()
+
+
+@asynccontextmanager
+async def own_database(backend: Backend, tmp_path: Path, name: str) -> AsyncIterator[str]:
+    """A new empty database of the backend's engine (tortoise allows one engine per process)."""
+    if backend.name == "sqlite":
+        yield f"sqlite://{tmp_path / name}.sqlite3"
+        return
+    with required():
+        url = await testkit.backends.create_postgres_database()
+    try:
+        yield url
+    finally:
+        await testkit.backends.drop_postgres_database(url)

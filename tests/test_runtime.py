@@ -13,13 +13,13 @@ import asyncpg
 import httpx
 import pytest
 
-import testkit.backends
 from models import Activation, ActivationStatus, User
 from services import ledger, locks
 from settings import Settings
 from tests import backends
 from tests.activation_helpers import wait_for_status
 from tests.api import Api
+from tests.backends import own_database
 from tests.conftest import Server, running, settings_for
 
 DEEP_QUERY = "{ me { id } activations { edges { node { country { code } } } } }"  # depth 5
@@ -29,20 +29,6 @@ DEEP_QUERY = "{ me { id } activations { edges { node { country { code } } } } }"
 async def api_of(server: Server) -> AsyncIterator[Api]:
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         yield Api(client, server)
-
-
-@asynccontextmanager
-async def own_database(backend: backends.Backend, tmp_path: Path, name: str) -> AsyncIterator[str]:
-    """A new empty database of the backend's engine (tortoise allows one engine per process)."""
-    if backend.name == "sqlite":
-        yield f"sqlite://{tmp_path / name}.sqlite3"
-        return
-    with backends.required():
-        url = await testkit.backends.create_postgres_database()
-    try:
-        yield url
-    finally:
-        await testkit.backends.drop_postgres_database(url)
 
 
 async def test_two_apps_live_in_one_process_without_sharing_state(
