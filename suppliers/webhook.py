@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from models import Supplier
-from services import suppliers
+from services import json_input, suppliers
 from services.clock import Clock
 from services.sms import IncomingSms, ingest
 from suppliers import signature
@@ -72,9 +72,9 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 
 def parse(supplier: Supplier, body: bytes, clock: Clock) -> IncomingSms:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadPayload("malformed JSON") from None
+        data = json_input.loads(body)
+    except json.JSONDecodeError as error:
+        raise BadPayload(f"malformed JSON: {error.msg}") from None
     if not isinstance(data, dict):
         raise BadPayload("the body must be a JSON object")
     for name in ("id", "to", "text"):

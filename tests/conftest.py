@@ -35,7 +35,7 @@ from tests.standins.stripe_api import StripeStandIn
 from web.state import AppRuntime
 
 # Fixtures shared by the test modules of one area, defined beside that area's helpers.
-pytest_plugins = ("tests.account_helpers", "tests.compat_helpers")
+pytest_plugins = ("tests.account_helpers", "tests.compat_helpers", "tests.server_log")
 
 ADMIN_EMAIL = "admin@smsrooms.test"
 ADMIN_PASSWORD = "admin-password-123"

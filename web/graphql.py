@@ -13,10 +13,12 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.http.types import QueryParams
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
 from schema import build_schema
+from services import json_input
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 from web.catalog_cache import CatalogResponseCache, PreEncoded
 from web.negotiation import GRAPHQL_RESPONSE_JSON, accepts_graphql_response_json, is_request_error
@@ -120,16 +122,32 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         # strawberry calls `.get` on what this returns: a body of `"x"`, `5` or `null` was a 500.
-        parsed = super().parse_json(data)
+        parsed = self._decoded(data, "request body")
         if not isinstance(parsed, dict | list):  # a list is a batch, refused later with 400
             raise HTTPException(400, "the request must be a JSON object")
         return parsed
 
+    def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
+        """GET: `variables` and `extensions` are JSON in the query string, and GraphQL over
+        HTTP lets them be `null`; strawberry refuses any other non-object with 400."""
+        parsed: dict[str, Any] = dict(params)
+        for name in ("variables", "extensions"):
+            if parsed.get(name):
+                parsed[name] = self._decoded(parsed[name], f"`{name}`")
+        return parsed
+
+    def _decoded(self, data: str | bytes, what: str) -> object:
+        try:
+            return self.decode_json(data)
+        except json.JSONDecodeError as error:
+            raise HTTPException(400, f"Unable to parse {what} as JSON: {error.msg}") from None
+
     def decode_json(self, data: str | bytes) -> object:
         # Bounds what one websocket message may make us parse (HTTP bodies are bounded earlier).
+        # A JSONDecodeError is a 400 over HTTP and closes a graphql-transport-ws socket with 4400.
         if len(data) > self.max_message_bytes:
             raise json.JSONDecodeError("message too large", "", 0)
-        return json.loads(data)
+        return json_input.loads(data)
 
 
 def graphql_endpoint(rt: AppRuntime) -> GraphQLEndpoint:

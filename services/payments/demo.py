@@ -19,6 +19,7 @@ from typing import Any
 
 import stripe as stripe_lib
 
+from services import json_input
 from services.payments.processor import (
     BadNotification,
     BadSignature,
@@ -75,7 +76,7 @@ class DemoProcessor:
         except ValueError as exc:  # not UTF-8
             raise BadNotification("the body is not text") from exc
         try:
-            event: Any = json.loads(body)
+            event: Any = json_input.loads(body)
             reference, amount = event["reference"], event["amount_minor"]
             event_id, currency = event["id"], event["currency"]
         except (ValueError, KeyError, TypeError) as exc:

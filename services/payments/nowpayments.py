@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from services import money
+from services import json_input, money
 from services.payments.processor import (
     BadNotification,
     BadSignature,
@@ -94,8 +94,8 @@ class NowPaymentsProcessor:
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> Update:
         try:
-            payload = json.loads(body, parse_float=Decimal)
-        except (ValueError, RecursionError) as exc:
+            payload = json_input.loads(body, parse_float=Decimal)
+        except ValueError as exc:
             raise BadNotification("the body is not JSON") from exc
         if not isinstance(payload, dict):
             raise BadNotification("the body is not a JSON object")

@@ -1,0 +1,69 @@
+"""What the server under test logged during one test, for tests that assert it logged no error.
+
+The test server runs in the test's own process (tests/conftest.py), so its log is this
+process's: stdlib logging (uvicorn's "Exception in ASGI application", strawberry's execution
+errors, asyncio's unretrieved task exceptions) and structlog (our own `log.exception`). The
+`server_log` fixture collects both while one test runs:
+
+    async def test_x(api: Api, server_log: ServerLog) -> None:
+        ... hostile input ...
+        assert server_log.errors() == []
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+# uvicorn's own loggers do not propagate to the root (its logging config): listen there too.
+LOGGERS = ("", "uvicorn")
+
+
+@dataclass
+class ServerLog:
+    records: list[logging.LogRecord] = field(default_factory=list)
+    events: list[MutableMapping[str, Any]] = field(default_factory=list)
+
+    def errors(self) -> list[str]:
+        """One line per error or traceback logged so far."""
+        lines = [
+            f"{record.name}: {record.getMessage()}"
+            for record in self.records
+            if record.levelno >= logging.ERROR or record.exc_info
+        ]
+        lines += [
+            f"{event.get('log_level')}: {event.get('event')}"
+            for event in self.events
+            if event.get("log_level") in ("error", "critical") or event.get("exc_info")
+        ]
+        return lines
+
+
+class _Collector(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def server_log() -> Iterator[ServerLog]:
+    log = ServerLog()
+    collector = _Collector(log.records)
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    for logger in loggers:
+        logger.addHandler(collector)
+    try:
+        with capture_logs() as events:
+            log.events = events
+            yield log
+    finally:
+        for logger in loggers:
+            logger.removeHandler(collector)
