@@ -12,7 +12,9 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from resolvers import accounts, activations, balances, catalog, payments
 from schema.accounts import (
@@ -155,9 +157,23 @@ class Mutation:
     )
 
 
+class SubscriptionOverHttp(Exception):
+    """A subscription sent to `Schema.execute`, which answers one result: subscriptions are
+    served over the websocket (graphql-transport-ws, graphql-ws), which streams them."""
+
+
 class Schema(strawberry.Schema):
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        result = await super().execute(*args, **kwargs)
+        # Only HTTP executes here (websockets go through `stream`). A subscription let through
+        # would run its field as a query: "Cannot return null", and a traceback in the log.
+        allowed = kwargs.get("allowed_operation_types") or set(OperationType)
+        kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
+        try:
+            result = await super().execute(*args, **kwargs)
+        except InvalidOperationTypeError as refused:
+            if refused.operation_type is OperationType.SUBSCRIPTION:
+                raise SubscriptionOverHttp from None
+            raise
         code_request_errors(result.errors)
         return result
 

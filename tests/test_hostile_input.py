@@ -203,3 +203,27 @@ async def test_get_with_variables_that_are_not_an_object_is_still_400(api: Api) 
     )
     assert response.status_code == 400
     assert "variables" in response.text
+
+
+# -- 3. a subscription over HTTP --------------------------------------------------------------
+SUBSCRIPTION = "subscription { activationEvents { cursor } }"
+
+
+async def subscribe_over_http(api: Api, method: str) -> httpx.Response:
+    if method == "GET":
+        return await api.client.get("/graphql", params={"query": SUBSCRIPTION})
+    return await api.client.post("/graphql", json={"query": SUBSCRIPTION})
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_subscription_over_http_is_400_pointing_to_the_websocket(
+    api: Api, server_log: ServerLog, method: str
+) -> None:
+    before = await snapshot()
+    response = await subscribe_over_http(api, method)
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert "websocket" in error["message"]
+    assert error["extensions"]["code"] == "INVALID_INPUT"
+    assert await snapshot() == before
+    assert server_log.errors() == []

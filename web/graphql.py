@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -14,10 +15,11 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.types import QueryParams
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
-from schema import build_schema
+from schema import SubscriptionOverHttp, build_schema
 from services import json_input
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 from web.catalog_cache import CatalogResponseCache, PreEncoded
@@ -27,6 +29,11 @@ from web.state import AppRuntime, runtime_of
 
 def client_ip(request: Request | WebSocket) -> str | None:
     return request.client.host if request.client else None
+
+
+SUBSCRIPTION_OVER_HTTP = (
+    "subscriptions are served over the websocket at /graphql (graphql-transport-ws or graphql-ws)"
+)
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
@@ -89,14 +96,20 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         root_value: Any,
         request_data: Any,
     ) -> Any:
-        """Public catalog queries are answered from the catalog response cache."""
+        """Public catalog queries are answered from the catalog response cache; a subscription
+        (never cached: the cache holds queries) is refused with 400."""
         key = self.catalog_cache.key(
             request_data.query, request_data.variables, request_data.operation_name
         )
         if key is None:
-            return await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
-            )
+            try:
+                return await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
+            except SubscriptionOverHttp:
+                sub_response.status_code = 400
+                error = GraphQLError(SUBSCRIPTION_OVER_HTTP, extensions={"code": "INVALID_INPUT"})
+                return ExecutionResult(data=None, errors=[error])
         version = await context.runtime.catalog.snapshot()
         cached = self.catalog_cache.get(key, version)
         if cached is not None:
