@@ -73,7 +73,10 @@ async def _buy(call: Call) -> Activation:
     if service is None:
         raise Refused(Token.BAD_SERVICE)
     country = await countries.resolve(call.rt, call.param("country"))
-    request = activations.BuyRequest(country.code, service, call.param("maxPrice"))
+    # An amount is taken as written, not stripped like the other parameters: " 5" is refused
+    # as "１２" and "1e2" are (services/money.py).
+    max_price = call.params.get("maxPrice") or None
+    request = activations.BuyRequest(country.code, service, max_price)
     try:
         return await activations.buy(call.rt, call.viewer, request, ip=call.ip)
     except InvalidInput as error:

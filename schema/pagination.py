@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 import strawberry
 
@@ -22,6 +23,7 @@ class PageInfo:
 
 # Activation ids are 32-bit integers; transfers and events are 64-bit.
 MAX_ROW_ID = {"activation": 2**31}
+_ROW_ID = re.compile(r"[0-9]{1,19}")
 
 
 def encode_cursor(kind: str, row_id: int) -> str:
@@ -33,9 +35,12 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
         return None
     try:
         prefix, _, raw = base64.urlsafe_b64decode(cursor.encode()[:100]).decode().partition(":")
-        row_id = int(raw)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput("not a valid cursor", field="after") from None
-    if prefix != kind or not 0 < row_id < MAX_ROW_ID.get(kind, 2**63):
+    # As encode_cursor writes it: int() alone would also take " 12" and "١٢".
+    if prefix != kind or not _ROW_ID.fullmatch(raw):
+        raise InvalidInput("not a valid cursor", field="after")
+    row_id = int(raw)
+    if not 0 < row_id < MAX_ROW_ID.get(kind, 2**63):
         raise InvalidInput("not a valid cursor", field="after")
     return row_id

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import re
 
 import strawberry
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.types.scalar import ScalarDefinition
 
-_DECIMAL = re.compile(r"-?\d{1,20}(\.\d{1,20})?")
+from services import money
 
 
 def parse_decimal(value: object) -> decimal.Decimal:
-    if not isinstance(value, str) or not _DECIMAL.fullmatch(value.strip()):
+    # ASCII digits and nothing around them; an amount's two decimals are checked where it is
+    # used (services/money.py), so that its error names the argument.
+    if not isinstance(value, str) or not money.DECIMAL_TEXT.fullmatch(value):
         raise StrawberryInputCoercionError(
             f'Decimal must be a string such as "12.50", not {str(value)[:40]!r}'
         )
-    return decimal.Decimal(value.strip())
+    return decimal.Decimal(value)
 
 
 def serialize_decimal(value: decimal.Decimal) -> str:

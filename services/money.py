@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 from services.errors import InvalidInput
 
@@ -10,17 +11,23 @@ MINOR_PER_MAJOR = 100
 _CENT = Decimal("0.01")
 
 
+# A decimal as a user writes it: ASCII digits, an optional minus, an optional fraction, nothing
+# around. (`Decimal()` and `\d` also take "１２" and "٣" as 12 and 3, " 12 ", "1_0", "1e2".)
+# An amount has at most two decimals: to_minor says so with a message of its own.
+DECIMAL_TEXT = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?")
+
+
 def to_minor(amount: Decimal | str | int, *, field: str, limit_minor: int) -> int:
-    """Parses an amount given by a user; refuses fractions of a cent, NaN and absurd sizes."""
-    try:
-        value = amount if isinstance(amount, Decimal) else Decimal(str(amount).strip())
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{field} is not a decimal amount", field=field) from None
+    r"""Parses an amount given by a user, `-?[0-9]+(\.[0-9]{1,2})?` as text or as the Decimal
+    parsed from such text; refuses more decimals (even "12.500"), NaN and absurd sizes."""
+    if isinstance(amount, str) and not DECIMAL_TEXT.fullmatch(amount):
+        raise InvalidInput(f'{field} is not a decimal amount such as "12.50"', field=field)
+    value = amount if isinstance(amount, Decimal) else Decimal(amount)
     if not value.is_finite():
         raise InvalidInput(f"{field} must be a finite amount", field=field)
     if abs(value) > Decimal(limit_minor) / MINOR_PER_MAJOR:
         raise InvalidInput(f"{field} is out of range", field=field)
-    if value != value.quantize(_CENT):
+    if int(value.as_tuple().exponent) < -2:
         raise InvalidInput(f"{field} has more than two decimals", field=field)
     return int(value * MINOR_PER_MAJOR)
 

@@ -190,12 +190,12 @@ def _payment_update(payload: dict[str, Any], status: PaymentStatus | None = None
 
 
 def _price_minor(payload: dict[str, Any]) -> int:
-    try:
-        return money.to_minor(
-            _decimal(payload, "price_amount"), field="price_amount", limit_minor=2**53
-        )
-    except Exception as exc:  # a ServiceError for sub-cent or absurd amounts
-        raise BadNotification("price_amount is not an amount in whole cents") from exc
+    # A processor's number, not a user's text: "10.000" is ten (money.to_minor would refuse it).
+    price = _decimal(payload, "price_amount")
+    cents = price.quantize(Decimal("0.01"))  # exact: price is at most 10**15
+    if price != cents or cents * money.MINOR_PER_MAJOR > 2**53:
+        raise BadNotification("price_amount is not an amount in whole cents")
+    return int(cents * money.MINOR_PER_MAJOR)
 
 
 def _decimal(payload: dict[str, Any], key: str) -> Decimal:
