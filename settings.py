@@ -81,6 +81,8 @@ class Settings:
     password_min_length: int = 8
     password_max_length: int = 256
     webhook_max_body_bytes: int = 16 * 1024
+    # How far a supplier's clock may be off: its signature's timestamp, and a receivedAt ahead
+    # of ours (kept as sent within it, clamped to now beyond it).
     webhook_tolerance_seconds: int = 300
     session_token_days: int = 30
     auth_cache_seconds: float = 10.0  # identities cached per process (services/identity_cache.py)

@@ -111,6 +111,10 @@ async def _deliver(
     service_ids = {a.service_id for a in live}
     service_by_id = {s.id: s for s in await Service.filter(id__in=service_ids).using_db(conn)}
     for activation in live:
+        if activation.created_at > message.received_at:
+            # R2: an SMS older than the activation was meant for whoever had the number before
+            # (a late delivery, or a forged date): stored for audit, never shown nor charged for.
+            continue
         service = service_by_id.get(activation.service_id)
         if service is not None and belongs_to(service, message.sender, message.text):
             code = extract_code(service, message.text)

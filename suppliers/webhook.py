@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -54,7 +54,7 @@ async def receive_sms(request: Request) -> JSONResponse:
     ):
         return _error(401, "signature missing, wrong or expired")
     try:
-        message = parse(supplier, body, rt.clock)
+        message = parse(supplier, body, rt.clock, settings.webhook_tolerance_seconds)
     except BadPayload as exc:
         return _error(400, str(exc))
     outcome = await ingest(rt, message)
@@ -70,7 +70,7 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def parse(supplier: Supplier, body: bytes, clock: Clock) -> IncomingSms:
+def parse(supplier: Supplier, body: bytes, clock: Clock, clock_skew_seconds: float) -> IncomingSms:
     try:
         data = json_input.loads(body)
     except json.JSONDecodeError as error:
@@ -92,13 +92,15 @@ def parse(supplier: Supplier, body: bytes, clock: Clock) -> IncomingSms:
         to=data["to"],
         sender=(data.get("from") or "").strip() or None,
         text=data["text"],
-        received_at=_received_at(data.get("receivedAt"), clock),
+        received_at=_received_at(data.get("receivedAt"), clock.now(), clock_skew_seconds),
     )
 
 
-def _received_at(raw: object, clock: Clock) -> datetime:
+def _received_at(raw: object, now: datetime, clock_skew_seconds: float) -> datetime:
+    """When the supplier received the SMS, in UTC. A date older than an activation keeps the
+    SMS from it (services/sms.py); a date in the future is clamped here."""
     if raw is None:
-        return clock.now()
+        return now
     if not isinstance(raw, str) or len(raw) > 40:
         raise BadPayload("'receivedAt' must be an ISO-8601 date-time")
     try:
@@ -107,4 +109,11 @@ def _received_at(raw: object, clock: Clock) -> datetime:
         raise BadPayload("'receivedAt' must be an ISO-8601 date-time") from None
     if value.tzinfo is None:
         raise BadPayload("'receivedAt' needs a time zone offset")
-    return value
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # year 1 east of Greenwich, 9999 west of it: no date in UTC
+        raise BadPayload("'receivedAt' is out of range") from None
+    # Clamped rather than refused: no SMS reached the supplier after its webhook reached us,
+    # and a 400 would make a supplier whose clock runs fast retry in vain and lose every code.
+    # Within the clock skew that the signature's timestamp may have, the date is kept as sent.
+    return now if value > now + timedelta(seconds=clock_skew_seconds) else value

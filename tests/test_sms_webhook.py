@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +35,28 @@ ABSENT = object()  # a field value meaning "leave the field out"
 
 
 def recorded(name: str, to: str, /, **changes: object) -> dict[str, Any]:
-    """A recorded payload sent to `to` under a fresh message id, with fields changed/removed."""
+    """A recorded payload sent to `to` under a fresh message id, dated now (an SMS older than
+    an activation is not its own), with fields changed/removed."""
     payload: dict[str, Any] = json.loads((FIXTURES / name).read_text())
     payload.update(to=to, id=f"{payload['id']}-{uuid.uuid4().hex[:12]}")
+    if "receivedAt" in payload:
+        payload["receivedAt"] = redated(payload["receivedAt"])
     for field, value in changes.items():
         if value is ABSENT:
             payload.pop(field, None)
         else:
             payload[field] = value
     return payload
+
+
+def redated(recorded_at: str) -> str:
+    """A recorded date moved to the next whole second from now, written as it was recorded
+    (its offset, "Z", a fraction): never before an activation bought a moment ago, and within
+    the clock skew the webhook keeps a date as sent."""
+    written = datetime.fromisoformat(recorded_at.replace("Z", "+00:00"))
+    now = datetime.now(written.tzinfo).replace(microsecond=0) + timedelta(seconds=1)
+    text = now.isoformat(timespec="microseconds" if "." in recorded_at else "seconds")
+    return text.replace("+00:00", "Z") if recorded_at.endswith("Z") else text
 
 
 def encoded(payload: object) -> bytes:
