@@ -7,9 +7,10 @@ activation to RECEIVED and captures its hold. Events are published after the com
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -68,7 +69,22 @@ def extract_code(service: Service, text: str) -> str | None:
     return re.sub(r"[\s-]", "", code)[:20]  # "123-456" is typed as 123456
 
 
+def _as_stored(rt: Runtime, received_at: datetime) -> datetime:
+    """A supplier's date for an SMS, as stored and shown.
+
+    A date further ahead of our clock than a supplier's clock may be off (the skew its
+    signature's timestamp may have, WEBHOOK_TOLERANCE_SECONDS) is clamped to now rather than
+    refused: no SMS reached the supplier after its webhook reached us, and a refusal would make
+    a supplier whose clock runs fast retry in vain and lose every code. A date in the past is
+    kept: `_deliver` then keeps the SMS from activations newer than it.
+    """
+    now = rt.clock.now()
+    latest = now + timedelta(seconds=rt.settings.webhook_tolerance_seconds)
+    return now if received_at > latest else received_at
+
+
 async def ingest(rt: Runtime, message: IncomingSms) -> Outcome:
+    message = dataclasses.replace(message, received_at=_as_stored(rt, message.received_at))
     try:
         async with atomic() as conn:
             sms = await Sms.create(

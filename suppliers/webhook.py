@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -54,7 +54,7 @@ async def receive_sms(request: Request) -> JSONResponse:
     ):
         return _error(401, "signature missing, wrong or expired")
     try:
-        message = parse(supplier, body, rt.clock, settings.webhook_tolerance_seconds)
+        message = parse(supplier, body, rt.clock)
     except BadPayload as exc:
         return _error(400, str(exc))
     outcome = await ingest(rt, message)
@@ -70,7 +70,7 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def parse(supplier: Supplier, body: bytes, clock: Clock, clock_skew_seconds: float) -> IncomingSms:
+def parse(supplier: Supplier, body: bytes, clock: Clock) -> IncomingSms:
     try:
         data = json_input.loads(body)
     except json.JSONDecodeError as error:
@@ -92,15 +92,14 @@ def parse(supplier: Supplier, body: bytes, clock: Clock, clock_skew_seconds: flo
         to=data["to"],
         sender=(data.get("from") or "").strip() or None,
         text=data["text"],
-        received_at=_received_at(data.get("receivedAt"), clock.now(), clock_skew_seconds),
+        received_at=_received_at(data.get("receivedAt"), clock),
     )
 
 
-def _received_at(raw: object, now: datetime, clock_skew_seconds: float) -> datetime:
-    """When the supplier received the SMS, in UTC. A date older than an activation keeps the
-    SMS from it (services/sms.py); a date in the future is clamped here."""
+def _received_at(raw: object, clock: Clock) -> datetime:
+    """When the supplier received the SMS, in UTC (services/sms.py judges the date)."""
     if raw is None:
-        return now
+        return clock.now()
     if not isinstance(raw, str) or len(raw) > 40:
         raise BadPayload("'receivedAt' must be an ISO-8601 date-time")
     try:
@@ -110,10 +109,6 @@ def _received_at(raw: object, now: datetime, clock_skew_seconds: float) -> datet
     if value.tzinfo is None:
         raise BadPayload("'receivedAt' needs a time zone offset")
     try:
-        value = value.astimezone(UTC)
+        return value.astimezone(UTC)
     except OverflowError:  # year 1 east of Greenwich, 9999 west of it: no date in UTC
         raise BadPayload("'receivedAt' is out of range") from None
-    # Clamped rather than refused: no SMS reached the supplier after its webhook reached us,
-    # and a 400 would make a supplier whose clock runs fast retry in vain and lose every code.
-    # Within the clock skew that the signature's timestamp may have, the date is kept as sent.
-    return now if value > now + timedelta(seconds=clock_skew_seconds) else value

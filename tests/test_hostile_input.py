@@ -19,11 +19,13 @@ from models import PaymentNotification, Sms, User
 from services import json_input
 from services.payments.demo import sign as sign_demo
 from tests import live
+from tests.android_gateway import AndroidGateway
 from tests.api import Api
 from tests.server_log import ServerLog
 from tests.snapshot import snapshot
 from tests.standins import stripe_api
 from tests.test_sms_webhook import assert_still_waiting, live_activation
+from tests.test_supplier_android import gateway_supplier
 
 # What the probe sent: ~1,000 levels, far past the bound, far inside every size limit.
 DEEP = "[" * 1000 + "]" * 1000
@@ -122,6 +124,20 @@ async def test_deeply_nested_signed_sms_webhook_is_400(api: Api, server_log: Ser
     assert await Sms.all().count() == sms_before
     await assert_still_waiting(api, user, activation)
     assert await snapshot(user) == before
+    assert server_log.errors() == []
+
+
+async def test_deeply_nested_signed_android_gateway_event_is_400(
+    api: Api, server_log: ServerLog
+) -> None:
+    supplier, key = await gateway_supplier()
+    phone = AndroidGateway(api.client, supplier.code, key)
+    before, sms_before = await snapshot(), await Sms.all().count()
+    body = spliced({"deviceId": "phone-1", "event": "sms:received", "payload": "RAW"}, DEEP)
+    response = await phone.send("sms:received", {}, body=body)
+    assert response.status_code == 400, response.text
+    assert await Sms.all().count() == sms_before
+    assert await snapshot() == before
     assert server_log.errors() == []
 
 

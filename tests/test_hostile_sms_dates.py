@@ -13,11 +13,13 @@ from typing import Any
 
 import pytest
 
-from models import Sms
+from models import Sms, Supplier
+from tests.android_gateway import AndroidGateway
 from tests.api import Api, User
 from tests.server_log import ServerLog
 from tests.snapshot import snapshot
 from tests.test_sms_webhook import assert_still_waiting, live_activation, recorded, send
+from tests.test_supplier_android import gateway_supplier
 
 
 def iso(moment: datetime) -> str:
@@ -102,4 +104,35 @@ async def test_sms_date_with_no_utc_equivalent_is_400(
     assert await Sms.all().count() == sms_before
     await assert_still_waiting(api, user, activation)
     assert await snapshot(user) == before
+    assert server_log.errors() == []
+
+
+# -- the Android gateway's sms:received takes the same path ------------------------------------
+async def android_sms_dated(api: Api, received_at: str) -> tuple[Any, Supplier]:
+    """An SMS to no known SIM (stored for the admins), dated `received_at` by the phone."""
+    supplier, key = await gateway_supplier()
+    phone = AndroidGateway(api.client, supplier.code, key)
+    payload = phone.sms("Telegram code: 48213", slot=None) | {"receivedAt": received_at}
+    return await phone.send("sms:received", payload), supplier
+
+
+async def test_android_sms_dated_beyond_the_clock_skew_is_stored_dated_now(
+    api: Api, server_log: ServerLog
+) -> None:
+    sent_at = api.rt.clock.now()
+    response, supplier = await android_sms_dated(api, "9999-12-31T23:59:59Z")
+    assert (response.status_code, response.json()) == (200, {"status": "stored"})
+    [row] = await Sms.filter(supplier_id=supplier.id)
+    assert sent_at <= row.received_at <= api.rt.clock.now()
+    assert server_log.errors() == []
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+async def test_android_sms_date_with_no_utc_equivalent_is_400(
+    api: Api, server_log: ServerLog, when: str
+) -> None:
+    response, supplier = await android_sms_dated(api, when)
+    assert response.status_code == 400, response.text
+    assert "receivedAt" in response.json()["error"]
+    assert await Sms.filter(supplier_id=supplier.id).count() == 0
     assert server_log.errors() == []

@@ -156,4 +156,7 @@ def _moment(raw: object) -> datetime:
         raise BadEnvelope("'receivedAt' must be an ISO-8601 date-time") from None
     if value.tzinfo is None:
         raise BadEnvelope("'receivedAt' needs a time zone offset")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 east of Greenwich, 9999 west of it: no date in UTC
+        raise BadEnvelope("'receivedAt' is out of range") from None

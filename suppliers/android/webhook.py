@@ -7,7 +7,6 @@ stops retrying it), and an SMS already stored is answered 200 again.
 
 from __future__ import annotations
 
-import json
 import time
 
 import structlog
@@ -15,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from models import Supplier
-from services import sim_pool, suppliers
+from services import json_input, sim_pool, suppliers
 from services.db import IntegrityError
 from services.runtime import Runtime
 from services.sms import IncomingSms, ingest
@@ -47,9 +46,9 @@ async def receive(request: Request) -> JSONResponse:
     ):
         return _answer(401, error="signature missing, wrong or expired")
     try:
-        event = events.envelope(json.loads(body))
+        event = events.envelope(json_input.loads(body))
         return await _handle(rt, supplier, event)
-    except (ValueError, RecursionError) as exc:  # BadEnvelope, and JSON that is not JSON
+    except ValueError as exc:  # BadEnvelope, and JSON that is not JSON (or nested too deep)
         message = str(exc) if isinstance(exc, events.BadEnvelope) else "malformed JSON"
         return _answer(400, error=message)
     except IntegrityError:
