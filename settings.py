@@ -72,6 +72,12 @@ class Settings:
     graphql_document_cache_size: int = 512  # distinct query texts kept parsed and validated
     # GraphiQL at GET /graphql: on by default with the demo supplier, off otherwise.
     graphiql: bool | None = None
+    # Schema introspection (`__schema`, `__type`): on by default with the demo supplier, off
+    # otherwise; the contract clients need is frontend-contract/schema.graphql, not the server.
+    introspection: bool | None = None
+    # GET /metrics: with a token, only with `Authorization: Bearer <token>`; without one, open
+    # with the demo supplier and closed (404) otherwise, since it tells load and error rates.
+    metrics_token: str | None = None
     compat_max_body_bytes: int = 16 * 1024  # a form body of a few parameters
     compat_max_fields: int = 100  # parameters per request, query string and body each
     max_page_size: int = 100
@@ -178,3 +184,12 @@ class Settings:
     @property
     def graphiql_enabled(self) -> bool:
         return self.demo_supplier if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.demo_supplier if self.introspection is None else self.introspection
+
+    @property
+    def metrics_open(self) -> bool:
+        """/metrics without a token (with one, see metrics_token)."""
+        return self.demo_supplier and not self.metrics_token
