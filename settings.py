@@ -62,7 +62,11 @@ class Settings:
     abuse_cooldown_seconds: int = 3600  # R5
 
     # Security and limits
-    login_attempts_per_minute: int = 10  # R13, per email and per IP
+    # R13: failed sign-ins are limited per (email, IP), per IP, and per email over all IPs with a
+    # ceiling no single address can reach (validate()), so a stranger cannot lock a user out.
+    login_attempts_per_minute: int = 10  # per (email, IP)
+    login_ip_attempts_per_minute: int = 30  # per IP, over every email
+    login_email_attempts_per_hour: int = 1000  # per email, over every IP
     register_attempts_per_hour: int = 20  # per IP
     api_requests_per_second: int = 20  # per API key on the compatible API
     graphql_max_depth: int = 10
@@ -135,6 +139,10 @@ class Settings:
     redis_ping_seconds: float = 1.0  # how often the bus checks its Redis connection
     redis_subscribe_confirm_seconds: float = 2.0
     redis_publish_retry_seconds: float = 30.0  # a failed publish is retried this long
+    # Rate limits during a Redis outage (services/ratelimit.py): the longest a call waits on
+    # Redis, and how long this process counts in its own memory before trying Redis again.
+    rate_limit_redis_timeout_seconds: float = 0.5
+    rate_limit_redis_retry_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env_file: str | Path | None = ".env", **overrides: object) -> Settings:
@@ -172,6 +180,11 @@ class Settings:
             raise ValueError("EVENT_BUS_URL must be memory:// or redis://...")
         if not 0 < self.top_up_min_minor <= self.top_up_max_minor:
             raise ValueError("need 0 < TOP_UP_MIN_MINOR <= TOP_UP_MAX_MINOR")
+        if self.login_email_attempts_per_hour <= 60 * self.login_attempts_per_minute:
+            raise ValueError(
+                "LOGIN_EMAIL_ATTEMPTS_PER_HOUR must exceed 60 x LOGIN_ATTEMPTS_PER_MINUTE: "
+                "otherwise one address alone could lock the owner out of an account"
+            )
         if bool(self.stripe_api_key) != bool(self.stripe_webhook_secret):
             raise ValueError("set both STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET, or neither")
         if bool(self.nowpayments_api_key) != bool(self.nowpayments_ipn_secret):

@@ -31,6 +31,7 @@ from services.errors import (
     InvalidToken,
     NotFound,
 )
+from services.ratelimit import Limit
 
 if TYPE_CHECKING:
     from services.runtime import Runtime
@@ -129,18 +130,31 @@ async def open_account(
 
 
 async def login(rt: Runtime, email: str, password: str, *, ip: str | None) -> tuple[str, User]:
-    settings = rt.settings
     email = email.strip().lower()[:254]
-    rule = f"{settings.login_attempts_per_minute}/minute"
-    await rt.limiter.hit(rule, f"login:email:{email}", f"login:ip:{ip}")
+    limits = _login_limits(rt.settings, email, ip)
+    await rt.limiter.check(limits)
     user = await User.get_or_none(email=email)
     stored_hash = user.password_hash if user else await asyncio.to_thread(_dummy_hash)
     valid = await _password_matches(stored_hash, password)
     if user is None or not valid or user.state == UserState.DELETED:
+        await rt.limiter.count(limits)
         raise InvalidCredentials("wrong email or password")
     if user.state == UserState.BLOCKED:
         raise AccountBlocked("this account is blocked")
     return await _open_session(rt, user, ip), user
+
+
+def _login_limits(settings: Settings, email: str, ip: str | None) -> list[Limit]:
+    """R13: only failures count. Per (email, IP) is the tight one; per IP bounds one address
+    trying many emails; per email is a ceiling above what one address can reach, so that only
+    many addresses together, not a stranger, can close an account's sign-in for a while.
+    (Concurrent failures may each pass the check before any is counted: argon2's cost bounds
+    how many.)"""
+    return [
+        (f"{settings.login_attempts_per_minute}/minute", f"login:email-ip:{email}|{ip}"),
+        (f"{settings.login_ip_attempts_per_minute}/minute", f"login:ip:{ip}"),
+        (f"{settings.login_email_attempts_per_hour}/hour", f"login:email:{email}"),
+    ]
 
 
 async def _open_session(rt: Runtime, user: User, ip: str | None) -> str:
