@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from models import Credential, CredentialKind, EmailToken, Role, User, UserState
-from services import activity, geo, hooks, ledger
+from services import activity, geo, hooks, ledger, text
 from services.db import IntegrityError, atomic
 from services.errors import (
     AccountBlocked,
@@ -74,13 +74,14 @@ def hash_secret(secret: str) -> str:
 
 
 def normalize_email(email: str) -> str:
-    email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    email = text.normalized(email).lower()
+    if len(email) > 254 or text.has_hidden_characters(email) or not _EMAIL.match(email):
         raise InvalidInput("not a valid email address", field="email")
     return email
 
 
 def _check_password(settings: Settings, password: str) -> None:
+    text.refuse_hidden_characters(password, field="password")
     if not settings.password_min_length <= len(password) <= settings.password_max_length:
         raise InvalidInput(
             f"the password needs {settings.password_min_length} to "
@@ -130,7 +131,8 @@ async def open_account(
 
 
 async def login(rt: Runtime, email: str, password: str, *, ip: str | None) -> tuple[str, User]:
-    email = email.strip().lower()[:254]
+    # As sign-up has it, unchecked: an address that is not valid matches no account.
+    email = text.normalized(email[:1000]).lower()[:254]
     limits = _login_limits(rt.settings, email, ip)
     await rt.limiter.check(limits)
     user = await User.get_or_none(email=email)
@@ -248,9 +250,7 @@ async def list_credentials(rt: Runtime, viewer: Viewer) -> list[Credential]:
 
 
 async def create_api_key(rt: Runtime, viewer: Viewer, name: str, *, ip: str | None) -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= rt.settings.max_string_length:
-        raise InvalidInput("the name needs 1 to 200 characters", field="name")
+    name = text.readable(name, field="name", max_length=rt.settings.max_string_length)
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     async with atomic() as conn:
         await Credential.create(
