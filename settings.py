@@ -72,6 +72,8 @@ class Settings:
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
     graphql_max_tokens: int = 2000
+    # Also the largest websocket message: `smsrooms serve` gives it to uvicorn (--ws-max-size),
+    # which refuses a longer one (close 1009) before reading it whole.
     graphql_max_body_bytes: int = 64 * 1024
     graphql_document_cache_size: int = 512  # distinct query texts kept parsed and validated
     # GraphiQL at GET /graphql: on by default with the demo supplier, off otherwise.
@@ -82,6 +84,14 @@ class Settings:
     # GET /metrics: with a token, only with `Authorization: Bearer <token>`; without one, open
     # with the demo supplier and closed (404) otherwise, since it tells load and error rates.
     metrics_token: str | None = None
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto `smsrooms serve` believes (comma-separated
+    # addresses or networks, `*` for any). None by default: the client IP used by R11 and the
+    # rate limits is the peer's own, even from 127.0.0.1, until the operator names the proxy.
+    forwarded_allow_ips: tuple[str, ...] = ()
+    # Logging (web/logs.py, web/access_log.py): one line per HTTP request and websocket, with
+    # secrets redacted; "json" or "console", by default json without the demo supplier.
+    access_log: bool = True
+    log_format: str | None = None
     compat_max_body_bytes: int = 16 * 1024  # a form body of a few parameters
     compat_max_fields: int = 100  # parameters per request, query string and body each
     max_page_size: int = 100
@@ -170,6 +180,8 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        if self.log_format not in {None, "json", "console"}:
+            raise ValueError("LOG_FORMAT must be 'json' or 'console'")
         if self.email_verification not in {"required", "optional"}:
             raise ValueError("EMAIL_VERIFICATION must be 'required' or 'optional'")
         if not (0 < self.sms_wait_seconds <= self.activation_window_seconds):
@@ -201,6 +213,10 @@ class Settings:
     @property
     def introspection_enabled(self) -> bool:
         return self.demo_supplier if self.introspection is None else self.introspection
+
+    @property
+    def log_json(self) -> bool:
+        return self.log_format == "json" if self.log_format else not self.demo_supplier
 
     @property
     def metrics_open(self) -> bool:
