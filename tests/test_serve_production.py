@@ -81,6 +81,7 @@ async def sign_up_and_in(session: Session, inbox: Inbox) -> None:
         await session.gql(LOGIN, {"e": email, "p": password})
     )["login"]["token"]
     await use_an_api_key(session, token)
+    await open_a_live_feed(session, token)
     mail = (await inbox.message(0)).get_payload(decode=True)
     assert isinstance(mail, bytes)
     link = re.search(r"https://shop\.example/verify-email\?token=([\w-]+)", mail.decode())
@@ -103,6 +104,15 @@ async def use_an_api_key(session: Session, token: str) -> None:
     query = {"api_key": key, "action": "getBalance"}
     assert (await session.client.get(HANDLER, params=query)).text == "ACCESS_BALANCE:0.00"
     assert (await session.client.post(HANDLER, data=query)).text == "ACCESS_BALANCE:0.00"
+
+
+async def open_a_live_feed(session: Session, token: str) -> None:
+    """Signed in over a websocket, by a client that also puts its token in the URL."""
+    url = str(session.client.base_url).replace("http", "ws", 1) + f"/graphql?token={token}"
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+        await socket.send(json.dumps(init))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
 
 
 async def send_hostile_text(session: Session) -> None:
@@ -145,6 +155,10 @@ async def test_no_secret_reaches_the_log_of_a_production_server(
         {"path": r["path"], "query": r["query"]} for r in requests
     ]
     assert all(r["client"] == "127.0.0.1" for r in requests)
+    sockets = [line for line in lines if line.get("event") == "websocket"]
+    assert [(s["path"], s["query"], s["status"]) for s in sockets] == [
+        ("/graphql", "token=***", 101)
+    ]
 
 
 async def test_an_oversized_websocket_message_is_refused_by_the_transport(

@@ -3,8 +3,12 @@ changes it behaves differently from the default one (issue 7, "Settings that tak
 
 Settings of the backend pair itself (DATABASE_URL, EVENT_BUS_URL, REDIS_URL) are what every
 test of the suite runs on; ADMIN_EMAIL/ADMIN_PASSWORD and DEMO_SUPPLIER_SECRET are used by every
-admin and webhook test; EMAIL_VERIFICATION, LOGIN_ATTEMPTS_PER_MINUTE and the R5 settings have
-tests of their rule (test_accounts.py, test_abuse.py); LOCK_TIMEOUT_MS is in test_runtime.py.
+admin and webhook test; EMAIL_VERIFICATION, the LOGIN_* and the R5 settings have tests of
+their rule (test_accounts_*.py, test_abuse.py); LOCK_TIMEOUT_MS is in test_runtime.py. The
+security settings of issue 10 have modules of their own: METRICS_TOKEN, INTROSPECTION and
+GRAPHIQL's production default in test_settings_exposure.py; FORWARDED_ALLOW_IPS, ACCESS_LOG,
+LOG_FORMAT and GRAPHQL_MAX_BODY_BYTES (websockets) in test_serve_production.py, through
+`smsrooms serve`; RATE_LIMIT_REDIS_* in test_ratelimit_outage.py.
 """
 
 from __future__ import annotations
