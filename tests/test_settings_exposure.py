@@ -1,5 +1,6 @@
 """What a production server shows to strangers (issue 10, item 11): METRICS_TOKEN, GRAPHIQL and
-INTROSPECTION, each closed by default when DEMO_SUPPLIER=off and opened by its setting.
+INTROSPECTION, each closed by default when DEMO_SUPPLIER=off and opened by its setting; and
+the mail that a demo writes into its log, which production does not.
 
 Servers started from an operator's environment, as in tests/test_settings.py; none of these
 settings touches the database, so they run on the SQLite pair only.
@@ -7,11 +8,13 @@ settings touches the database, so they run on the SQLite pair only.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from tests import backends
 from tests.api import Api
@@ -87,6 +90,21 @@ async def test_introspection_is_off_in_production(production: Api, api: Api) -> 
 
 async def test_introspection_setting_turns_it_on(opened: Api) -> None:
     assert (await opened.gql(INTROSPECT))["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_mail_without_smtp_is_not_logged_in_production(production: Api) -> None:
+    """Without SMTP_URL a demo writes the verification mail into the log; production only
+    says that it was not sent, never the link."""
+    with capture_logs() as entries:
+        user = await production.register()
+        for _ in range(250):
+            unsent = [e for e in entries if e.get("to") == user.email]
+            if unsent:
+                break
+            await asyncio.sleep(0.02)
+    assert [(e["event"], e["log_level"], sorted(e)) for e in unsent] == [
+        ("mail not sent: SMTP_URL is not set", "warning", ["event", "log_level", "subject", "to"])
+    ]
 
 
 async def test_graphiql_is_off_in_production_and_on_by_its_setting(

@@ -96,7 +96,7 @@ def configure(settings: Settings) -> None:
     ]
     structlog.configure(
         processors=[*stamped, *processors(settings)],
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(),  # standard output, as it is then
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
