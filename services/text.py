@@ -27,7 +27,10 @@ REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def has_hidden_characters(text: str) -> bool:
-    return any(unicodedata.category(char) in REFUSED_CATEGORIES for char in text)
+    # isprintable() (in C) is false for every refused category, and for a few spaces we allow.
+    return not text.isprintable() and any(
+        unicodedata.category(char) in REFUSED_CATEGORIES for char in text
+    )
 
 
 def refuse_hidden_characters(text: str, *, field: str) -> str:

@@ -26,7 +26,7 @@ import structlog
 from structlog.dev import set_exc_info
 from structlog.types import EventDict, Processor
 
-from services.text import REFUSED_CATEGORIES
+from services.text import REFUSED_CATEGORIES, has_hidden_characters
 from settings import Settings
 
 REDACTED = "***"
@@ -44,8 +44,10 @@ STDLIB_LOGGERS = ("", "uvicorn")
 
 def printable(value: str) -> str:
     """`value` with every character services/text.py refuses written as an escape."""
+    if not has_hidden_characters(value):
+        return value
     return "".join(
-        f"\\u{ord(char):04x}" if unicodedata.category(char) in REFUSED_CATEGORIES else char
+        ascii(char)[1:-1] if unicodedata.category(char) in REFUSED_CATEGORIES else char
         for char in value
     )
 
