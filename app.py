@@ -26,7 +26,8 @@ from subscriptions import sockets
 from suppliers import demo
 from suppliers.android import webhook as android
 from suppliers.webhook import receive_sms
-from web import payments
+from web import logs, payments
+from web.access_log import AccessLog
 from web.graphql import graphql_endpoint
 from web.limits import BodySizeLimit
 from web.ops import MetricsMiddleware, healthz, metrics, readyz
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(ActivateRuntime, runtime=rt),
+            *([Middleware(AccessLog)] if settings.access_log else []),
             Middleware(MetricsMiddleware),
             Middleware(
                 BodySizeLimit, max_bytes=settings.graphql_max_body_bytes, prefixes=("/graphql",)
@@ -102,6 +104,8 @@ async def _seed(rt: AppRuntime, auto_sms: demo.AutoSms) -> None:
                 "demo supplier webhook secret (random; set DEMO_SUPPLIER_SECRET to fix it)",
                 secret=settings.demo_supplier_secret,
             )
+    if not settings.smtp_url and not settings.demo_supplier:
+        log.warning("SMTP_URL is not set: no mail is sent (verification links included)")
     if settings.demo_payments:
         log.warning("demo payments are on: anyone can top up without paying (DEMO_PAYMENTS=off)")
     if settings.admin_email and settings.admin_password:
@@ -126,4 +130,12 @@ async def _background(rt: AppRuntime) -> None:
         await asyncio.sleep(settings.sweeper_interval_seconds)
 
 
-app = create_app()
+def _served_app() -> Starlette:
+    """The app of `uvicorn app:app` (and `smsrooms serve`): uvicorn has set up its logging by
+    the time it imports this module, and the app's lines join ours (web/logs.py)."""
+    settings = Settings.from_env()
+    logs.configure(settings)
+    return create_app(settings)
+
+
+app = _served_app()

@@ -1,6 +1,7 @@
 """The command line, `smsrooms` (installed with the package; `.venv/bin/smsrooms` in a checkout).
 
-    smsrooms serve               the server: uvicorn on HOST:PORT (127.0.0.1:8000)
+    smsrooms serve               the server: uvicorn on HOST:PORT (127.0.0.1:8000), as the
+                                 settings say (proxies, websocket size, access log)
     smsrooms migrate             apply the database migrations not applied yet
     smsrooms create-admin EMAIL  an admin account, with a password asked for (or ADMIN_PASSWORD)
     smsrooms sweep               expire and close the activations that are due (R4, R3), now
@@ -43,17 +44,38 @@ def serve(
     port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve GraphQL, the webhooks, the compatible API and the operations routes: `uvicorn
-    app:app` with the flags of scripts/serve. Other options go to uvicorn as they are
-    (`smsrooms serve --workers 2 --forwarded-allow-ips 10.0.0.2`)."""
+    app:app` with the flags the settings call for (`uvicorn_flags`). Other options go to
+    uvicorn as they are, after ours (`smsrooms serve --workers 2`)."""
     from uvicorn.main import main as uvicorn
 
-    _settings()  # refuse a bad setting here, with its message, before uvicorn starts
+    settings = _settings()  # refuse a bad setting here, with its message, before uvicorn starts
     # Our app.py lies beside this module; by default uvicorn would look in the working
     # directory first, where any other app.py would win.
     flags = ["--app-dir", str(Path(__file__).parent), "--host", host, "--port", str(port)]
-    # Per-message deflate off: it costs about half the memory of each idle websocket.
-    flags += ["--ws-per-message-deflate", "false"]
+    flags += uvicorn_flags(settings)
     uvicorn(["app:app", *flags, *context.args], prog_name="smsrooms serve")
+
+
+def uvicorn_flags(settings: Settings) -> list[str]:
+    """uvicorn's options that follow from the settings."""
+    # Per-message deflate off: it costs about half the memory of each idle websocket.
+    flags = ["--ws-per-message-deflate", "false"]
+    # A websocket message is refused (close 1009) past the size the app accepts, before
+    # uvicorn reads it whole (its default is 16 MiB, read even before sign-in).
+    flags += ["--ws-max-size", str(settings.graphql_max_body_bytes)]
+    # The app writes the access log, with secrets redacted (web/access_log.py).
+    flags += ["--no-access-log"]
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: behind a local
+    # proxy that passes the header on, any client could pick its IP (R11, rate limits).
+    if settings.forwarded_allow_ips:
+        flags += [
+            "--proxy-headers",
+            "--forwarded-allow-ips",
+            ",".join(settings.forwarded_allow_ips),
+        ]
+    else:
+        flags += ["--no-proxy-headers"]
+    return flags
 
 
 @commands.command()

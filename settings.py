@@ -62,16 +62,36 @@ class Settings:
     abuse_cooldown_seconds: int = 3600  # R5
 
     # Security and limits
-    login_attempts_per_minute: int = 10  # R13, per email and per IP
+    # R13: failed sign-ins are limited per (email, IP), per IP, and per email over all IPs with a
+    # ceiling no single address can reach (validate()), so a stranger cannot lock a user out.
+    login_attempts_per_minute: int = 10  # per (email, IP)
+    login_ip_attempts_per_minute: int = 30  # per IP, over every email
+    login_email_attempts_per_hour: int = 1000  # per email, over every IP
     register_attempts_per_hour: int = 20  # per IP
     api_requests_per_second: int = 20  # per API key on the compatible API
     graphql_max_depth: int = 10
     graphql_max_aliases: int = 15
     graphql_max_tokens: int = 2000
+    # Also the largest websocket message: `smsrooms serve` gives it to uvicorn (--ws-max-size),
+    # which refuses a longer one (close 1009) before reading it whole.
     graphql_max_body_bytes: int = 64 * 1024
     graphql_document_cache_size: int = 512  # distinct query texts kept parsed and validated
     # GraphiQL at GET /graphql: on by default with the demo supplier, off otherwise.
     graphiql: bool | None = None
+    # Schema introspection (`__schema`, `__type`): on by default with the demo supplier, off
+    # otherwise; the contract clients need is frontend-contract/schema.graphql, not the server.
+    introspection: bool | None = None
+    # GET /metrics: with a token, only with `Authorization: Bearer <token>`; without one, open
+    # with the demo supplier and closed (404) otherwise, since it tells load and error rates.
+    metrics_token: str | None = None
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto `smsrooms serve` believes (comma-separated
+    # addresses or networks, `*` for any). None by default: the client IP used by R11 and the
+    # rate limits is the peer's own, even from 127.0.0.1, until the operator names the proxy.
+    forwarded_allow_ips: tuple[str, ...] = ()
+    # Logging (web/logs.py, web/access_log.py): one line per HTTP request and websocket, with
+    # secrets redacted; "json" or "console", by default json without the demo supplier.
+    access_log: bool = True
+    log_format: str | None = None
     compat_max_body_bytes: int = 16 * 1024  # a form body of a few parameters
     compat_max_fields: int = 100  # parameters per request, query string and body each
     max_page_size: int = 100
@@ -131,6 +151,10 @@ class Settings:
     redis_ping_seconds: float = 1.0  # how often the bus checks its Redis connection
     redis_subscribe_confirm_seconds: float = 2.0
     redis_publish_retry_seconds: float = 30.0  # a failed publish is retried this long
+    # Rate limits during a Redis outage (services/ratelimit.py): the longest a call waits on
+    # Redis, and how long this process counts in its own memory before trying Redis again.
+    rate_limit_redis_timeout_seconds: float = 0.5
+    rate_limit_redis_retry_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env_file: str | Path | None = ".env", **overrides: object) -> Settings:
@@ -158,6 +182,8 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        if self.log_format not in {None, "json", "console"}:
+            raise ValueError("LOG_FORMAT must be 'json' or 'console'")
         if self.email_verification not in {"required", "optional"}:
             raise ValueError("EMAIL_VERIFICATION must be 'required' or 'optional'")
         if not (0 < self.sms_wait_seconds <= self.activation_window_seconds):
@@ -168,6 +194,11 @@ class Settings:
             raise ValueError("EVENT_BUS_URL must be memory:// or redis://...")
         if not 0 < self.top_up_min_minor <= self.top_up_max_minor:
             raise ValueError("need 0 < TOP_UP_MIN_MINOR <= TOP_UP_MAX_MINOR")
+        if self.login_email_attempts_per_hour <= 60 * self.login_attempts_per_minute:
+            raise ValueError(
+                "LOGIN_EMAIL_ATTEMPTS_PER_HOUR must exceed 60 x LOGIN_ATTEMPTS_PER_MINUTE: "
+                "otherwise one address alone could lock the owner out of an account"
+            )
         if bool(self.stripe_api_key) != bool(self.stripe_webhook_secret):
             raise ValueError("set both STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET, or neither")
         if bool(self.nowpayments_api_key) != bool(self.nowpayments_ipn_secret):
@@ -180,3 +211,16 @@ class Settings:
     @property
     def graphiql_enabled(self) -> bool:
         return self.demo_supplier if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.demo_supplier if self.introspection is None else self.introspection
+
+    @property
+    def log_json(self) -> bool:
+        return self.log_format == "json" if self.log_format else not self.demo_supplier
+
+    @property
+    def metrics_open(self) -> bool:
+        """/metrics without a token (with one, see metrics_token)."""
+        return self.demo_supplier and not self.metrics_token

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule, GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -53,11 +53,15 @@ def code_request_errors(errors: list[GraphQLError] | None) -> None:
 
 
 def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    """The depth and alias limits of GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_ALIASES."""
-    return [
+    """The depth and alias limits of GRAPHQL_MAX_DEPTH and GRAPHQL_MAX_ALIASES, and no
+    `__schema` / `__type` where INTROSPECTION is off (`__typename` stays: clients need it)."""
+    rules: list[type[ASTValidationRule]] = [
         max_depth_rule(settings.graphql_max_depth, None),
         max_aliases_rule(settings.graphql_max_aliases),
     ]
+    if not settings.introspection_enabled:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return rules
 
 
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:

@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from models import Credential, CredentialKind, EmailToken, Role, User, UserState
-from services import activity, geo, hooks, ledger
+from services import activity, geo, hooks, ledger, text
 from services.db import IntegrityError, atomic
 from services.errors import (
     AccountBlocked,
@@ -31,6 +31,7 @@ from services.errors import (
     InvalidToken,
     NotFound,
 )
+from services.ratelimit import Limit
 
 if TYPE_CHECKING:
     from services.runtime import Runtime
@@ -73,13 +74,14 @@ def hash_secret(secret: str) -> str:
 
 
 def normalize_email(email: str) -> str:
-    email = email.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    email = text.normalized(email).lower()
+    if len(email) > 254 or text.has_hidden_characters(email) or not _EMAIL.match(email):
         raise InvalidInput("not a valid email address", field="email")
     return email
 
 
 def _check_password(settings: Settings, password: str) -> None:
+    text.refuse_hidden_characters(password, field="password")
     if not settings.password_min_length <= len(password) <= settings.password_max_length:
         raise InvalidInput(
             f"the password needs {settings.password_min_length} to "
@@ -129,18 +131,32 @@ async def open_account(
 
 
 async def login(rt: Runtime, email: str, password: str, *, ip: str | None) -> tuple[str, User]:
-    settings = rt.settings
-    email = email.strip().lower()[:254]
-    rule = f"{settings.login_attempts_per_minute}/minute"
-    await rt.limiter.hit(rule, f"login:email:{email}", f"login:ip:{ip}")
+    # As sign-up has it, unchecked: an address that is not valid matches no account.
+    email = text.normalized(email[:1000]).lower()[:254]
+    limits = _login_limits(rt.settings, email, ip)
+    await rt.limiter.check(limits)
     user = await User.get_or_none(email=email)
     stored_hash = user.password_hash if user else await asyncio.to_thread(_dummy_hash)
     valid = await _password_matches(stored_hash, password)
     if user is None or not valid or user.state == UserState.DELETED:
+        await rt.limiter.count(limits)
         raise InvalidCredentials("wrong email or password")
     if user.state == UserState.BLOCKED:
         raise AccountBlocked("this account is blocked")
     return await _open_session(rt, user, ip), user
+
+
+def _login_limits(settings: Settings, email: str, ip: str | None) -> list[Limit]:
+    """R13: only failures count. Per (email, IP) is the tight one; per IP bounds one address
+    trying many emails; per email is a ceiling above what one address can reach, so that only
+    many addresses together, not a stranger, can close an account's sign-in for a while.
+    (Concurrent failures may each pass the check before any is counted: argon2's cost bounds
+    how many.)"""
+    return [
+        (f"{settings.login_attempts_per_minute}/minute", f"login:email-ip:{email}|{ip}"),
+        (f"{settings.login_ip_attempts_per_minute}/minute", f"login:ip:{ip}"),
+        (f"{settings.login_email_attempts_per_hour}/hour", f"login:email:{email}"),
+    ]
 
 
 async def _open_session(rt: Runtime, user: User, ip: str | None) -> str:
@@ -234,9 +250,7 @@ async def list_credentials(rt: Runtime, viewer: Viewer) -> list[Credential]:
 
 
 async def create_api_key(rt: Runtime, viewer: Viewer, name: str, *, ip: str | None) -> str:
-    name = name.strip()
-    if not 1 <= len(name) <= rt.settings.max_string_length:
-        raise InvalidInput("the name needs 1 to 200 characters", field="name")
+    name = text.readable(name, field="name", max_length=rt.settings.max_string_length)
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     async with atomic() as conn:
         await Credential.create(

@@ -32,7 +32,19 @@ from models import (
 )
 from models.activations import LIVE_STATUSES
 from models.catalog import NumberState
-from services import abuse, activity, catalog, events, geo, hooks, ledger, locks, money, policy
+from services import (
+    abuse,
+    activity,
+    catalog,
+    events,
+    geo,
+    hooks,
+    ledger,
+    locks,
+    money,
+    policy,
+    text,
+)
 from services.accounts import Viewer
 from services.db import Connection, IntegrityError, atomic
 from services.errors import (
@@ -134,10 +146,7 @@ async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | Non
 def _idempotency_key(raw: str | None) -> str | None:
     if raw is None:
         return None
-    key = raw.strip()
-    if not 1 <= len(key) <= 100:
-        raise InvalidInput("idempotencyKey needs 1 to 100 characters", field="idempotencyKey")
-    return key
+    return text.opaque(raw, field="idempotencyKey", max_length=100)
 
 
 async def _replay(user_id: int, key: str, request: BuyRequest) -> Activation | None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from tortoise.expressions import Q
 
 from models import AccountKind, Transfer, TransferKind, User
-from services import activity, ledger, locks, money
+from services import activity, ledger, locks, money, text
 from services.accounts import Viewer, require_admin
 from services.db import atomic, newest_id
 from services.errors import InvalidInput, NotFound
@@ -103,9 +103,7 @@ async def adjust(
 ) -> User:
     """An admin credits (positive) or debits (negative) a balance, as a ledger entry."""
     require_admin(admin)
-    reason = reason.strip()
-    if not 1 <= len(reason) <= rt.settings.max_string_length:
-        raise InvalidInput("a reason of 1 to 200 characters is required", field="reason")
+    reason = text.readable(reason, field="reason", max_length=rt.settings.max_string_length)
     minor = money.to_minor(amount, field="amount", limit_minor=rt.settings.max_adjustment_minor)
     if minor == 0:
         raise InvalidInput("the amount must not be zero", field="amount")

@@ -2,7 +2,8 @@
 
 The client IP is geolocated offline (iptocc ships the regional registries' delegation data; no
 network call, ~1 µs a look-up). Behind a reverse proxy, the app must see the real client IP:
-uvicorn's --proxy-headers with --forwarded-allow-ips set to the proxy (README, "Deploying").
+FORWARDED_ALLOW_IPS names the proxy, whose X-Forwarded-For `smsrooms serve` then believes
+(README, "Production").
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Outgoing mail: over SMTP when SMTP_URL is set, into the log otherwise (the embedded default)."""
+"""Outgoing mail: over SMTP when SMTP_URL is set. Without it, a demo server (DEMO_SUPPLIER=on,
+the embedded default) writes each message into the log, links and all, so that one can sign up
+and verify on a laptop; a production server writes only that it was not sent: a verification
+link is a credential, and logs are read by more people, for longer, than a mailbox."""
 
 from __future__ import annotations
 
@@ -31,8 +34,11 @@ class Mailer:
 
     async def _send(self, to: str, subject: str, body: str) -> None:
         settings = self._settings
-        if not settings.smtp_url:
+        if not settings.smtp_url and settings.demo_supplier:
             log.info("mail (no SMTP_URL, written to the log)", to=to, subject=subject, body=body)
+            return
+        if not settings.smtp_url:
+            log.warning("mail not sent: SMTP_URL is not set", to=to, subject=subject)
             return
         message = EmailMessage()
         message["From"] = settings.mail_from

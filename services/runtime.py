@@ -41,7 +41,12 @@ class Runtime:
         self.identities: IdentityCache[Viewer] = IdentityCache(
             ttl_seconds=settings.auth_cache_seconds, max_entries=settings.auth_cache_entries
         )
-        self.limiter = RateLimiter(settings.redis_url, prefix=settings.redis_prefix)
+        self.limiter = RateLimiter(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            redis_timeout_seconds=settings.rate_limit_redis_timeout_seconds,
+            redis_retry_seconds=settings.rate_limit_redis_retry_seconds,
+        )
         self.mailer = Mailer(settings)
         self.hooks = Hooks()
         self.publisher: Publisher | None = None  # the app plugs its event bus in

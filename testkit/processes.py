@@ -78,6 +78,7 @@ class ServerProcess:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
+        self.output = ""  # the whole log, once stopped
 
     @property
     def url(self) -> str:
@@ -152,8 +153,21 @@ class ServerProcess:
                 await asyncio.to_thread(self.process.wait)
         self.process = None
         if self.log_path is not None:
+            self.output = self.log_path.read_text(errors="replace")
             self.log_path.unlink(missing_ok=True)
             self.log_path = None
+
+
+class ServeProcess(ServerProcess):
+    """`smsrooms serve` (what scripts/serve and the README run) instead of uvicorn itself: the
+    flags are the command's own, from the settings in `env` (cli.uvicorn_flags); `flags` are
+    added after them."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, *, flags: Sequence[str] = ()) -> None:
+        super().__init__(env=env, flags=flags)
+
+    def command(self) -> list[str]:
+        return [self.python, "-m", "cli", "serve", "--port", str(self.port), *self.flags]
 
 
 async def http_status(host: str, port: int, path: str, limit_seconds: float = 5.0) -> int | None:

@@ -27,7 +27,8 @@ class User:
 
 
 def random_ip() -> str:
-    """A TEST-NET-3 address (RFC 5737), sent as X-Forwarded-For (uvicorn trusts 127.0.0.1)."""
+    """A TEST-NET-3 address (RFC 5737), sent as X-Forwarded-For (the test servers trust
+    127.0.0.1: FORWARDED_ALLOW_IPS)."""
     return f"203.0.113.{secrets.randbelow(254) + 1}"
 
 

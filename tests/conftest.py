@@ -35,7 +35,12 @@ from tests.standins.stripe_api import StripeStandIn
 from web.state import AppRuntime
 
 # Fixtures shared by the test modules of one area, defined beside that area's helpers.
-pytest_plugins = ("tests.account_helpers", "tests.compat_helpers", "tests.server_log")
+pytest_plugins = (
+    "tests.account_helpers",
+    "tests.compat_helpers",
+    "tests.server_log",
+    "tests.smtp",
+)
 
 ADMIN_EMAIL = "admin@smsrooms.test"
 ADMIN_PASSWORD = "admin-password-123"
@@ -71,6 +76,8 @@ def settings_for(backend: backends.Backend, **overrides: object) -> Settings:
         "demo_pool_min_free": 0,
         "ws_init_timeout_seconds": 1.0,
         "allowed_origins": ("http://app.smsrooms.test",),
+        # The tests are the proxy in front of the server: each says which client it speaks for.
+        "forwarded_allow_ips": ("127.0.0.1",),
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -118,6 +125,9 @@ async def running(settings: Settings) -> AsyncIterator[Server]:
         lifespan="on",
         log_level="warning",
         ws="websockets-sansio",
+        # As `smsrooms serve` has it (cli.uvicorn_flags): only the proxies of the settings.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
     )
     uv = uvicorn.Server(config)
     uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -8,9 +8,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from argon2 import PasswordHasher
 
 from models import Credential, CredentialKind, User
+from settings import Settings
 from tests.account_helpers import (
     CREDENTIALS,
     PASSWORD,
@@ -78,22 +80,34 @@ async def test_r13_login_is_case_insensitive_and_opens_a_session(api: Api) -> No
     assert (await me(api, payload["token"]))["id"] == str(user.id)  # type: ignore[index]
 
 
-async def test_r13_login_attempts_are_limited_per_email(api: Api, override_settings: Any) -> None:
-    override_settings(login_attempts_per_minute=3)
+async def test_r13_a_stranger_cannot_lock_the_owner_out(api: Api) -> None:
+    """Ten wrong passwords from one address close sign-in to that address, for that email,
+    even with the right password; the owner, from their own address, signs in as usual."""
     user = await api.register()
     before = await snapshot(user)  # with the live sessions
-    for _ in range(3):  # each from its own address: only the per-email count can trip
-        wrong = await login(api, user.email, "not the password", unique_ip())
+    stranger = unique_ip()
+    for _ in range(api.rt.settings.login_attempts_per_minute):
+        wrong = await login(api, user.email, "not the password", stranger)
         assert single_error(wrong)["code"] == "INVALID_CREDENTIALS"
-    # Past the limit even the right password is refused, and no session is opened.
-    limited = await login(api, user.email, PASSWORD, unique_ip())
+    limited = await login(api, user.email, PASSWORD, stranger)
     assert limited["token"] is None
     assert single_error(limited)["code"] == "RATE_LIMITED"
     assert await snapshot(user) == before
+    owner = await login(api, user.email, PASSWORD, unique_ip())
+    assert owner["errors"] == []
+    assert (await me(api, owner["token"]))["id"] == str(user.id)  # type: ignore[index]
 
 
-async def test_r13_login_attempts_are_limited_per_ip(api: Api, override_settings: Any) -> None:
-    override_settings(login_attempts_per_minute=3)
+async def test_r13_only_failed_sign_ins_count(api: Api, override_settings: Any) -> None:
+    override_settings(login_attempts_per_minute=2)
+    user = await api.register()
+    ip = unique_ip()
+    for _ in range(4):  # twice the limit, every one right
+        assert (await login(api, user.email, PASSWORD, ip))["errors"] == []
+
+
+async def test_r13_failed_sign_ins_are_limited_per_ip(api: Api, override_settings: Any) -> None:
+    override_settings(login_ip_attempts_per_minute=3)
     user = await api.register()
     before = await snapshot(user)  # with the live sessions
     ip = unique_ip()
@@ -105,6 +119,30 @@ async def test_r13_login_attempts_are_limited_per_ip(api: Api, override_settings
     assert await snapshot(user) == before
     # Another address is not affected.
     assert (await login(api, user.email, PASSWORD, unique_ip()))["errors"] == []
+
+
+async def test_r13_failed_sign_ins_have_a_ceiling_per_email(
+    api: Api, override_settings: Any
+) -> None:
+    """LOGIN_EMAIL_ATTEMPTS_PER_HOUR: guesses spread over many addresses stop at a ceiling."""
+    override_settings(login_email_attempts_per_hour=3)
+    user = await api.register()
+    before = await snapshot(user)  # with the live sessions
+    for _ in range(3):  # each from its own address: only the per-email count can trip
+        wrong = await login(api, user.email, "not the password", unique_ip())
+        assert single_error(wrong)["code"] == "INVALID_CREDENTIALS"
+    limited = await login(api, user.email, PASSWORD, unique_ip())
+    assert limited["token"] is None
+    assert single_error(limited)["code"] == "RATE_LIMITED"
+    assert await snapshot(user) == before
+
+
+def test_r13_the_per_email_ceiling_must_be_out_of_one_address_reach() -> None:
+    """LOGIN_EMAIL_ATTEMPTS_PER_HOUR at or below what one address may try in an hour (60 x
+    LOGIN_ATTEMPTS_PER_MINUTE) would let a stranger lock the owner out: refused at start-up."""
+    with pytest.raises(ValueError, match="LOGIN_EMAIL_ATTEMPTS_PER_HOUR"):
+        Settings.from_env(env_file=None, login_email_attempts_per_hour=600)
+    assert Settings.from_env(env_file=None, login_email_attempts_per_hour=601)
 
 
 # -- R13: sessions and API keys, listed and revocable -----------------------------------------

@@ -3,25 +3,26 @@ changes it behaves differently from the default one (issue 7, "Settings that tak
 
 Settings of the backend pair itself (DATABASE_URL, EVENT_BUS_URL, REDIS_URL) are what every
 test of the suite runs on; ADMIN_EMAIL/ADMIN_PASSWORD and DEMO_SUPPLIER_SECRET are used by every
-admin and webhook test; EMAIL_VERIFICATION, LOGIN_ATTEMPTS_PER_MINUTE and the R5 settings have
-tests of their rule (test_accounts.py, test_abuse.py); LOCK_TIMEOUT_MS is in test_runtime.py.
+admin and webhook test; EMAIL_VERIFICATION, the LOGIN_* and the R5 settings have tests of
+their rule (test_accounts_*.py, test_abuse.py); LOCK_TIMEOUT_MS is in test_runtime.py. The
+security settings of issue 10 have modules of their own: METRICS_TOKEN, INTROSPECTION and
+GRAPHIQL's production default in test_settings_exposure.py; FORWARDED_ALLOW_IPS, ACCESS_LOG,
+LOG_FORMAT and GRAPHQL_MAX_BODY_BYTES (websockets) in test_serve_production.py, through
+`smsrooms serve`; RATE_LIMIT_REDIS_* in test_ratelimit_outage.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
-from email import message_from_bytes
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from aiosmtpd.controller import Controller
 from structlog.testing import capture_logs
 
 import testkit.backends
@@ -30,6 +31,7 @@ from settings import Settings
 from tests import backends
 from tests.api import Api, random_ip
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SUPPLIER_SECRET, running
+from tests.smtp import Inbox
 
 TUNED = {
     "GRAPHQL_MAX_DEPTH": "3",
@@ -61,6 +63,7 @@ def environment(backend: backends.Backend, database_url: str, **extra: str) -> d
         "ADMIN_PASSWORD": ADMIN_PASSWORD,
         "DEMO_SUPPLIER_SECRET": SUPPLIER_SECRET,
         "SWEEPER_INTERVAL_SECONDS": "0.1",
+        "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the tests speak for clients, as a proxy does
         **extra,
     }
     if backend.redis_url:
@@ -257,30 +260,9 @@ async def test_allowed_origins_decide_who_may_open_a_websocket(tuned: Api) -> No
     assert await handshake("https://evil.example") == 403
 
 
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[str, _Inbox]]:
-    inbox = _Inbox()
-    port = testkit.backends.free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield f"smtp://127.0.0.1:{port}", inbox
-    finally:
-        controller.stop()
-
-
 @pytest.mark.backends("sqlite")
 async def test_smtp_url_sends_mail_over_smtp(
-    backend: backends.Backend, tmp_path: Path, smtp_server: tuple[str, _Inbox]
+    backend: backends.Backend, tmp_path: Path, smtp_server: tuple[str, Inbox]
 ) -> None:
     """SMTP_URL: the verification mail goes to that SMTP server, not into the log."""
     url, inbox = smtp_server
@@ -290,10 +272,7 @@ async def test_smtp_url_sends_mail_over_smtp(
         httpx.AsyncClient(base_url=server.url, timeout=30) as client,
     ):
         user = await Api(client, server).register()
-        for _ in range(200):
-            if inbox.messages:
-                break
-            await asyncio.sleep(0.02)
+        await inbox.message(0)
     [message] = inbox.messages
     assert message["To"] == user.email
     assert "/verify-email?token=" in str(message.get_payload())

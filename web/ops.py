@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -10,6 +11,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import connections
 
+from resolvers.context import bearer_secret
 from web.state import runtime_of
 
 REQUESTS = Counter("smsrooms_http_requests_total", "HTTP requests", ["route", "status"])
@@ -38,6 +40,19 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    """Prometheus text; closed unless METRICS_TOKEN is sent as a bearer token, or the server is
+    a demo without a token (settings.metrics_open)."""
+    settings = runtime_of(request).settings
+    if not settings.metrics_open:
+        if not settings.metrics_token:
+            return PlainTextResponse("Not Found", status_code=404)
+        sent = bearer_secret(request.headers.get("authorization")) or ""
+        if not hmac.compare_digest(sent.encode(), settings.metrics_token.encode()):
+            return PlainTextResponse(
+                "a bearer token is required",
+                status_code=401,
+                headers={"www-authenticate": "Bearer"},
+            )
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -26,7 +26,7 @@ from models import (
     Transfer,
     TransferKind,
 )
-from services import activity, ledger, locks, money
+from services import activity, ledger, locks, money, text
 from services.accounts import Viewer, require_admin
 from services.db import Connection, atomic
 from services.errors import InvalidInput, InvalidState, NotFound
@@ -253,9 +253,4 @@ async def page(
 
 
 def _text(settings: Settings, raw: str, field: str) -> str:
-    text = raw.strip()
-    if not 1 <= len(text) <= settings.max_string_length:
-        raise InvalidInput(
-            f"a {field} of 1 to {settings.max_string_length} characters is required", field=field
-        )
-    return text
+    return text.readable(raw, field=field, max_length=settings.max_string_length)

@@ -13,13 +13,12 @@ from decimal import Decimal
 import structlog
 
 from models import TopUp, TopUpStatus
-from services import activity, money
+from services import activity, money, text
 from services.accounts import Viewer
 from services.db import IntegrityError, atomic
 from services.errors import (
     AmountOutOfRange,
     IdempotencyConflict,
-    InvalidInput,
     PaymentProviderUnavailable,
 )
 from services.payments import registry
@@ -132,12 +131,7 @@ def _amount(settings: Settings, amount: Decimal | str) -> int:
 def _key(raw: str | None) -> str | None:
     if raw is None:
         return None
-    key = raw.strip()
-    if not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise InvalidInput(
-            f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters", field="idempotencyKey"
-        )
-    return key
+    return text.opaque(raw, field="idempotencyKey", max_length=MAX_KEY_LENGTH)
 
 
 def _same_request(existing: TopUp, provider: str, amount_minor: int) -> TopUp:
