@@ -20,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from compat.endpoint import compat_endpoint
 from services import accounts, sweeper
+from services.db import connection_lost
 from services.payments import topups
 from settings import Settings
 from subscriptions import sockets
@@ -30,6 +31,7 @@ from web import payments
 from web.graphql import graphql_endpoint
 from web.limits import BodySizeLimit
 from web.ops import MetricsMiddleware, healthz, metrics, readyz
+from web.outages import exception_handlers
 from web.state import ActivateRuntime, AppRuntime
 
 log = structlog.get_logger("app")
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 BodySizeLimit, max_bytes=settings.graphql_max_body_bytes, prefixes=("/graphql",)
             ),
         ],
+        exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
     app.state.runtime = rt
@@ -121,8 +124,11 @@ async def _background(rt: AppRuntime) -> None:
             if settings.demo_supplier and due:
                 await demo.restock(rt)
                 last_restock = loop.time()
-        except Exception:  # keep sweeping: one bad round must not stop refunds for good
-            log.exception("background sweep failed")
+        except Exception as error:  # keep sweeping: one bad round must not stop refunds for good
+            if connection_lost(error):  # the database away for a moment: no bug to trace
+                log.warning("background sweep: database unavailable", error=type(error).__name__)
+            else:
+                log.exception("background sweep failed")
         await asyncio.sleep(settings.sweeper_interval_seconds)
 
 

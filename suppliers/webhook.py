@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse
 from models import Supplier
 from services import suppliers
 from services.clock import Clock
+from services.errors import Busy
 from services.sms import IncomingSms, ingest
 from suppliers import signature
 from web.state import runtime_of
@@ -57,7 +58,11 @@ async def receive_sms(request: Request) -> JSONResponse:
         message = parse(supplier, body, rt.clock)
     except BadPayload as exc:
         return _error(400, str(exc))
-    outcome = await ingest(rt, message)
+    try:
+        outcome = await ingest(rt, message)
+    except Busy as busy:  # a lock not granted in time, or the database away: the supplier
+        # sends it again (and hears "duplicate" if it was stored after all)
+        return _error(503, busy.message)
     return JSONResponse({"status": outcome.value})
 
 
