@@ -35,6 +35,12 @@ def shared_bus_env(server: Server, **settings: object) -> dict[str, str]:
     return process_env(server, redis_url, server.settings.redis_prefix, **settings)
 
 
+def assert_no_traceback(process: ServerProcess) -> None:
+    """Nothing in the process's log so far is a traceback: faults are answered, not crashed on."""
+    log = process.log_path.read_text(errors="replace") if process.log_path else ""
+    assert "Traceback" not in log, process.log_tail(60)
+
+
 @asynccontextmanager
 async def app_process(env: dict[str, str]) -> AsyncIterator[str]:
     """`uvicorn app:app` in a child process (a second app instance); yields its base URL."""

@@ -8,9 +8,11 @@ interleaving of concurrent requests, and where a fault lands, still vary from ru
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,7 @@ EXPECTED_REFUSALS = frozenset(
     {"INVALID_STATE", "NO_NUMBERS", "INSUFFICIENT_BALANCE", "BUSY", "RATE_LIMITED"}
 )
 ACKNOWLEDGED = frozenset({"delivered", "stored", "duplicate"})
+RESENDS = 50  # a supplier's retries of one SMS the app answered 503 (busy)
 
 
 @dataclass(frozen=True)
@@ -71,9 +74,14 @@ class Deliveries:
         return outcome
 
     async def send_unanswered(self, api: Api) -> None:
-        """What a supplier does after a broken connection: sends them again, until answered."""
+        """What a supplier does after a broken connection or a 503: sends them again, until
+        answered (a bounded number of times)."""
         for sent in list(self.unanswered.values()):
-            assert await self.send(api, sent) is not None
+            for _ in range(RESENDS):
+                if await self.send(api, sent) is not None:
+                    break
+                await asyncio.sleep(0.1)
+        assert self.unanswered == {}, self.unanswered
 
     def delivered_codes(self) -> dict[int, set[str]]:
         """The codes the app said it delivered to a live activation, by user."""
@@ -86,10 +94,14 @@ class Deliveries:
 
 
 class Shopper:
-    """One user's seeded stream of operations against one app (`api`)."""
+    """One user's seeded stream of operations, each against one of the `apps` (processes of
+    one deployment), chosen by the seeded generator too."""
 
-    def __init__(self, api: Api, user: User, rng: random.Random, deliveries: Deliveries) -> None:
-        self.api = api
+    def __init__(
+        self, apps: Sequence[Api], user: User, rng: random.Random, deliveries: Deliveries
+    ) -> None:
+        self.apps = apps
+        self.api = apps[0]
         self.user = user
         self.rng = rng
         self.deliveries = deliveries
@@ -98,6 +110,7 @@ class Shopper:
 
     async def step(self) -> None:
         """One operation: buy while holding few numbers, else act on one of them."""
+        self.api = self.rng.choice(self.apps)
         if len(self.live) < 2 and (not self.live or self.rng.random() < 0.5):
             await self.buy()
             return
