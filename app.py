@@ -20,7 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from compat.endpoint import compat_endpoint
 from services import accounts, sweeper
-from services.db import connection_lost
+from services.db import log_failure
 from services.payments import topups
 from settings import Settings
 from subscriptions import sockets
@@ -125,10 +125,7 @@ async def _background(rt: AppRuntime) -> None:
                 await demo.restock(rt)
                 last_restock = loop.time()
         except Exception as error:  # keep sweeping: one bad round must not stop refunds for good
-            if connection_lost(error):  # the database away for a moment: no bug to trace
-                log.warning("background sweep: database unavailable", error=type(error).__name__)
-            else:
-                log.exception("background sweep failed")
+            log_failure(log, "background sweep failed", error)
         await asyncio.sleep(settings.sweeper_interval_seconds)
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "atomic",
     "connection_lost",
     "is_postgres",
+    "log_failure",
     "tortoise_config",
     "unavailable",
 ]
@@ -196,6 +197,16 @@ def unavailable(error: BaseException) -> Busy | None:
     if not connection_lost(error):
         return None
     return Busy("the database is unavailable for a moment, try again")
+
+
+def log_failure(log: Any, event: str, error: BaseException, **fields: object) -> None:
+    """Logs the error a catch-all caught (call it in the `except` block): a bug with its
+    traceback, a lost database connection as one line that names it (the database away for a
+    moment is no bug, and a traceback per request or per round would bury the real ones)."""
+    if connection_lost(error):
+        log.warning(f"{event}: database unavailable", error=type(error).__name__, **fields)
+    else:
+        log.exception(event, **fields)
 
 
 class _OutageWithoutTraceback(logging.Filter):

@@ -19,6 +19,7 @@ from testkit.processes import ServerProcess
 from tests import stored_state
 from tests.api import Api, GraphQLFailure, User
 from tests.app_processes import assert_no_traceback, shared_bus_env
+from tests.compat_helpers import ask, new_bot
 from tests.workload import Deliveries, Shopper
 
 pytestmark = [pytest.mark.backends("postgres"), pytest.mark.slow]
@@ -128,7 +129,8 @@ async def test_readyz_reports_a_database_that_refuses_connections_until_it_is_ba
     api: Api,
 ) -> None:
     database = Database(api.server.settings.database_url)
-    user = await api.funded_user("50.00")
+    bot = await new_bot(api, "50.00")
+    user = bot.user
     env = shared_bus_env(api.server)
     async with (
         ServerProcess("app:app", env) as process,
@@ -147,6 +149,7 @@ async def test_readyz_reports_a_database_that_refuses_connections_until_it_is_ba
             assert [e["code"] for e in refused["errors"]] == ["BUSY"], refused
             answer = await app.deliver_sms(activation["phoneNumber"], "Telegram code: 55555")
             assert answer.status_code == 503, answer.text
+            assert await ask(app, bot, "getBalance") == "ERROR_SQL"  # the protocol's retry
         finally:
             await database.allow_connections(True)
         up = await wait_ready(client, ready=True)
