@@ -17,7 +17,6 @@ from starlette.responses import JSONResponse
 from models import Supplier
 from services import suppliers
 from services.clock import Clock
-from services.errors import Busy
 from services.sms import IncomingSms, ingest
 from suppliers import signature
 from web.state import runtime_of
@@ -58,11 +57,7 @@ async def receive_sms(request: Request) -> JSONResponse:
         message = parse(supplier, body, rt.clock)
     except BadPayload as exc:
         return _error(400, str(exc))
-    try:
-        outcome = await ingest(rt, message)
-    except Busy as busy:  # a lock not granted in time, or the database away: the supplier
-        # sends it again (and hears "duplicate" if it was stored after all)
-        return _error(503, busy.message)
+    outcome = await ingest(rt, message)
     return JSONResponse({"status": outcome.value})
 
 
