@@ -93,7 +93,8 @@ async def feeds(
 
 
 async def money_snapshots(stop: asyncio.Event) -> list[list[str]]:
-    """The balance audit, one statement each (a consistent snapshot), until `stop`."""
+    """The balance audit, one statement each (a consistent snapshot), until `stop`: the
+    problems each snapshot found."""
     taken = []
     while not stop.is_set():
         taken.append(await audit.balance_violations())
@@ -117,7 +118,8 @@ async def test_activation_bank_conserves_money_and_delivers_every_code(api: Api)
     await api.act(
         other := await api.funded_user(), "cancelActivation", (await api.bought(other))["id"]
     )
-    users = [await api.funded_user(rng.choice(["2.00", "5.00", "20.00"])) for _ in range(USERS)]
+    # Some can afford a purchase or two only: INSUFFICIENT_BALANCE, at zero and never below.
+    users = [await api.funded_user(rng.choice(["0.50", "1.00", "5.00"])) for _ in range(USERS)]
     env = shared_bus_env(api.server, **PROCESS_SETTINGS)
     deliveries = Deliveries()
     async with (
@@ -139,14 +141,14 @@ async def test_activation_bank_conserves_money_and_delivers_every_code(api: Api)
         snapshots = asyncio.create_task(money_snapshots(stop))
         try:
             await asyncio.gather(*(shop(shopper) for shopper in shoppers))
+            await deliveries.send_unanswered(apps[0])  # any answered 503, as a supplier would
+            await wait_until_all_ended(users)  # the last expiries are money moves too
         finally:
             stop.set()
             taken = await snapshots
         assert taken, "no snapshot was taken during the run"
         assert [problems for problems in taken if problems] == []
 
-        await deliveries.send_unanswered(apps[0])  # any answered 503 (busy), as a supplier would
-        await wait_until_all_ended(users)
         final: dict[int, dict[str, str]] = {user.id: {} for user in users}
         for row in await stored_state.rows(ACTIVATIONS_OF, list(final)):
             final[row["user_id"]][str(row["id"])] = row["status"]
@@ -159,3 +161,4 @@ async def test_activation_bank_conserves_money_and_delivers_every_code(api: Api)
     assert await stored_state.violations(deliveries, swept=True) == []
     outcomes = {status for statuses in final.values() for status in statuses.values()}
     assert {"EXPIRED", "CANCELLED", "BANNED", "FINISHED"} <= outcomes, outcomes  # the mix ran
+    assert any("INSUFFICIENT_BALANCE" in shopper.refusals for shopper in shoppers)

@@ -116,12 +116,14 @@ class Shopper:
             return
         activation = self.rng.choice(self.live)
         roll = self.rng.random()
-        if roll < 0.25:
+        if roll < 0.2:
             await self.act("cancelActivation", activation)
-        elif roll < 0.35:
+        elif roll < 0.3:
             await self.act("banNumber", activation)
-        elif roll < 0.45:
+        elif roll < 0.4:
             await self.act("finishActivation", activation)
+        elif roll < 0.5:
+            self.live.remove(activation)  # left to its deadline: it expires, or closes (R3, R4)
         else:
             await self.sms(activation)
 
