@@ -52,6 +52,7 @@ async def shop_until_killed(
                 raise
             completed += 1
             if completed == kill_after:
+                assert_no_traceback(process)  # what the load made it log so far
                 killed.set()
                 await kill(process)
 
@@ -73,7 +74,6 @@ async def test_killed_app_process_loses_no_money_number_or_code(api: Api) -> Non
                 shoppers = [
                     Shopper([app], user, random.Random(rng.random()), deliveries) for user in users
                 ]
-                assert_no_traceback(process)
                 await shop_until_killed(process, shoppers, rng.randint(*KILL_AFTER))
             await process.stop()  # removes the dead process's log
 

@@ -147,6 +147,8 @@ async def test_readyz_reports_a_database_that_refuses_connections_until_it_is_ba
             # Requests meanwhile are refused with a retryable answer, and change nothing.
             refused = await app.buy(user)
             assert [e["code"] for e in refused["errors"]] == ["BUSY"], refused
+            query = await app.post("{ me { balance { amount } } }", token=user.token)
+            assert [e["extensions"]["code"] for e in query["errors"]] == ["BUSY"], query
             answer = await app.deliver_sms(activation["phoneNumber"], "Telegram code: 55555")
             assert answer.status_code == 503, answer.text
             assert await ask(app, bot, "getBalance") == "ERROR_SQL"  # the protocol's retry
