@@ -20,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from compat.endpoint import compat_endpoint
 from services import accounts, sweeper
+from services.db import log_failure
 from services.payments import topups
 from settings import Settings
 from subscriptions import sockets
@@ -31,6 +32,7 @@ from web.access_log import AccessLog
 from web.graphql import graphql_endpoint
 from web.limits import BodySizeLimit
 from web.ops import MetricsMiddleware, healthz, metrics, readyz
+from web.outages import exception_handlers
 from web.state import ActivateRuntime, AppRuntime
 
 log = structlog.get_logger("app")
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 BodySizeLimit, max_bytes=settings.graphql_max_body_bytes, prefixes=("/graphql",)
             ),
         ],
+        exception_handlers=exception_handlers(),
         lifespan=lifespan,
     )
     app.state.runtime = rt
@@ -125,8 +128,8 @@ async def _background(rt: AppRuntime) -> None:
             if settings.demo_supplier and due:
                 await demo.restock(rt)
                 last_restock = loop.time()
-        except Exception:  # keep sweeping: one bad round must not stop refunds for good
-            log.exception("background sweep failed")
+        except Exception as error:  # keep sweeping: one bad round must not stop refunds for good
+            log_failure(log, "background sweep failed", error)
         await asyncio.sleep(settings.sweeper_interval_seconds)
 
 

@@ -21,6 +21,7 @@ from compat.errors import Refused, Token, token_for
 from models import CredentialKind
 from services import accounts
 from services.accounts import Viewer
+from services.db import log_failure
 from services.errors import ServiceError
 from services.runtime import Runtime
 from web.state import runtime_of
@@ -37,8 +38,9 @@ async def compat_endpoint(request: Request) -> Response:
         answer = await _answer(rt, request, params)
     except Refused as refusal:
         answer = refusal.token
-    except Exception:  # a bug: log it, answer a token the clients know (see ADR 0003)
-        log.exception("compatible API request failed", action=action if action in ACTIONS else None)
+    except Exception as error:  # a bug, or the database away: a token the clients know (ADR 0003)
+        known_action = action if action in ACTIONS else None
+        log_failure(log, "compatible API request failed", error, action=known_action)
         answer = Token.ERROR_SQL
     return render(answer)
 

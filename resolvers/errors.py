@@ -9,17 +9,24 @@ from typing import TypeVar
 from graphql import GraphQLError
 
 from schema.errors import UserError
+from services.db import unavailable
 from services.errors import ServiceError
 
 P = TypeVar("P")
 
 
 async def payload(call: Callable[[], Awaitable[P]], refused: Callable[[list[UserError]], P]) -> P:
-    """Runs `call`; a ServiceError becomes `refused([UserError])`, anything else is a bug."""
+    """Runs `call`; a ServiceError becomes `refused([UserError])`, and so does a database
+    connection lost outside a transaction (BUSY); anything else is a bug."""
     try:
         return await call()
     except ServiceError as error:
         return refused([UserError.from_service(error)])
+    except Exception as error:
+        lost = unavailable(error)
+        if lost is None:
+            raise
+        return refused([UserError.from_service(lost)])
 
 
 def query_error(error: ServiceError) -> GraphQLError:

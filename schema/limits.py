@@ -22,6 +22,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
+from services.db import unavailable
 from services.errors import ServiceError
 from settings import Settings
 
@@ -40,7 +41,36 @@ def is_unexpected(error: GraphQLError) -> bool:
         error.path is not None
         and original is not None
         and not isinstance(original, GraphQLError | ServiceError)
+        and unavailable(original) is None  # the database away for a moment is no bug
     )
+
+
+class MaskBugs(MaskErrors):
+    """Masks bugs as UNEXPECTED_ERROR, and a lost database connection as the retryable BUSY a
+    mutation's payload would carry (resolvers/errors.py): the client may retry either way,
+    and never sees the driver's words."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self.should_mask, error_message=UNEXPECTED_ERROR)
+
+    @staticmethod
+    def should_mask(error: GraphQLError) -> bool:
+        return is_unexpected(error) or unavailable_error(error) is not None
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        lost = unavailable_error(error)
+        if lost is None:
+            return super().anonymise_error(error)
+        return GraphQLError(
+            lost.message, nodes=error.nodes, path=error.path, extensions={"code": lost.code.value}
+        )
+
+
+def unavailable_error(error: GraphQLError) -> ServiceError | None:
+    original = error.original_error
+    if error.path is None or original is None or isinstance(original, GraphQLError):
+        return None
+    return unavailable(original)
 
 
 def code_request_errors(errors: list[GraphQLError] | None) -> None:
@@ -68,7 +98,7 @@ def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     rules = validation_rules(settings)
     cache_size = settings.graphql_document_cache_size
     return [
-        lambda: MaskErrors(should_mask_error=is_unexpected, error_message=UNEXPECTED_ERROR),
+        MaskBugs,
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: ParserCache(maxsize=cache_size),
         lambda: AddValidationRules(rules),

@@ -43,21 +43,8 @@ EXPECTED_RESOLUTION = {
 
 
 async def ledger_violations() -> list[str]:
-    conn = connections.get("default")
-    problems: list[str] = []
-    total = 0
-    for row in await conn.execute_query_dict(BALANCE_MISMATCHES):
-        total += int(row["balance_minor"])
-        if int(row["balance_minor"]) != int(row["journal_minor"]):
-            problems.append(
-                f"account {row['id']} ({row['kind']}): cached {row['balance_minor']}"
-                f" != journal {row['journal_minor']}"
-            )
-        if row["kind"] in ("user", "escrow") and int(row["balance_minor"]) < 0:
-            problems.append(f"account {row['id']} ({row['kind']}) is below zero")
-    if total != 0:
-        problems.append(f"the journal does not balance: accounts sum to {total}")
-    for row in await conn.execute_query_dict(ACTIVATION_MISMATCHES):
+    problems = await balance_violations()
+    for row in await connections.get("default").execute_query_dict(ACTIVATION_MISMATCHES):
         expected = EXPECTED_RESOLUTION[row["status"]]
         actual = (int(row["captures"]), int(row["voids"]))
         if int(row["holds"]) != 1 or actual != expected:
@@ -68,6 +55,26 @@ async def ledger_violations() -> list[str]:
         if bool(row["refunded"]) != (expected == (0, 1)):
             problems.append(f"activation {row['id']} ({row['status']}): refunded={row['refunded']}")
     return problems + await payment_violations()
+
+
+async def balance_violations() -> list[str]:
+    """The money alone, from one statement, so one consistent snapshot even while others
+    write: every cached balance equals its transfers, none of a user or escrow is below zero,
+    and all accounts sum to zero."""
+    problems: list[str] = []
+    total = 0
+    for row in await connections.get("default").execute_query_dict(BALANCE_MISMATCHES):
+        total += int(row["balance_minor"])
+        if int(row["balance_minor"]) != int(row["journal_minor"]):
+            problems.append(
+                f"account {row['id']} ({row['kind']}): cached {row['balance_minor']}"
+                f" != journal {row['journal_minor']}"
+            )
+        if row["kind"] in ("user", "escrow") and int(row["balance_minor"]) < 0:
+            problems.append(f"account {row['id']} ({row['kind']}) is below zero")
+    if total != 0:
+        problems.append(f"the journal does not balance: accounts sum to {total}")
+    return problems
 
 
 # A processor's clearing account, re-derived from its top-ups' totals (not from its transfers).

@@ -9,6 +9,7 @@ background jobs), which is how two apps live in one process.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -38,9 +39,21 @@ __all__ = [
     "Database",
     "IntegrityError",
     "atomic",
+    "connection_lost",
     "is_postgres",
+    "log_failure",
     "tortoise_config",
+    "unavailable",
 ]
+
+# PostgreSQL ended the connection or would not open one: an operator's pg_terminate_backend, a
+# restart or fail-over (classes 08 and 57), no connection slot left (53300).
+_LOST = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    ConnectionError,  # refused or reset before PostgreSQL could say why
+)
 
 
 def tortoise_config(database_url: str, *, lock_timeout_ms: int | None = None) -> dict[str, Any]:
@@ -150,15 +163,83 @@ def is_postgres() -> bool:
     return dialect == "postgres"
 
 
+def connection_lost(error: BaseException | None) -> bool:
+    """Did `error`, or an error it arose from, come of a database connection that was lost or
+    refused? Not a bug: the database is away for a moment, and a retry may succeed."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, _LOST) or _closed_or_closing(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _closed_or_closing(error: BaseException) -> bool:
+    # asyncpg's "connection is closed" (a pooled connection the server had ended) has no class
+    # of its own, nor has its protocol's confusion when the server ends a connection under it
+    # ("cannot switch to state 12; another operation (2) is in progress", asyncpg issue 1069;
+    # the pool drops that connection). A database closed to connections (ALLOW_CONNECTIONS
+    # false, 55000) answers with the class it shares with other states, but only at connect.
+    if isinstance(error, asyncpg.exceptions.InterfaceError):
+        return "connection is closed" in str(error)
+    if isinstance(error, asyncpg.exceptions.InternalClientError):
+        return str(error).startswith("cannot switch to state")
+    return type(error) is asyncpg.exceptions.ObjectNotInPrerequisiteStateError and (
+        "not currently accepting connections" in str(error)
+    )
+
+
+def unavailable(error: BaseException) -> Busy | None:
+    """The retryable refusal a lost connection becomes (None for any other error). A write
+    whose commit was under way may or may not have happened: a retry with the same
+    idempotency key is safe."""
+    if not connection_lost(error):
+        return None
+    return Busy("the database is unavailable for a moment, try again")
+
+
+def log_failure(log: Any, event: str, error: BaseException, **fields: object) -> None:
+    """Logs the error a catch-all caught (call it in the `except` block): a bug with its
+    traceback, a lost database connection as one line that names it (the database away for a
+    moment is no bug, and a traceback per request or per round would bury the real ones)."""
+    if connection_lost(error):
+        log.warning(f"{event}: database unavailable", error=type(error).__name__, **fields)
+    else:
+        log.exception(event, **fields)
+
+
+class _OutageWithoutTraceback(logging.Filter):
+    """asyncpg's pool logs each failed attempt to reopen its connections with a traceback
+    while the database is away ("Failed to restore the pool connection floor"): one line that
+    names the error says as much, and keeps tracebacks in the log for bugs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and connection_lost(error):
+            record.msg, record.args = f"{record.getMessage()}: {type(error).__name__}", ()
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_OutageWithoutTraceback())
+
+
 @contextlib.asynccontextmanager
 async def atomic() -> AsyncIterator[Connection]:
     """One database transaction: `async with atomic() as conn:`. A lock not granted within
-    LOCK_TIMEOUT_MS ends it with `Busy`, a refusal the client may retry."""
+    LOCK_TIMEOUT_MS, or a connection lost, ends it with `Busy`, a refusal the client may
+    retry."""
     try:
         async with in_transaction("default") as conn:
             yield conn
     except asyncpg.exceptions.LockNotAvailableError:
         raise Busy("the service is busy, try again") from None
+    except Exception as error:
+        lost = unavailable(error)
+        if lost is None:
+            raise
+        raise lost from error
 
 
 async def fetch_value(sql: str, *params: Any) -> Any:

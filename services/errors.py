@@ -101,6 +101,8 @@ class PriceAboveMax(ServiceError):
 
 
 class Busy(ServiceError):
-    """A lock was not granted within LOCK_TIMEOUT_MS; nothing changed and a retry may succeed."""
+    """A lock was not granted within LOCK_TIMEOUT_MS (nothing changed), or the database
+    connection was lost (services/db.py `unavailable`: a write whose commit was under way may
+    have happened); a retry may succeed, with the same idempotency key."""
 
     code = ErrorCode.BUSY

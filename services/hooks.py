@@ -14,6 +14,7 @@ from typing import TypeVar
 import structlog
 
 from models import Activation
+from services.db import log_failure
 
 log = structlog.get_logger("hooks")
 T = TypeVar("T")
@@ -31,5 +32,5 @@ async def run(hooks: list[Hook[T]], value: T) -> None:
     for hook in hooks:
         try:
             await hook(value)
-        except Exception:  # what committed stays committed; a hook's failure is only logged
-            log.exception("hook failed", hook=getattr(hook, "__name__", repr(hook)))
+        except Exception as error:  # what committed stays committed; a failure is only logged
+            log_failure(log, "hook failed", error, hook=getattr(hook, "__name__", repr(hook)))

@@ -18,6 +18,7 @@ import structlog
 from starlette.websockets import WebSocket, WebSocketState
 
 from services import accounts
+from services.db import log_failure
 from subscriptions.channels import REVOCATIONS
 
 if TYPE_CHECKING:
@@ -68,5 +69,5 @@ async def watch(rt: AppRuntime) -> None:
             rt.identities.clear()  # a credential was revoked somewhere
             try:
                 await rt.sockets.close_invalid(rt)
-            except Exception:  # a failed check must not stop the watcher
-                log.exception("checking open sockets' credentials failed")
+            except Exception as error:  # a failed check must not stop the watcher
+                log_failure(log, "checking open sockets' credentials failed", error)

@@ -3,40 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 
-from testkit.processes import ServerProcess, environment_of
 from tests import backends, live
 from tests.api import Api
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, SUPPLIER_SECRET, Server
+from tests.app_processes import app_process, process_env, shared_bus_env
 
 pytestmark = pytest.mark.backends("postgres")
-
-
-def process_env(server: Server, redis_url: str, prefix: str) -> dict[str, str]:
-    return environment_of(
-        {
-            "database_url": server.settings.database_url,
-            "event_bus_url": redis_url,
-            "redis_url": redis_url,
-            "redis_prefix": prefix,
-            "demo_supplier": True,
-            "demo_supplier_secret": SUPPLIER_SECRET,
-            "admin_email": ADMIN_EMAIL,
-            "admin_password": ADMIN_PASSWORD,
-        }
-    )
-
-
-@asynccontextmanager
-async def app_process(env: dict[str, str]) -> AsyncIterator[str]:
-    """`uvicorn app:app` in a child process (a second app instance); yields its base URL."""
-    async with ServerProcess("app:app", env) as process:
-        yield process.url
 
 
 async def next_sms(feed: live.Events, timeout: float = 5.0) -> dict[str, object]:
@@ -48,9 +23,7 @@ async def next_sms(feed: live.Events, timeout: float = 5.0) -> dict[str, object]
 
 
 async def test_code_delivered_to_process_b_reaches_subscriber_on_process_a(api: Api) -> None:
-    settings = api.server.settings
-    assert settings.redis_url is not None
-    env = process_env(api.server, settings.redis_url, settings.redis_prefix)
+    env = shared_bus_env(api.server)
     user = await api.funded_user()
     activation = await api.bought(user)
     async with (
