@@ -14,7 +14,18 @@ from models.accounts import (
     UserState,
 )
 from models.activations import Activation, ActivationEvent, ActivationStatus, EventKind, Sms
-from models.catalog import Country, NumberState, NumberUse, PhoneNumber, Price, Service, Supplier
+from models.catalog import (
+    Country,
+    NumberState,
+    NumberUse,
+    PhoneNumber,
+    Price,
+    Service,
+    Supplier,
+    SupplierKind,
+    SupplierState,
+    SupplierStock,
+)
 from models.gateways import GatewaySim
 from models.ledger import AccountKind, LedgerAccount, Transfer, TransferKind
 from models.payments import (
@@ -51,6 +62,9 @@ __all__ = [
     "Service",
     "Sms",
     "Supplier",
+    "SupplierKind",
+    "SupplierState",
+    "SupplierStock",
     "TopUp",
     "TopUpStatus",
     "Transfer",

@@ -25,6 +25,7 @@ from models import (
     Price,
     Service,
     Supplier,
+    SupplierState,
     Transfer,
     TransferKind,
     User,
@@ -209,7 +210,7 @@ async def _assign_and_hold(
 
 
 async def _free_number(conn: Connection, country_id: int, service_id: int) -> PhoneNumber | None:
-    active_suppliers = Supplier.filter(active=True).values("id")
+    active_suppliers = Supplier.filter(state=SupplierState.ACTIVE).values("id")
     query = (
         PhoneNumber.filter(
             country_id=country_id,

@@ -36,17 +36,18 @@ def _error(status: int, message: str) -> JSONResponse:
 async def receive_sms(request: Request) -> JSONResponse:
     rt = runtime_of(request)
     settings = rt.settings
-    supplier = await suppliers.active(request.path_params["supplier"])
+    supplier = await suppliers.receiving(request.path_params["supplier"], suppliers.WEBHOOK_KINDS)
     if supplier is None:
         return _error(404, "no such supplier")
+    secret = suppliers.secret_of(settings, supplier)
     declared = request.headers.get("content-length")
     if declared and (not declared.isdigit() or int(declared) > settings.webhook_max_body_bytes):
         return _error(400, "body too large")
     body = await _read_limited(request, settings.webhook_max_body_bytes)
     if body is None:
         return _error(400, "body too large")
-    if not signature.verify(
-        supplier.webhook_secret,
+    if secret is None or not signature.verify(
+        secret,
         body,
         request.headers.get("x-signature"),
         now=time.time(),
