@@ -73,16 +73,25 @@ class Supplier(Model):
     id = fields.IntField(primary_key=True)
     code = fields.CharField(max_length=40, unique=True)
     name = fields.CharField(max_length=100)
-    kind = fields.CharEnumField(SupplierKind, max_length=16, default=SupplierKind.WEBHOOK)
-    state = fields.CharEnumField(SupplierState, max_length=10, default=SupplierState.ACTIVE)
+    # db_default: the columns are added to a table that has rows (migration 0004).
+    kind = fields.CharEnumField(
+        SupplierKind, max_length=16, default=SupplierKind.WEBHOOK, db_default="WEBHOOK"
+    )
+    state = fields.CharEnumField(
+        SupplierState, max_length=10, default=SupplierState.ACTIVE, db_default="ACTIVE"
+    )
     paused_reason = fields.CharField(max_length=200, null=True)
     url = fields.CharField(max_length=500, null=True)
     # Its key or signing secret, sealed with SECRETS_KEY (services/sealing.py); null for the
     # demo supplier, whose key is the setting DEMO_SUPPLIER_SECRET.
     secret_sealed = fields.TextField(null=True)
-    currency = fields.CharField(max_length=3, default="USD")  # ISO 4217 of its costs
+    currency = fields.CharField(
+        max_length=3, default="USD", db_default="USD"
+    )  # ISO 4217 of its costs
     default_cost_minor = fields.BigIntField(null=True)  # unless its stock row says otherwise
-    consecutive_failures = fields.IntField(default=0)  # acquire errors and time-outs in a row
+    consecutive_failures = fields.IntField(
+        default=0, db_default=0
+    )  # acquire errors and time-outs in a row
     # Measured health (services/supplier_health.py).
     last_contact_at = fields.DatetimeField(null=True)
     success_rate = fields.FloatField(null=True)

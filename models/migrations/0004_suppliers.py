@@ -10,6 +10,7 @@ add the database guards.
 """
 
 import importlib
+from datetime import datetime, timezone
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -42,6 +43,40 @@ async def carry_over(apps, schema_editor) -> None:  # noqa: ANN001 (tortoise's s
     )
 
 
+async def settle_earlier_captures(client) -> None:  # noqa: ANN001
+    """Activations captured before this migration credited revenue with their whole price: one
+    opening COST transfer per supplier moves their costs to its payable account, so that
+    `Supplier.owed` and the audit hold from the start."""
+    owed_rows = await client.execute_query_dict(
+        "SELECT n.supplier_id, SUM(act.cost_minor) AS owed FROM activation act "
+        "JOIN phone_number n ON n.id = act.number_id "
+        "WHERE act.status IN ('RECEIVED', 'FINISHED') GROUP BY n.supplier_id"
+    )
+    now = datetime.now(timezone.utc).isoformat(sep=" ")
+    for row in owed_rows:
+        owed, supplier_id = int(row["owed"] or 0), int(row["supplier_id"])
+        if owed <= 0:
+            continue
+        # Integers read from the database just now: nothing else reaches these statements.
+        await client.execute_script(
+            f"UPDATE \"ledger_account\" SET balance_minor = balance_minor - {owed} "
+            "WHERE kind = 'revenue' AND user_id IS NULL"
+        )
+        await client.execute_script(
+            f"UPDATE \"ledger_account\" SET balance_minor = balance_minor + {owed} "
+            f"WHERE kind = 'payable' AND supplier_id = {supplier_id}"
+        )
+        await client.execute_script(
+            "INSERT INTO \"transfer\" (kind, debit_account_id, credit_account_id, amount_minor,"
+            " debit_balance_after, credit_balance_after, description, created_at) "
+            "SELECT 'cost', r.id, p.id, "
+            f"{owed}, r.balance_minor, p.balance_minor, 'costs captured before migration 0004', "
+            f"'{now}' FROM \"ledger_account\" r, \"ledger_account\" p "
+            "WHERE r.kind = 'revenue' AND r.user_id IS NULL "
+            f"AND p.kind = 'payable' AND p.supplier_id = {supplier_id}"
+        )
+
+
 async def add_guards(apps, schema_editor) -> None:  # noqa: ANN001 (tortoise's signature)
     client = schema_editor.client
     # One system account per (kind, processor, supplier): a payable account per supplier.
@@ -55,6 +90,7 @@ async def add_guards(apps, schema_editor) -> None:  # noqa: ANN001 (tortoise's s
         'INSERT INTO "ledger_account" (kind, supplier_id, balance_minor) '
         "SELECT 'payable', id, 0 FROM \"supplier\""
     )
+    await settle_earlier_captures(client)
     for table, name, check in GUARDS:
         if schema_editor.DIALECT == "sqlite":
             for statement in _0002._sqlite_triggers(table, name, check):
@@ -115,12 +151,12 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Supplier',
             name='consecutive_failures',
-            field=fields.IntField(default=0),
+            field=fields.IntField(default=0, db_default=0),
         ),
         ops.AddField(
             model_name='Supplier',
             name='currency',
-            field=fields.CharField(default='USD', max_length=3),
+            field=fields.CharField(default='USD', db_default='USD', max_length=3),
         ),
         ops.AddField(
             model_name='Supplier',
@@ -130,7 +166,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Supplier',
             name='kind',
-            field=fields.CharEnumField(default=SupplierKind.WEBHOOK, description='DEMO: DEMO\nWEBHOOK: WEBHOOK\nSMSHUB_AGENT: SMSHUB_AGENT\nANDROID_GATEWAY: ANDROID_GATEWAY\nUPSTREAM: UPSTREAM', enum_type=SupplierKind, max_length=16),
+            field=fields.CharEnumField(default=SupplierKind.WEBHOOK, db_default='WEBHOOK', description='DEMO: DEMO\nWEBHOOK: WEBHOOK\nSMSHUB_AGENT: SMSHUB_AGENT\nANDROID_GATEWAY: ANDROID_GATEWAY\nUPSTREAM: UPSTREAM', enum_type=SupplierKind, max_length=16),
         ),
         ops.AddField(
             model_name='Supplier',
@@ -155,7 +191,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Supplier',
             name='state',
-            field=fields.CharEnumField(default=SupplierState.ACTIVE, description='ACTIVE: ACTIVE\nPAUSED: PAUSED\nDISABLED: DISABLED', enum_type=SupplierState, max_length=10),
+            field=fields.CharEnumField(default=SupplierState.ACTIVE, db_default='ACTIVE', description='ACTIVE: ACTIVE\nPAUSED: PAUSED\nDISABLED: DISABLED', enum_type=SupplierState, max_length=10),
         ),
         ops.AddField(
             model_name='Supplier',
