@@ -25,7 +25,7 @@ async def _shown(rows: list[SupplierRow]) -> list[Supplier]:
 async def supplier_list(info: strawberry.Info[Context]) -> list[Supplier]:
     admin = await info.context.require_viewer()
     try:
-        rows = await suppliers.listing(admin)
+        rows = await suppliers.listing(info.context.runtime, admin)
     except ServiceError as error:
         raise query_error(error) from None
     return await _shown(rows)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from models import AccountKind, LedgerAccount, Supplier, SupplierKind, SupplierState
-from services import activity, money, sealing
+from services import activity, money, sealing, supplier_health
 from services.accounts import Viewer, require_admin
 from services.db import Connection, IntegrityError, atomic
 from services.errors import InvalidInput, InvalidState, NotFound
@@ -105,8 +105,10 @@ async def owed_minor(supplier_ids: list[int]) -> dict[int, int]:
 
 
 # -- admin operations -----------------------------------------------------------------------------
-async def listing(admin: Viewer) -> list[Supplier]:
+async def listing(rt: Runtime, admin: Viewer) -> list[Supplier]:
+    """Every supplier, its health measured afresh."""
     require_admin(admin)
+    await supplier_health.refresh(rt)
     return await Supplier.all().order_by("code")
 
 

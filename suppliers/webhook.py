@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from models import Supplier
-from services import suppliers
+from services import routing, suppliers
 from services.clock import Clock
 from services.sms import IncomingSms, ingest
 from suppliers import signature
@@ -54,6 +54,7 @@ async def receive_sms(request: Request) -> JSONResponse:
         tolerance=settings.webhook_tolerance_seconds,
     ):
         return _error(401, "signature missing, wrong or expired")
+    await routing.touch(rt, supplier)  # heard from, whatever the payload holds
     try:
         message = parse(supplier, body, rt.clock)
     except BadPayload as exc:
