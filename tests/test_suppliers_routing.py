@@ -234,6 +234,11 @@ async def test_a_remote_number_is_settled_at_its_cost_and_its_end_is_reported(
         (sold["phoneNumber"], ActivationStatus.FINISHED),
     ]
     assert upstream.behaviour.endings[1].supplier_activation_id == "1"
+    # Its measured health: one of its two activations got a code.
+    shown = (await sh.listed(api))[upstream.code]
+    assert shown["successRate"] == 0.5
+    assert shown["medianSecondsToSms"] is not None
+    assert shown["lastContactAt"] is not None
 
 
 # -- availability ----------------------------------------------------------------------------------
