@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from models import AccountKind, LedgerAccount, Supplier, SupplierKind, SupplierState
-from services import activity, money, sealing, supplier_health
+from models import AccountKind, LedgerAccount, PhoneNumber, Supplier, SupplierKind, SupplierState
+from services import activity, money, sealing, sim_pool, supplier_health
 from services.accounts import Viewer, require_admin
 from services.db import Connection, IntegrityError, atomic
 from services.errors import InvalidInput, InvalidState, NotFound
@@ -36,6 +36,9 @@ GENERATED_SECRET_KINDS = (
     SupplierKind.SMSHUB_AGENT,
     SupplierKind.ANDROID_GATEWAY,
 )
+ENTERED_BY_ADMIN = "entered-by-admin"  # the "device" of the SIM numbers an admin enters
+MAX_ENTERED_NUMBERS = 64
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # used with fullmatch
 URL_KINDS = (SupplierKind.SMSHUB_AGENT, SupplierKind.UPSTREAM)
 #: Kinds that deliver through the generic signed webhook `POST /suppliers/{code}/sms`.
 WEBHOOK_KINDS = (SupplierKind.DEMO, SupplierKind.WEBHOOK)
@@ -124,7 +127,7 @@ async def create(
         raise InvalidInput("code: 2 to 32 lower-case letters, digits and dashes", field="code")
     if new.kind == SupplierKind.DEMO:
         raise InvalidInput("the demo supplier is made by DEMO_SUPPLIER=on", field="kind")
-    _refuse_numbers(new.numbers)
+    sims = await _entered_sims(new.kind, new.numbers, supplier_id=None)
     url = _url(new.url, new.kind)
     shown: str | None = None
     key = _api_key(new.api_key)
@@ -150,6 +153,8 @@ async def create(
             await _log(conn, admin, "supplier created", supplier, ip)
     except IntegrityError:
         raise InvalidInput("a supplier with this code exists", field="code") from None
+    if sims is not None:
+        await sim_pool.learn_device(rt, supplier, ENTERED_BY_ADMIN, sims)
     rt.catalog.invalidate()
     return supplier, shown
 
@@ -159,7 +164,7 @@ async def update(
 ) -> Supplier:
     require_admin(admin)
     supplier = await _get(supplier_id)
-    _refuse_numbers(changes.numbers)
+    sims = await _entered_sims(supplier.kind, changes.numbers, supplier_id=supplier.id)
     values: dict[str, Any] = {}
     if changes.name is not None:
         values["name"] = _name(changes.name)
@@ -176,11 +181,17 @@ async def update(
         values |= {"state": changes.state, "paused_reason": None}
         if changes.state == SupplierState.ACTIVE:
             values["consecutive_failures"] = 0
+    if sims is not None:
+        values["numbers"] = None  # logged, not a column: applied below
     if values:
         async with atomic() as conn:
-            await Supplier.filter(id=supplier.id).using_db(conn).update(**values)
+            columns = {k: v for k, v in values.items() if k != "numbers"}
+            if columns:
+                await Supplier.filter(id=supplier.id).using_db(conn).update(**columns)
             await _log(conn, admin, "supplier updated", supplier, ip, sorted(values))
-        rt.catalog.invalidate()
+    if sims is not None:
+        await sim_pool.learn_device(rt, supplier, ENTERED_BY_ADMIN, sims)
+    rt.catalog.invalidate()
     return await Supplier.get(id=supplier.id)
 
 
@@ -279,9 +290,26 @@ def _cost(settings: Settings, raw: Decimal | None) -> int | None:
     return minor
 
 
-def _refuse_numbers(numbers: list[str] | None) -> None:
-    if numbers is not None:
-        raise InvalidInput(
-            "numbers: a phone's SIM numbers come with the Android gateway (not built yet)",
-            field="numbers",
-        )
+async def _entered_sims(
+    kind: SupplierKind, numbers: list[str] | None, *, supplier_id: int | None
+) -> list[sim_pool.Sim] | None:
+    """An Android gateway's SIM numbers as an admin enters them (the phone also reports them,
+    services/sim_pool.py): each E.164, placeable in a country, and no other supplier's."""
+    if numbers is None:
+        return None
+    if kind != SupplierKind.ANDROID_GATEWAY:
+        raise InvalidInput("numbers: only an Android gateway's SIMs are entered", field="numbers")
+    if len(numbers) > MAX_ENTERED_NUMBERS:
+        raise InvalidInput(f"numbers: at most {MAX_ENTERED_NUMBERS}", field="numbers")
+    sims = []
+    for slot, raw in enumerate(numbers, start=1):
+        e164 = raw.strip()
+        taken = await PhoneNumber.filter(e164=e164).exclude(supplier_id=supplier_id or 0).exists()
+        if not E164.fullmatch(e164) or taken or await sim_pool.country_of(e164) is None:
+            raise InvalidInput(
+                f"numbers: {e164[:20]!r} is not an E.164 number of a known country, or is "
+                "another supplier's",
+                field="numbers",
+            )
+        sims.append(sim_pool.Sim(slot, e164))
+    return sims

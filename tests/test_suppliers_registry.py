@@ -5,16 +5,27 @@ GraphQL (contract/operator.graphql); secrets are shown once, stored sealed, neve
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from typing import Any
 
 import pytest
 
-from models import AccountKind, ActivityLog, LedgerAccount, Supplier, SupplierState
+from models import (
+    AccountKind,
+    ActivityLog,
+    Country,
+    LedgerAccount,
+    NumberState,
+    PhoneNumber,
+    Supplier,
+    SupplierState,
+)
 from services import sealing
 from suppliers.signature import sign
 from tests import supplier_helpers as sh
 from tests.account_helpers import top_level_code
+from tests.android_gateway import AndroidGateway
 from tests.api import Api
 from tests.snapshot import snapshot
 
@@ -93,7 +104,15 @@ BAD_INPUT: dict[str, tuple[dict[str, Any], str]] = {
     "other currency": ({"currency": "EUR"}, "currency"),
     "negative cost": ({"defaultCost": "-0.01"}, "defaultCost"),
     "fraction of a cent": ({"defaultCost": "0.001"}, "defaultCost"),
-    "numbers (gateway not built)": ({"numbers": ["+447700900111"]}, "numbers"),
+    "numbers of a webhook supplier": ({"numbers": ["+447700900111"]}, "numbers"),
+    "gateway number not E.164": (
+        {"kind": "ANDROID_GATEWAY", "numbers": ["77011234567"]},
+        "numbers",
+    ),
+    "gateway number of another supplier": (
+        {"kind": "ANDROID_GATEWAY", "numbers": ["+447700900000"]},  # the demo pool's
+        "numbers",
+    ),
 }
 
 
@@ -114,6 +133,27 @@ async def test_without_secrets_key_no_secret_is_stored(api: Api, override_settin
     assert [e["code"] for e in payload["errors"]] == ["INVALID_STATE"]
     assert "SECRETS_KEY" in payload["errors"][0]["message"]
     assert await snapshot() == before
+
+
+async def test_an_android_gateway_with_the_sims_an_admin_entered(api: Api) -> None:
+    first, second = (f"+770177{secrets.randbelow(10**5):05d}" for _ in range(2))
+    supplier, secret = await sh.created(api, kind="ANDROID_GATEWAY", numbers=[first])
+    assert secret is not None  # the app's signing key, generated
+    assert await pool_of(supplier) == [(first, "KZ", NumberState.ACTIVE)]
+    assert supplier["available"] > 0  # its SIM, for every service offered in Kazakhstan
+    # The phone signs with the key shown once (tests/android_gateway.py follows the app).
+    assert (await AndroidGateway(api.client, supplier["code"], secret).ping()).status_code == 200
+    changed = await sh.update(api, supplier["id"], numbers=[second])
+    assert changed["errors"] == []
+    assert await pool_of(supplier) == sorted(
+        [(first, "KZ", NumberState.RETIRED), (second, "KZ", NumberState.ACTIVE)]
+    )  # the SIM taken out is not sold any more
+    await sh.switch_off(api, supplier["id"])
+
+
+async def pool_of(supplier: dict[str, Any]) -> list[tuple[str, str, NumberState]]:
+    rows = await PhoneNumber.filter(supplier_id=int(supplier["id"])).order_by("e164")
+    return [(n.e164, (await Country.get(id=n.country_id)).code, n.state) for n in rows]
 
 
 # -- the secret is shown once ---------------------------------------------------------------------
