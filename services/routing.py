@@ -142,23 +142,21 @@ async def choices(
 ) -> list[Choice]:
     """The suppliers to ask, in order, at most ROUTING_MAX_CANDIDATES."""
     found = await stock.candidates(country.id, service.id)
-    rows = {s.id: s for s in await Supplier.filter(id__in=[c.supplier_id for c in found])}
     ranked = sorted(
         found,
         key=lambda c: (
             offer_cost_minor if c.cost_minor is None else c.cost_minor,
-            -(UNKNOWN_SUCCESS_RATE if c.success_rate is None else c.success_rate),
-            c.supplier_id,
+            -(UNKNOWN_SUCCESS_RATE if c.supplier.success_rate is None else c.supplier.success_rate),
+            c.supplier.id,
         ),
     )
     picked: list[Choice] = []
     for candidate in ranked:
-        supplier = rows[candidate.supplier_id]
-        source = rt.sources.source(rt, supplier)
+        source = rt.sources.source(rt, candidate.supplier)
         if source is None:
             continue  # a kind whose protocol this server does not speak (yet)
         cost = offer_cost_minor if candidate.cost_minor is None else candidate.cost_minor
-        picked.append(Choice(supplier, source, cost))
+        picked.append(Choice(candidate.supplier, source, cost))
     return picked[: rt.settings.routing_max_candidates]
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from models import NumberState, SupplierKind, SupplierState, SupplierStock
+from models import NumberState, Supplier, SupplierKind, SupplierState, SupplierStock
 from services import policy
 from services.db import atomic, fetch_rows
 
@@ -46,16 +46,16 @@ JOIN supplier s ON s.id = st.supplier_id AND s.state = {_ACTIVE} AND s.kind NOT 
 WHERE st.available > 0
 """  # noqa: S608
 
-# The suppliers that may have a number of one offer ($1 country, $2 service), with what they
-# quote for it. A pool needs only one free number (EXISTS stops at the first).
+# The suppliers (whole rows) that may have a number of one offer ($1 country, $2 service), with
+# what they quote for it. A pool needs only one free number (EXISTS stops at the first).
 CANDIDATES = f"""
-SELECT s.id AS supplier_id, s.default_cost_minor, s.success_rate, NULL AS quoted_cost_minor
+SELECT s.*, NULL AS quoted_cost_minor
 FROM supplier s
 WHERE s.state = {_ACTIVE} AND s.kind IN ({_POOL}) AND EXISTS (
   SELECT 1 FROM phone_number n JOIN price p ON p.country_id = n.country_id AND p.service_id = $2
   WHERE n.supplier_id = s.id AND n.country_id = $1 AND {_FREE_NUMBER})
 UNION ALL
-SELECT s.id, s.default_cost_minor, s.success_rate, st.cost_minor
+SELECT s.*, st.cost_minor AS quoted_cost_minor
 FROM supplier_stock st
 JOIN supplier s ON s.id = st.supplier_id AND s.state = {_ACTIVE} AND s.kind NOT IN ({_POOL})
 WHERE st.country_id = $1 AND st.service_id = $2 AND st.available > 0
@@ -74,9 +74,8 @@ class Quote:
 
 @dataclass(frozen=True)
 class Candidate:
-    supplier_id: int
+    supplier: Supplier
     cost_minor: int | None  # what it quotes, else its default; None: the offer's cost
-    success_rate: float | None
 
 
 async def per_offer() -> dict[tuple[int, int], int]:
@@ -98,14 +97,13 @@ async def per_supplier() -> dict[int, int]:
 
 
 async def candidates(country_id: int, service_id: int) -> list[Candidate]:
-    return [
-        Candidate(
-            supplier_id=int(row["supplier_id"]),
-            cost_minor=_first_known(row["quoted_cost_minor"], row["default_cost_minor"]),
-            success_rate=None if row["success_rate"] is None else float(row["success_rate"]),
-        )
-        for row in await fetch_rows(CANDIDATES, country_id, service_id)
-    ]
+    """One query, on every purchase: the rows come back as Supplier objects with them."""
+    found = []
+    for row in await fetch_rows(CANDIDATES, country_id, service_id):
+        supplier = Supplier._init_from_db(**row)  # tortoise's own row -> model step
+        quoted = row["quoted_cost_minor"]
+        found.append(Candidate(supplier, _first_known(quoted, supplier.default_cost_minor)))
+    return found
 
 
 def _first_known(*values: object) -> int | None:
