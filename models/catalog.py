@@ -129,6 +129,30 @@ class SupplierStock(Model):
         indexes = (("country_id", "service_id"),)
 
 
+class SupplierCost(Model):
+    # What an admin set a supplier is paid for one offer (setSupplierCost); ahead of what its
+    # poller quotes and of its default cost.
+
+    id = fields.IntField(primary_key=True)
+    supplier: fields.ForeignKeyRelation[Supplier] = fields.ForeignKeyField(
+        "models.Supplier", related_name="costs", on_delete=fields.RESTRICT
+    )
+    supplier_id: int
+    country: fields.ForeignKeyRelation[Country] = fields.ForeignKeyField(
+        "models.Country", related_name="supplier_costs", on_delete=fields.RESTRICT
+    )
+    country_id: int
+    service: fields.ForeignKeyRelation[Service] = fields.ForeignKeyField(
+        "models.Service", related_name="supplier_costs", on_delete=fields.RESTRICT
+    )
+    service_id: int
+    cost_minor = fields.BigIntField()
+
+    class Meta:
+        table = "supplier_cost"
+        unique_together = (("supplier", "country", "service"),)
+
+
 class NumberState(StrEnum):
     ACTIVE = "active"
     RETIRED = "retired"

@@ -1,6 +1,8 @@
-"""suppliers; createSupplier, updateSupplier, rotateSupplierSecret (admin only)."""
+"""suppliers; createSupplier, updateSupplier, rotateSupplierSecret, setSupplierCost (admin only)."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import strawberry
 
@@ -90,5 +92,22 @@ async def rotate_supplier_secret(
     async def call() -> SupplierPayload:
         rt, ip = info.context.runtime, info.context.client_ip
         return await _answer(*await suppliers.rotate_secret(rt, admin, id, ip=ip))
+
+    return await payload(call, _refused)
+
+
+async def set_supplier_cost(
+    info: strawberry.Info[Context],
+    supplier_id: strawberry.ID,
+    country: str | None,
+    service: str | None,
+    cost: Decimal,
+) -> SupplierPayload:
+    admin = await info.context.require_viewer()
+
+    async def call() -> SupplierPayload:
+        rt, ip = info.context.runtime, info.context.client_ip
+        row = await suppliers.set_cost(rt, admin, supplier_id, country, service, cost, ip=ip)
+        return await _answer(row)
 
     return await payload(call, _refused)

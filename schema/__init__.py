@@ -170,6 +170,11 @@ class Mutation:
         resolver=suppliers.rotate_supplier_secret,
         description="Admin only: a new secret, shown only here; the old one stops working at once.",
     )
+    set_supplier_cost: SupplierPayload = strawberry.mutation(
+        resolver=suppliers.set_supplier_cost,
+        description="Admin only: what a supplier is paid for an activation of this offer (null "
+        "country/service: its default).",
+    )
 
 
 class Schema(strawberry.Schema):

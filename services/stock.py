@@ -47,17 +47,22 @@ WHERE st.available > 0
 """  # noqa: S608
 
 # The suppliers (whole rows) that may have a number of one offer ($1 country, $2 service), with
-# what they quote for it. A pool needs only one free number (EXISTS stops at the first).
+# the cost an admin set for it and the one they quote. A pool needs only one free number
+# (EXISTS stops at the first).
+_SET_COST = """
+LEFT JOIN supplier_cost c ON c.supplier_id = s.id AND c.country_id = $1 AND c.service_id = $2
+"""
 CANDIDATES = f"""
-SELECT s.*, NULL AS quoted_cost_minor
-FROM supplier s
+SELECT s.*, c.cost_minor AS set_cost_minor, NULL AS quoted_cost_minor
+FROM supplier s {_SET_COST}
 WHERE s.state = {_ACTIVE} AND s.kind IN ({_POOL}) AND EXISTS (
   SELECT 1 FROM phone_number n JOIN price p ON p.country_id = n.country_id AND p.service_id = $2
   WHERE n.supplier_id = s.id AND n.country_id = $1 AND {_FREE_NUMBER})
 UNION ALL
-SELECT s.*, st.cost_minor AS quoted_cost_minor
+SELECT s.*, c.cost_minor AS set_cost_minor, st.cost_minor AS quoted_cost_minor
 FROM supplier_stock st
 JOIN supplier s ON s.id = st.supplier_id AND s.state = {_ACTIVE} AND s.kind NOT IN ({_POOL})
+{_SET_COST}
 WHERE st.country_id = $1 AND st.service_id = $2 AND st.available > 0
 """  # noqa: S608
 
@@ -75,7 +80,8 @@ class Quote:
 @dataclass(frozen=True)
 class Candidate:
     supplier: Supplier
-    cost_minor: int | None  # what it quotes, else its default; None: the offer's cost
+    # What an admin set for the offer, else what it quotes, else its default; None: the offer's.
+    cost_minor: int | None
 
 
 async def per_offer() -> dict[tuple[int, int], int]:
@@ -101,8 +107,10 @@ async def candidates(country_id: int, service_id: int) -> list[Candidate]:
     found = []
     for row in await fetch_rows(CANDIDATES, country_id, service_id):
         supplier = Supplier._init_from_db(**row)  # tortoise's own row -> model step
-        quoted = row["quoted_cost_minor"]
-        found.append(Candidate(supplier, _first_known(quoted, supplier.default_cost_minor)))
+        cost = _first_known(
+            row["set_cost_minor"], row["quoted_cost_minor"], supplier.default_cost_minor
+        )
+        found.append(Candidate(supplier, cost))
     return found
 
 

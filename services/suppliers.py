@@ -13,11 +13,21 @@ import re
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import httpx
 
-from models import AccountKind, LedgerAccount, PhoneNumber, Supplier, SupplierKind, SupplierState
+from models import (
+    AccountKind,
+    Country,
+    LedgerAccount,
+    PhoneNumber,
+    Service,
+    Supplier,
+    SupplierCost,
+    SupplierKind,
+    SupplierState,
+)
 from services import activity, money, sealing, sim_pool, supplier_health
 from services.accounts import Viewer, require_admin
 from services.db import Connection, IntegrityError, atomic
@@ -218,6 +228,53 @@ async def rotate_secret(
     return await Supplier.get(id=supplier.id), secret
 
 
+async def set_cost(
+    rt: Runtime,
+    admin: Viewer,
+    supplier_id: str,
+    country: str | None,
+    service: str | None,
+    cost: Decimal,
+    *,
+    ip: str | None,
+) -> Supplier:
+    """What the supplier is paid for an activation of one offer, or (no country and no
+    service) its default cost."""
+    require_admin(admin)
+    supplier = await _get(supplier_id)
+    cost_minor = _cost(rt.settings, cost, field="cost")
+    if (country is None) != (service is None):
+        raise InvalidInput("give both country and service, or neither (the default cost)")
+    async with atomic() as conn:
+        if country is None or service is None:
+            await (
+                Supplier.filter(id=supplier.id).using_db(conn).update(default_cost_minor=cost_minor)
+            )
+            offer = "default"
+        else:
+            found = await _offer(country, service)
+            await SupplierCost.update_or_create(
+                supplier_id=supplier.id,
+                country_id=found[0].id,
+                service_id=found[1].id,
+                defaults={"cost_minor": cost_minor},
+                using_db=conn,
+            )
+            offer = f"{found[0].code}/{found[1].code}"
+        await _log(conn, admin, "supplier cost set", supplier, ip, [offer])
+    return await Supplier.get(id=supplier.id)
+
+
+async def _offer(country_code: str, service_code: str) -> tuple[Country, Service]:
+    country = await Country.get_or_none(code=country_code.strip().upper()[:2])
+    if country is None:
+        raise InvalidInput("no such country", field="country")
+    service = await Service.get_or_none(code=service_code.strip().lower()[:20])
+    if service is None:
+        raise InvalidInput("no such service", field="service")
+    return country, service
+
+
 async def _get(supplier_id: str) -> Supplier:
     supplier = await Supplier.get_or_none(id=parse_id(supplier_id, what="supplier", field="id"))
     if supplier is None:
@@ -281,12 +338,18 @@ def _currency(settings: Settings, raw: str | None) -> str:
     return currency
 
 
-def _cost(settings: Settings, raw: Decimal | None) -> int | None:
+@overload
+def _cost(settings: Settings, raw: Decimal, *, field: str = ...) -> int: ...
+@overload
+def _cost(settings: Settings, raw: None, *, field: str = ...) -> None: ...
+@overload
+def _cost(settings: Settings, raw: Decimal | None, *, field: str = ...) -> int | None: ...
+def _cost(settings: Settings, raw: Decimal | None, *, field: str = "defaultCost") -> int | None:
     if raw is None:
         return None
-    minor = money.to_minor(raw, field="defaultCost", limit_minor=settings.max_price_minor)
+    minor = money.to_minor(raw, field=field, limit_minor=settings.max_price_minor)
     if minor < 0:
-        raise InvalidInput("defaultCost must not be negative", field="defaultCost")
+        raise InvalidInput(f"{field} must not be negative", field=field)
     return minor
 
 

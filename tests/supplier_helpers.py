@@ -67,3 +67,15 @@ async def switch_off(api: Api, supplier_id: str) -> None:
     """DISABLED: so that a test's supplier is no candidate for the tests that follow."""
     payload = await update(api, supplier_id, state="DISABLED")
     assert payload["errors"] == [], payload
+
+
+async def set_cost(
+    api: Api, supplier_id: str, cost: str, country: str | None = None, service: str | None = None
+) -> dict[str, Any]:
+    data = await api.gql(
+        "mutation($id: ID!, $c: String, $s: String, $cost: Decimal!) { setSupplierCost("
+        f"supplierId: $id, country: $c, service: $s, cost: $cost) {{ {PAYLOAD} }} }}",
+        {"id": supplier_id, "c": country, "s": service, "cost": cost},
+        token=await api.admin_token(),
+    )
+    return data["setSupplierCost"]  # type: ignore[no-any-return]

@@ -39,6 +39,10 @@ PROTECTED = {
         'mutation { updateSupplier(id: "1", input: {state: DISABLED}) { errors { code } } }'
     ),
     "rotateSupplierSecret": 'mutation { rotateSupplierSecret(id: "1") { secret errors { code } } }',
+    "setSupplierCost": (
+        'mutation { setSupplierCost(supplierId: "1", country: null, service: null, cost: "1")'
+        " { errors { code } } }"
+    ),
 }
 # What a request may carry instead of valid credentials: all of them mean "nobody".
 NO_VALID_CREDENTIALS = {

@@ -239,6 +239,8 @@ OPERATIONS = {
     "{ supplier { id } errors { code } } }",
     "rotateSupplierSecret": 'mutation { rotateSupplierSecret(id: "SUPPLIER") '
     "{ secret supplier { id } errors { code } } }",
+    "setSupplierCost": 'mutation { setSupplierCost(supplierId: "SUPPLIER", country: null, '
+    'service: null, cost: "0.03") { supplier { id } errors { code } } }',
 }
 
 

@@ -25,6 +25,7 @@ from models import (
     PhoneNumber,
     Service,
     Supplier,
+    SupplierCost,
     SupplierKind,
     SupplierStock,
 )
@@ -139,6 +140,41 @@ async def test_at_equal_cost_the_better_success_rate_goes_first(api: Api, upstre
     await Supplier.filter(id=int(better.id)).update(success_rate=0.9)
     activation = await api.bought(await api.funded_user(), "GB", "tg")
     assert await supplier_of(activation) == better.code
+
+
+async def test_a_cost_an_admin_sets_for_the_offer_comes_before_the_quoted_one(
+    api: Api, upstreams: Make, ledger_is_consistent: None
+) -> None:
+    quoted_cheap = await upstreams("0.05")
+    quoted_dear = await upstreams("0.10")
+    assert (await sh.set_cost(api, quoted_dear.id, "0.01", "GB", "tg"))["errors"] == []
+    activation = await api.bought(await api.funded_user(), "GB", "tg")
+    assert await supplier_of(activation) == quoted_dear.code
+    assert (await Activation.get(id=int(activation["id"]))).cost_minor == 1
+    assert quoted_cheap.behaviour.asked == 0
+    default = await sh.set_cost(api, quoted_cheap.id, "0.02")
+    assert default["supplier"]["defaultCost"]["amount"] == "0.02"
+
+
+@pytest.mark.parametrize(
+    ("country", "service", "cost", "field"),
+    [
+        ("GB", None, "0.01", None),
+        ("ZZ", "tg", "0.01", "country"),
+        ("GB", "nope", "0.01", "service"),
+        ("GB", "tg", "-0.01", "cost"),
+        ("GB", "tg", "0.001", "cost"),
+    ],
+)
+async def test_a_bad_cost_is_refused_and_nothing_changes(
+    api: Api, upstreams: Make, country: str, service: str | None, cost: str, field: str | None
+) -> None:
+    supplier = await upstreams("0.05")
+    before = await snapshot()
+    refused = await sh.set_cost(api, supplier.id, cost, country, service)
+    assert [(e["code"], e["field"]) for e in refused["errors"]] == [("INVALID_INPUT", field)]
+    assert await snapshot() == before
+    assert not await SupplierCost.exists(supplier_id=int(supplier.id))
 
 
 async def test_a_supplier_without_stock_of_the_offer_is_not_asked(
