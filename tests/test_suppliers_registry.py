@@ -22,6 +22,7 @@ from models import (
     SupplierState,
 )
 from services import sealing
+from settings import Settings
 from suppliers.signature import sign
 from tests import supplier_helpers as sh
 from tests.account_helpers import top_level_code
@@ -154,6 +155,20 @@ async def test_an_android_gateway_with_the_sims_an_admin_entered(api: Api) -> No
 async def pool_of(supplier: dict[str, Any]) -> list[tuple[str, str, NumberState]]:
     rows = await PhoneNumber.filter(supplier_id=int(supplier["id"])).order_by("e164")
     return [(n.e164, (await Country.get(id=n.country_id)).code, n.state) for n in rows]
+
+
+def test_secrets_key_lists_keys_newest_first_and_refuses_a_bad_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, new = sealing.new_key(), sealing.new_key()
+    sealed_with_old = sealing.seal(Settings(secrets_key=(old,)), "s3cret-value")
+    monkeypatch.setenv("SECRETS_KEY", f"{new}, {old}")
+    settings = Settings.from_env(env_file=None)
+    assert settings.secrets_key == (new, old)
+    assert sealing.open_seal(settings, sealed_with_old) == "s3cret-value"  # rotation
+    monkeypatch.setenv("SECRETS_KEY", "not-a-fernet-key")
+    with pytest.raises(ValueError, match="SECRETS_KEY"):
+        Settings.from_env(env_file=None)
 
 
 # -- the secret is shown once ---------------------------------------------------------------------

@@ -222,6 +222,20 @@ async def test_when_every_supplier_fails_the_buyer_gets_no_numbers_and_nothing_c
     assert await snapshot(buyer) == before
 
 
+async def test_routing_max_candidates_bounds_the_suppliers_asked(
+    api: Api, upstreams: Make, override_settings: Any
+) -> None:
+    override_settings(routing_max_candidates=2)
+    asked = [await upstreams(cost, "none") for cost in ("0.01", "0.02", "0.03")]
+    buyer = await api.funded_user()
+    before = await snapshot(buyer)
+    payload = await api.buy(buyer, "GB", "tg")
+    # The two cheapest said no; neither the third nor the demo pool was reached.
+    assert [e["code"] for e in payload["errors"]] == ["NO_NUMBERS"]
+    assert [s.behaviour.asked for s in asked] == [1, 1, 0]
+    assert await snapshot(buyer) == before
+
+
 async def test_a_supplier_that_keeps_failing_is_paused_with_a_reason(
     api: Api, upstreams: Make, override_settings: Any
 ) -> None:
