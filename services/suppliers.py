@@ -191,14 +191,12 @@ async def update(
         values |= {"state": changes.state, "paused_reason": None}
         if changes.state == SupplierState.ACTIVE:
             values["consecutive_failures"] = 0
-    if sims is not None:
-        values["numbers"] = None  # logged, not a column: applied below
-    if values:
+    changed = sorted(values) + ([] if sims is None else ["numbers"])
+    if changed:
         async with atomic() as conn:
-            columns = {k: v for k, v in values.items() if k != "numbers"}
-            if columns:
-                await Supplier.filter(id=supplier.id).using_db(conn).update(**columns)
-            await _log(conn, admin, "supplier updated", supplier, ip, sorted(values))
+            if values:
+                await Supplier.filter(id=supplier.id).using_db(conn).update(**values)
+            await _log(conn, admin, "supplier updated", supplier, ip, changed)
     if sims is not None:
         await sim_pool.learn_device(rt, supplier, ENTERED_BY_ADMIN, sims)
     rt.catalog.invalidate()
