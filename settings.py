@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
 from starlette.config import Config
 
 
@@ -120,6 +121,17 @@ class Settings:
     demo_pool_restock: int = 20
     demo_restock_interval_seconds: float = 10.0
 
+    # Suppliers (issue 8; docs/adr/0009)
+    # Fernet key(s) sealing suppliers' secrets at rest, comma-separated, newest first (the
+    # others still open older seals: rotation). Without one, only the demo supplier can exist.
+    secrets_key: tuple[str, ...] = ()
+    supplier_acquire_timeout_seconds: float = 3.0  # one supplier's answer to "give a number"
+    routing_max_candidates: int = 5  # suppliers asked per purchase before NO_NUMBERS
+    supplier_failures_to_pause: int = 5  # errors or time-outs in a row that pause a supplier
+    supplier_health_window: int = 200  # newest activations per supplier its health is measured on
+    supplier_health_interval_seconds: float = 30.0  # how often the stored health is refreshed
+    supplier_contact_write_seconds: float = 10.0  # last contact is written at most this often
+
     # Payments (R10, R15; docs/adr/0006). A processor is offered when its keys are set.
     demo_payments: bool = True  # the demo processor; follows DEMO_SUPPLIER unless set
     demo_payments_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -201,6 +213,17 @@ class Settings:
             )
         if bool(self.stripe_api_key) != bool(self.stripe_webhook_secret):
             raise ValueError("set both STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET, or neither")
+        for key in self.secrets_key:
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                raise ValueError(
+                    "SECRETS_KEY: Fernet keys (32 url-safe base64 bytes), comma-separated"
+                ) from None
+        if self.supplier_acquire_timeout_seconds <= 0 or self.routing_max_candidates < 1:
+            raise ValueError(
+                "need SUPPLIER_ACQUIRE_TIMEOUT_SECONDS > 0, ROUTING_MAX_CANDIDATES >= 1"
+            )
         if bool(self.nowpayments_api_key) != bool(self.nowpayments_ipn_secret):
             raise ValueError("set both NOWPAYMENTS_API_KEY and NOWPAYMENTS_IPN_SECRET, or neither")
 

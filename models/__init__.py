@@ -14,7 +14,19 @@ from models.accounts import (
     UserState,
 )
 from models.activations import Activation, ActivationEvent, ActivationStatus, EventKind, Sms
-from models.catalog import Country, NumberState, NumberUse, PhoneNumber, Price, Service, Supplier
+from models.catalog import (
+    Country,
+    NumberState,
+    NumberUse,
+    PhoneNumber,
+    Price,
+    Service,
+    Supplier,
+    SupplierCost,
+    SupplierKind,
+    SupplierState,
+    SupplierStock,
+)
 from models.gateways import GatewaySim
 from models.ledger import AccountKind, LedgerAccount, Transfer, TransferKind
 from models.payments import (
@@ -51,6 +63,10 @@ __all__ = [
     "Service",
     "Sms",
     "Supplier",
+    "SupplierCost",
+    "SupplierKind",
+    "SupplierState",
+    "SupplierStock",
     "TopUp",
     "TopUpStatus",
     "Transfer",

@@ -45,7 +45,9 @@ class Activation(Model):
     )
     service_id: int
     price_minor = fields.BigIntField()
-    cost_minor = fields.BigIntField()
+    cost_minor = fields.BigIntField()  # what its supplier is paid once it is captured
+    # The supplier's own id of this activation (SMSHub's activationId, an upstream's id).
+    supplier_activation_id = fields.CharField(max_length=64, null=True)
     currency = fields.CharField(max_length=3)
     status = fields.CharEnumField(
         ActivationStatus, max_length=12, default=ActivationStatus.WAITING_SMS

@@ -17,6 +17,7 @@ from tortoise.models import Model
 if TYPE_CHECKING:
     from models.accounts import User
     from models.activations import Activation
+    from models.catalog import Supplier
     from models.payments import TopUp
 
 
@@ -33,6 +34,7 @@ class AccountKind(StrEnum):
     # What a user owes after a processor took back more than their balance held (a refund or
     # dispute at the processor): never above zero, and the account is restricted while below.
     DEBT = "debt"
+    PAYABLE = "payable"  # what the shop owes one supplier (`supplier`) for its captured numbers
 
 
 #: Accounts that hold users' money and therefore may never go below zero.
@@ -48,12 +50,17 @@ class LedgerAccount(Model):
     user_id: int | None
     # For clearing accounts: the payment processor's code (services/payments/).
     processor = fields.CharField(max_length=20, null=True)
+    # For payable accounts: the supplier owed.
+    supplier: fields.ForeignKeyNullableRelation[Supplier] = fields.ForeignKeyField(
+        "models.Supplier", related_name="ledger_accounts", null=True, on_delete=fields.RESTRICT
+    )
+    supplier_id: int | None
     balance_minor = fields.BigIntField(default=0)
 
     class Meta:
         table = "ledger_account"
         unique_together = (("kind", "user"),)
-        # One system account per (kind, processor): a unique index in migration 0003.
+        # One system account per (kind, processor, supplier): a unique index in migration 0004.
         # CHECK constraints: models/migrations/0002_ledger_guards.py (tortoise's CreateModel
         # does not emit them).
 
@@ -71,6 +78,9 @@ class TransferKind(StrEnum):
     CHARGEBACK = "chargeback"
     REPAYMENT = "repayment"  # user -> debt: a later top-up pays back what the user owes
     FEE = "fee"  # clearing -> revenue: the processor fee kept from a refund's payout (R15)
+    # revenue -> payable: the supplier's cost of a captured activation, posted in the same
+    # database transaction as its CAPTURE (a linked transfer), so revenue keeps the margin.
+    COST = "cost"
 
 
 class Transfer(Model):

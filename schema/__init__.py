@@ -16,7 +16,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from resolvers import accounts, activations, balances, catalog, payments
+from resolvers import accounts, activations, balances, catalog, payments, suppliers
 from schema.accounts import (
     ApiKeyPayload,
     AuthPayload,
@@ -38,6 +38,7 @@ from schema.payments import (
     TopUpPayload,
 )
 from schema.scalars import SCALARS
+from schema.suppliers import Supplier, SupplierPayload
 from settings import Settings
 from subscriptions.resolvers import Subscription
 
@@ -88,6 +89,10 @@ class Query:
         resolver=payments.payment_reconciliation,
         description="Admin only: top-ups whose processor and ledger disagree (a notification "
         "that never arrived, a payment after expiry), and refund payouts not yet confirmed.",
+    )
+    suppliers: list[Supplier] = strawberry.field(
+        resolver=suppliers.supplier_list,
+        description="Admin only: every supplier with its measured health.",
     )
 
 
@@ -154,6 +159,23 @@ class Mutation:
         resolver=payments.settle_top_up,
         description="Admin only: asks the top-up's processor for its state and applies it, "
         "exactly once (see paymentReconciliation).",
+    )
+    create_supplier: SupplierPayload = strawberry.mutation(
+        resolver=suppliers.create_supplier,
+        description="Admin only: registers a supplier. Its generated secret is shown only in "
+        "this payload.",
+    )
+    update_supplier: SupplierPayload = strawberry.mutation(
+        resolver=suppliers.update_supplier, description="Admin only."
+    )
+    rotate_supplier_secret: SupplierPayload = strawberry.mutation(
+        resolver=suppliers.rotate_supplier_secret,
+        description="Admin only: a new secret, shown only here; the old one stops working at once.",
+    )
+    set_supplier_cost: SupplierPayload = strawberry.mutation(
+        resolver=suppliers.set_supplier_cost,
+        description="Admin only: what a supplier is paid for an activation of this offer (null "
+        "country/service: its default).",
     )
 
 

@@ -14,8 +14,6 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from tortoise.expressions import Subquery
-
 from models import (
     Activation,
     ActivationStatus,
@@ -31,7 +29,6 @@ from models import (
     UserState,
 )
 from models.activations import LIVE_STATUSES
-from models.catalog import NumberState
 from services import (
     abuse,
     activity,
@@ -43,6 +40,8 @@ from services import (
     locks,
     money,
     policy,
+    pool,
+    routing,
     text,
 )
 from services.accounts import Viewer
@@ -51,6 +50,7 @@ from services.errors import (
     AccountBlocked,
     EmailNotVerified,
     IdempotencyConflict,
+    InsufficientBalance,
     InvalidInput,
     InvalidState,
     NoNumbers,
@@ -102,6 +102,18 @@ class BuyRequest:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """One buyNumber call, as checked: who buys what at which price."""
+
+    user: User
+    service: Service
+    price: Price
+    key: str | None
+    request: BuyRequest
+    ip: str | None
+
+
 async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | None) -> Activation:
     """R1: assigns a number and holds its price in one transaction, or changes nothing."""
     settings = rt.settings
@@ -128,19 +140,54 @@ async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | Non
                 f"the price is {money.format_minor(price.price_minor)}",
                 price_minor=price.price_minor,
             )
-    for _ in range(settings.buy_number_attempts):
-        try:
-            activation, notice = await _assign_and_hold(rt, user, service, price, key, request, ip)
-        except IntegrityError:
-            # Either a concurrent buyer took the same number (try the next one), or a concurrent
-            # retry with the same idempotency key won (return what it bought).
-            if key is not None and (existing := await _replay(user.id, key, request)):
-                return existing
+    purchase = Purchase(user, service, price, key, request, ip)
+    choices = await routing.choices(rt, country, service, price.cost_minor)
+    # Do not take a supplier's number (and make it wait for a cancel) for a buyer who cannot
+    # pay: the hold's conditional update stays the real guard (R1).
+    remote = any(c.source.reaches_network for c in choices)
+    if remote and await ledger.balance_minor(user.id) < price.price_minor:
+        raise InsufficientBalance("the balance is too low")
+    for choice in choices:
+        acquired = await routing.acquire(rt, choice, country, service)
+        if acquired is None:
             continue
+        try:
+            bought = await _take(rt, purchase, choice, acquired)
+        except BaseException:
+            await routing.abandon(rt, choice, acquired)
+            raise
+        if bought is None:
+            await routing.abandon(rt, choice, acquired)
+            continue
+        activation, notice = bought
+        if notice is None:  # a concurrent retry of this idempotency key bought it first
+            await routing.abandon(rt, choice, acquired)
+            return activation
         await rt.publish([notice])
         await hooks.run(rt.hooks.after_purchase, activation)
         return activation
     raise NoNumbers("no free number right now, try again")
+
+
+async def _take(
+    rt: Runtime, purchase: Purchase, choice: routing.Choice, acquired: routing.Acquired
+) -> tuple[Activation, events.Notice | None] | None:
+    """The purchase with this supplier's number: the activation and its event; an earlier
+    purchase of the same idempotency key (no event); or None if the number could not be
+    taken (the pool had none left, or another buyer took it each time)."""
+    attempts = rt.settings.buy_number_attempts if acquired.e164 is None else 1
+    for _ in range(attempts):
+        try:
+            return await _assign_and_hold(rt, purchase, choice, acquired)
+        except NoNumbers:
+            return None
+        except IntegrityError:
+            # Either a concurrent buyer took the same number (try the next one), or a concurrent
+            # retry with the same idempotency key won (return what it bought).
+            key, user_id = purchase.key, purchase.user.id
+            if key is not None and (existing := await _replay(user_id, key, purchase.request)):
+                return existing, None
+    return None
 
 
 def _idempotency_key(raw: str | None) -> str | None:
@@ -170,18 +217,13 @@ def _check_may_buy(settings: Settings, user: User) -> None:
 
 
 async def _assign_and_hold(
-    rt: Runtime,
-    user: User,
-    service: Service,
-    price: Price,
-    key: str | None,
-    request: BuyRequest,
-    ip: str | None,
+    rt: Runtime, purchase: Purchase, choice: routing.Choice, acquired: routing.Acquired
 ) -> tuple[Activation, events.Notice]:
     settings = rt.settings
+    user, service, price = purchase.user, purchase.service, purchase.price
     async with atomic() as conn:
         await locks.user_events(conn, user.id)
-        number = await _free_number(conn, price.country_id, service.id)
+        number = await _number(conn, choice.supplier, price.country_id, service.id, acquired)
         if number is None:
             raise NoNumbers("no free number for this service in this country")
         # The unique (number, service) pair is the real guard against selling a number twice.
@@ -192,14 +234,16 @@ async def _assign_and_hold(
             number_id=number.id,
             country_id=price.country_id,
             service_id=service.id,
-            price_minor=price.price_minor,
-            cost_minor=price.cost_minor,
+            price_minor=price.price_minor,  # the buyer pays the offer's price...
+            # ... and the supplier is owed what it asked, once the code arrives (settlement).
+            cost_minor=choice.cost_minor if acquired.cost_minor is None else acquired.cost_minor,
+            supplier_activation_id=acquired.supplier_activation_id,
             currency=settings.currency,
             created_at=now,
             sms_deadline_at=now + timedelta(seconds=settings.sms_wait_seconds),
             expires_at=now + timedelta(seconds=settings.activation_window_seconds),
-            idempotency_key=key,
-            request_fingerprint=request.fingerprint(),
+            idempotency_key=purchase.key,
+            request_fingerprint=purchase.request.fingerprint(),
             using_db=conn,
         )
         activation.number = number
@@ -213,26 +257,31 @@ async def _assign_and_hold(
             activation_id=activation.id,
         )
         notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
-        await activity.record(conn, "purchase", user_id=user.id, ip=ip, detail=str(activation.id))
+        await activity.record(
+            conn, "purchase", user_id=user.id, ip=purchase.ip, detail=str(activation.id)
+        )
     return activation, notice
 
 
-async def _free_number(conn: Connection, country_id: int, service_id: int) -> PhoneNumber | None:
-    active_suppliers = Supplier.filter(active=True).values("id")
-    query = (
-        PhoneNumber.filter(
-            country_id=country_id,
-            state=NumberState.ACTIVE,
-            supplier_id__in=Subquery(active_suppliers),
-        )
-        .exclude(id__in=Subquery(NumberUse.filter(service_id=service_id).values("number_id")))
-        .order_by("id")
-        .limit(1)
+async def _number(
+    conn: Connection,
+    supplier: Supplier,
+    country_id: int,
+    service_id: int,
+    acquired: routing.Acquired,
+) -> PhoneNumber | None:
+    """The number to sell: one of the supplier's pool, or the one it gave (kept as a row of
+    its own, so that its SMS find it and it is never sold twice for a service)."""
+    if acquired.e164 is None:
+        return await pool.free_number(conn, supplier.id, country_id, service_id)
+    if not policy.number_on_sale(acquired.e164):
+        return None  # R11: whoever gave it, a Crimean number is not sold
+    number, _ = await PhoneNumber.get_or_create(
+        e164=acquired.e164,
+        defaults={"country_id": country_id, "supplier_id": supplier.id},
+        using_db=conn,
     )
-    for prefix in policy.CRIMEAN_PREFIXES:  # R11
-        query = query.exclude(e164__startswith=prefix)
-    # SKIP LOCKED: concurrent buyers each take a different number instead of queueing.
-    return await locks.rows(query, skip_locked=True).using_db(conn).first()
+    return number if number.supplier_id == supplier.id else None
 
 
 async def get(viewer: Viewer, activation_id: int | str) -> Activation:
@@ -322,6 +371,7 @@ async def _end_waiting(
                 .update(banned=True)
             )
         activation = await fetch(activation.id, conn)
+        await routing.release(rt, conn, activation)  # the supplier learns how it ended
         notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
         if status != ActivationStatus.EXPIRED:
             await activity.record(
@@ -358,6 +408,7 @@ async def close_received(rt: Runtime, activation: Activation) -> Activation | No
         if changed != 1:
             return None
         activation = await fetch(activation.id, conn)
+        await routing.release(rt, conn, activation)
         notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
     await rt.publish([notice])
     return activation

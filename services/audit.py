@@ -5,7 +5,8 @@ equals the sum of its transfers, the journal sums to zero, every purchase was re
 most once and as its activation's status says, and the payments agree with the journal: each
 processor's clearing account equals what its top-ups took back minus what they credited, each
 top-up's totals equal its transfers, and each refund request's hold is resolved as its state
-says (services/payments/).
+says (services/payments/); and each supplier's payable account equals the costs of its
+captured activations, each credited once, by the capture's linked COST transfer (docs/adr/0009).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ async def ledger_violations() -> list[str]:
             )
         if bool(row["refunded"]) != (expected == (0, 1)):
             problems.append(f"activation {row['id']} ({row['status']}): refunded={row['refunded']}")
-    return problems + await payment_violations()
+    return problems + await payment_violations() + await supplier_violations()
 
 
 async def balance_violations() -> list[str]:
@@ -146,5 +147,51 @@ async def payment_violations() -> list[str]:
             problems.append(
                 f"refund request {row['id']} ({row['state']}): hold {row['hold_kind']}"
                 f" {row['hold_minor']}, resolution {row['resolution']}"
+            )
+    return problems
+
+
+# A supplier's payable account, re-derived from its activations (not from its transfers).
+PAYABLE_MISMATCHES = """
+SELECT a.id, a.supplier_id, a.balance_minor,
+       COALESCE((SELECT SUM(act.cost_minor) FROM activation act
+                 JOIN phone_number n ON n.id = act.number_id
+                 WHERE n.supplier_id = a.supplier_id AND act.status IN ('RECEIVED', 'FINISHED')),
+                0) AS expected_minor
+FROM ledger_account a WHERE a.kind = 'payable'
+"""
+
+# Each activation's COST transfers: only after a capture, and then one, of its cost, to the
+# payable account of its number's supplier. (Activations captured before migration 0004 were
+# settled by one opening transfer per supplier, without an activation.)
+COST_MISMATCHES = """
+SELECT act.id, act.status, act.cost_minor, COUNT(t.id) AS costs,
+       COALESCE(SUM(t.amount_minor), 0) AS cost_transfers,
+       COALESCE(SUM(CASE WHEN p.kind = 'payable' AND p.supplier_id = n.supplier_id
+                         THEN 1 ELSE 0 END), 0) AS to_its_supplier
+FROM activation act
+JOIN phone_number n ON n.id = act.number_id
+JOIN transfer t ON t.activation_id = act.id AND t.kind = 'cost'
+JOIN ledger_account p ON p.id = t.credit_account_id
+GROUP BY act.id, act.status, act.cost_minor
+"""
+
+
+async def supplier_violations() -> list[str]:
+    conn = connections.get("default")
+    problems: list[str] = []
+    for row in await conn.execute_query_dict(PAYABLE_MISMATCHES):
+        if int(row["balance_minor"]) != int(row["expected_minor"]):
+            problems.append(
+                f"payable account of supplier {row['supplier_id']}: {row['balance_minor']}"
+                f" != its captured costs {row['expected_minor']}"
+            )
+    for row in await conn.execute_query_dict(COST_MISMATCHES):
+        captured = row["status"] in ("RECEIVED", "FINISHED")
+        settled = int(row["costs"]) == 1 == int(row["to_its_supplier"])
+        if not (captured and settled and int(row["cost_transfers"]) == int(row["cost_minor"])):
+            problems.append(
+                f"activation {row['id']} ({row['status']}): cost {row['cost_minor']},"
+                f" {row['costs']} cost transfer(s) of {row['cost_transfers']}"
             )
     return problems

@@ -13,23 +13,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from tortoise import connections
-
-from models import Country, NumberState, Price, Service
-from services import policy
+from models import Country, Price, Service
+from services import policy, stock
 from services.errors import CountryUnavailable, NoNumbers, ServiceUnavailable
-
-# Built from constants only (no input reaches it), once, at import.
-_AVAILABILITY = f"""
-SELECT p.country_id, p.service_id, COUNT(n.id) AS available
-FROM price p
-JOIN phone_number n ON n.country_id = p.country_id AND n.state = '{NumberState.ACTIVE.value}'
-JOIN supplier s ON s.id = n.supplier_id AND s.active
-WHERE {policy.crimean_sql_filter("n.e164")}
-  AND NOT EXISTS (SELECT 1 FROM number_use u
-                  WHERE u.number_id = n.id AND u.service_id = p.service_id)
-GROUP BY p.country_id, p.service_id
-"""  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -149,10 +135,7 @@ async def _build() -> Snapshot:
     countries = await Country.all().order_by("name")
     services = await Service.all().order_by("name")
     prices = await Price.all()
-    counts = {
-        (int(row["country_id"]), int(row["service_id"])): int(row["available"])
-        for row in await connections.get("default").execute_query_dict(_AVAILABILITY)
-    }
+    counts = await stock.per_offer()  # summed over suppliers
     on_sale_countries = {c.id: c for c in countries if policy.country_on_sale(c)}
     on_sale_services = {s.id: s for s in services if policy.service_on_sale(s)}
     offers = [

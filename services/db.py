@@ -253,6 +253,16 @@ async def fetch_value(sql: str, *params: Any) -> Any:
     return rows[0][0] if rows else None  # asyncpg's Record and sqlite3.Row both index by position
 
 
+async def fetch_rows(sql: str, *params: Any) -> list[dict[str, Any]]:
+    """The rows of a read-only query with `$1, $2...` placeholders, as dicts (see fetch_value);
+    a placeholder may appear more than once (SQLite's `?1` numbers them too)."""
+    conn = connections.get("default")
+    if not is_postgres():
+        sql = _PLACEHOLDER.sub(lambda m: "?" + m.group(0)[1:], sql)
+    rows: list[dict[str, Any]] = await conn.execute_query_dict(sql, list(params))
+    return rows
+
+
 async def newest_id(query: QuerySet[Any]) -> int:
     """The highest id among the rows of `query`, or 0 when it has none (where a feed starts)."""
     newest = query.order_by("-id").first().values_list("id", flat=True)

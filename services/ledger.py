@@ -107,6 +107,35 @@ async def _apply(conn: Connection, account: LedgerAccount, delta: int) -> int:
     return int(after[0])
 
 
+async def capture(
+    conn: Connection, hold: Transfer, *, user_id: int, supplier_id: int, cost_minor: int
+) -> None:
+    """The first SMS posts the hold into revenue and, linked to it in this transaction, credits
+    the supplier its cost from revenue (COST: revenue -> its payable account), so that revenue
+    keeps the margin and the payable account what the supplier is owed (docs/adr/0009)."""
+    assert cost_minor >= 0, "a supplier's cost is never negative"
+    await resolve_hold(
+        conn,
+        hold,
+        kind=TransferKind.CAPTURE,
+        user_id=user_id,
+        description=f"activation {hold.activation_id}: code received",
+    )
+    if cost_minor == 0:
+        return  # a free number: nothing is owed
+    await post(
+        conn,
+        kind=TransferKind.COST,
+        debit=await system_account(AccountKind.REVENUE, conn),
+        credit=await LedgerAccount.get(
+            kind=AccountKind.PAYABLE, supplier_id=supplier_id, user_id=None, using_db=conn
+        ),
+        amount_minor=cost_minor,
+        description=f"activation {hold.activation_id}: supplier's cost",
+        activation_id=hold.activation_id,
+    )
+
+
 async def resolve_hold(
     conn: Connection, hold: Transfer, *, kind: TransferKind, user_id: int, description: str
 ) -> Transfer:

@@ -21,7 +21,10 @@ from services.db import Database
 from services.hooks import Hooks
 from services.identity_cache import IdentityCache
 from services.mail import Mailer
+from services.pool import PoolSource
 from services.ratelimit import RateLimiter
+from services.routing import Sources
+from services.stock import POOL_KINDS
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -49,6 +52,11 @@ class Runtime:
         )
         self.mailer = Mailer(settings)
         self.hooks = Hooks()
+        # Where numbers come from, per supplier kind: our own pools from the start; the app
+        # registers the protocol clients (suppliers/).
+        self.sources = Sources()
+        for kind in POOL_KINDS:
+            self.sources.register(kind, PoolSource)
         self.publisher: Publisher | None = None  # the app plugs its event bus in
 
     async def open(self) -> None:

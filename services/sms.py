@@ -170,12 +170,12 @@ async def _deliver_to(
         hold = await Transfer.get(
             activation_id=activation.id, kind=TransferKind.HOLD, using_db=conn
         )
-        await ledger.resolve_hold(
+        await ledger.capture(
             conn,
             hold,
-            kind=TransferKind.CAPTURE,
             user_id=current.user_id,
-            description=f"activation {activation.id}: code received",
+            supplier_id=sms.supplier_id,  # the number's own supplier (checked by _deliver)
+            cost_minor=current.cost_minor,
         )
         notices.append(await events.record(conn, current, EventKind.STATUS_CHANGED))
     return notices

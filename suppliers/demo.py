@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from models import Activation, Country, PhoneNumber, Price, Service, Supplier
+from models import Activation, Country, PhoneNumber, Price, Service, Supplier, SupplierKind
+from services import suppliers
 from services.db import IntegrityError
 from services.sms import IncomingSms, ingest
 
@@ -126,13 +127,16 @@ def fictional_numbers(country: Country, start: int) -> Iterator[str]:
 async def seed(rt: Runtime) -> Supplier:
     """Idempotent: safe at every start-up, and with several processes starting at once."""
     settings = rt.settings
+    # One row of the registry; its webhook secret is the setting DEMO_SUPPLIER_SECRET.
     supplier, _ = await Supplier.get_or_create(
         code=CODE,
-        defaults={"name": "Demo supplier", "webhook_secret": settings.demo_supplier_secret},
+        defaults={
+            "name": "Demo supplier",
+            "kind": SupplierKind.DEMO,
+            "currency": settings.currency,
+        },
     )
-    if supplier.webhook_secret != settings.demo_supplier_secret:
-        supplier.webhook_secret = settings.demo_supplier_secret
-        await supplier.save(update_fields=["webhook_secret"])
+    await suppliers.open_payable_account(supplier)
     await add_countries(COUNTRIES)
     await Service.bulk_create(
         [

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from models import Supplier
-from services import json_input, suppliers
+from services import json_input, routing, suppliers
 from services.clock import Clock
 from services.sms import IncomingSms, ingest
 from suppliers import signature
@@ -36,23 +36,25 @@ def _error(status: int, message: str) -> JSONResponse:
 async def receive_sms(request: Request) -> JSONResponse:
     rt = runtime_of(request)
     settings = rt.settings
-    supplier = await suppliers.active(request.path_params["supplier"])
+    supplier = await suppliers.receiving(request.path_params["supplier"], suppliers.WEBHOOK_KINDS)
     if supplier is None:
         return _error(404, "no such supplier")
+    secret = suppliers.secret_of(settings, supplier)
     declared = request.headers.get("content-length")
     if declared and (not declared.isdigit() or int(declared) > settings.webhook_max_body_bytes):
         return _error(400, "body too large")
     body = await _read_limited(request, settings.webhook_max_body_bytes)
     if body is None:
         return _error(400, "body too large")
-    if not signature.verify(
-        supplier.webhook_secret,
+    if secret is None or not signature.verify(
+        secret,
         body,
         request.headers.get("x-signature"),
         now=time.time(),
         tolerance=settings.webhook_tolerance_seconds,
     ):
         return _error(401, "signature missing, wrong or expired")
+    await routing.touch(rt, supplier)  # heard from, whatever the payload holds
     try:
         message = parse(supplier, body, rt.clock)
     except BadPayload as exc:

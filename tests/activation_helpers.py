@@ -33,8 +33,13 @@ async def price_of(api: Api, country: str, service: str) -> str:
     return offer["price"]["amount"]  # type: ignore[no-any-return]
 
 
+# The transfers of an activation that received its code: the hold, its capture, and the
+# supplier's cost linked to the capture (docs/adr/0009).
+CAPTURED_TRANSFERS = [TransferKind.HOLD, TransferKind.CAPTURE, TransferKind.COST]
+
+
 async def resolutions(activation_id: str) -> list[TransferKind]:
-    """The kinds of the transfers of one activation, in order (HOLD, then CAPTURE or VOID)."""
+    """The kinds of the transfers of one activation, in order (see CAPTURED_TRANSFERS)."""
     rows = await Transfer.filter(activation_id=int(activation_id)).order_by("id")
     return [t.kind for t in rows]
 

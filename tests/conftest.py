@@ -45,6 +45,7 @@ pytest_plugins = (
 ADMIN_EMAIL = "admin@smsrooms.test"
 ADMIN_PASSWORD = "admin-password-123"
 SUPPLIER_SECRET = "demo-webhook-secret-for-tests"
+SECRETS_KEY = "kYp6o3cVbI1p4aHq0eQz8m1hXn3s9Zr2Wc5Tt7Ly0Ug="  # Fernet key of throw-away databases
 NUMBERS_PER_COUNTRY = 400
 
 
@@ -71,6 +72,7 @@ def settings_for(backend: backends.Backend, **overrides: object) -> Settings:
         "demo_supplier": True,
         "demo_supplier_secret": SUPPLIER_SECRET,
         "demo_supplier_secret_generated": False,
+        "secrets_key": (SECRETS_KEY,),
         "sweeper_interval_seconds": 0.1,
         "price_cache_seconds": 0.0,
         "demo_pool_min_free": 0,

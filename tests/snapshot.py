@@ -9,9 +9,10 @@ A snapshot holds, for each user asked for, what the database keeps of them (bala
 the transfers touching their accounts, their activations with every field an operation may
 change, the SMS shown to them, their cool-down, their live credentials), and, for everybody,
 the counts no refusal may move (users, activations, numbers used or banned, credentials,
-adjustments). `snapshot()` with no user takes the counts alone. Counts that background work
-moves on its own (the sweeper's refunds, SMS stored for audit) are left out, so that a test
-never fails for what another test's leftovers do meanwhile.
+adjustments, the suppliers as admins set them, ledger accounts). `snapshot()` with no user
+takes the counts alone. Counts that background work moves on its own (the sweeper's refunds,
+SMS stored for audit) are left out, so that a test never fails for what another test's
+leftovers do meanwhile.
 """
 
 from __future__ import annotations
@@ -30,12 +31,25 @@ from models import (
     LedgerAccount,
     NumberUse,
     Sms,
+    Supplier,
     Transfer,
     TransferKind,
     User,
 )
 from services import ledger
 
+# The fields of a supplier that an admin's operation may change.
+SUPPLIER_FIELDS = (
+    "id",
+    "code",
+    "name",
+    "kind",
+    "state",
+    "paused_reason",
+    "url",
+    "secret_sealed",
+    "default_cost_minor",
+)
 # The fields of an activation that an operation may change.
 ACTIVATION_FIELDS = ("id", "status", "refunded", "code", "another_sms_requested_at", "ended_at")
 
@@ -68,6 +82,8 @@ class World:
     number_uses: tuple[int, int]  # (rows, banned rows)
     credentials: tuple[int, int]  # (rows, revoked rows)
     adjustments: tuple[int, int]  # (transfers, balance of the adjustments account)
+    suppliers: tuple[tuple[Any, ...], ...]  # SUPPLIER_FIELDS of each, by id
+    ledger_accounts: int
 
 
 @dataclass(frozen=True)
@@ -133,4 +149,8 @@ async def world() -> World:
             await Transfer.filter(kind=TransferKind.ADJUSTMENT).count(),
             adjustments.balance_minor,
         ),
+        suppliers=tuple(
+            tuple(row) for row in await Supplier.all().order_by("id").values_list(*SUPPLIER_FIELDS)
+        ),
+        ledger_accounts=await LedgerAccount.all().count(),
     )

@@ -30,6 +30,19 @@ PROTECTED = {
     "adjustBalance": (
         'mutation { adjustBalance(userId: "1", amount: "1.00", reason: "x") { errors { code } } }'
     ),
+    "suppliers": "{ suppliers { id } }",
+    "createSupplier": (
+        'mutation { createSupplier(input: {code: "anon", name: "x", kind: WEBHOOK})'
+        " { secret errors { code } } }"
+    ),
+    "updateSupplier": (
+        'mutation { updateSupplier(id: "1", input: {state: DISABLED}) { errors { code } } }'
+    ),
+    "rotateSupplierSecret": 'mutation { rotateSupplierSecret(id: "1") { secret errors { code } } }',
+    "setSupplierCost": (
+        'mutation { setSupplierCost(supplierId: "1", country: null, service: null, cost: "1")'
+        " { errors { code } } }"
+    ),
 }
 # What a request may carry instead of valid credentials: all of them mean "nobody".
 NO_VALID_CREDENTIALS = {

@@ -10,6 +10,7 @@ import pytest
 from models import Activation, ActivationStatus, NumberUse, Sms, TransferKind
 from services import ledger, sweeper
 from tests.activation_helpers import (
+    CAPTURED_TRANSFERS,
     code_sms,
     only_error,
     resolutions,
@@ -39,7 +40,7 @@ async def test_r3_first_sms_receives_and_further_sms_are_delivered(api: Api) -> 
     assert seen["code"] == "33333"
     assert [m["code"] for m in seen["messages"]] == ["11111", "22222", "33333"]
     # Captured once, on the first SMS; further SMS cost nothing more.
-    assert await resolutions(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
+    assert await resolutions(activation["id"]) == CAPTURED_TRANSFERS
     assert await ledger.balance_minor(user.id) == balance
     assert (await ledger.escrow_account(user.id)).balance_minor == 0
 
@@ -101,7 +102,7 @@ async def test_r3_window_closing_finishes_received_without_refund(api: Api) -> N
 
     assert stored.refunded is False
     assert stored.ended_at is not None
-    assert await resolutions(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
+    assert await resolutions(activation["id"]) == CAPTURED_TRANSFERS
     assert await ledger.balance_minor(user.id) == balance
     # The window is closed: a late SMS is kept for audit but not shown.
     assert await code_sms(api, activation["phoneNumber"], "66666") == {"status": "stored"}
@@ -152,7 +153,7 @@ async def test_r4_cancel_after_the_first_sms_is_refused(api: Api) -> None:
     only_error(await api.act(user, "cancelActivation", activation["id"]), "INVALID_STATE")
 
     assert await snapshot(user) == before
-    assert await resolutions(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
+    assert await resolutions(activation["id"]) == CAPTURED_TRANSFERS
 
 
 async def test_r4_no_sms_by_the_deadline_expires_with_a_refund(api: Api) -> None:

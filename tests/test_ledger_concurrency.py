@@ -34,7 +34,12 @@ from models import (
 )
 from services import activations, audit, ledger, sms, sweeper
 from services.runtime import Runtime
-from tests.activation_helpers import assert_no_pair_sold_twice, resolutions, sweep_until_ended
+from tests.activation_helpers import (
+    CAPTURED_TRANSFERS,
+    assert_no_pair_sold_twice,
+    resolutions,
+    sweep_until_ended,
+)
 from tests.api import Api, User
 
 COUNTRY, SERVICE = "ID", "ds"  # a cheap offer with a large demo pool
@@ -223,10 +228,7 @@ async def check_actions(
                     ActivationStatus.RECEIVED,
                     "delivered",
                 ), activation
-                assert await resolutions(activation["id"]) == [
-                    TransferKind.HOLD,
-                    TransferKind.CAPTURE,
-                ]
+                assert await resolutions(activation["id"]) == CAPTURED_TRANSFERS
 
 
 def _ids(group: list[dict[str, Any]]) -> list[str]:
@@ -297,8 +299,10 @@ async def check_ledger(
     assert (await ledger.escrow_account(user.id)).balance_minor == 0
     for activation_id, status, _ in rows:
         kinds = await resolutions(str(activation_id))
-        resolution = TransferKind.CAPTURE if status in CAPTURED else TransferKind.VOID
-        assert kinds == [TransferKind.HOLD, resolution], (activation_id, status, kinds)
+        expected = (
+            CAPTURED_TRANSFERS if status in CAPTURED else [TransferKind.HOLD, TransferKind.VOID]
+        )
+        assert kinds == expected, (activation_id, status, kinds)
     await check_journal(user)
 
 
@@ -407,7 +411,7 @@ async def test_r4_cancel_that_saw_waiting_loses_to_an_sms_committed_meanwhile(
     assert (deliveries.results, refused) == (["delivered"], "INVALID_STATE")
     stored = await Activation.get(id=int(activation["id"]))
     assert (stored.status, stored.refunded) == (ActivationStatus.RECEIVED, False)
-    assert await resolutions(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
+    assert await resolutions(activation["id"]) == CAPTURED_TRANSFERS
     price = int(Decimal(activation["price"]["amount"]) * 100)
     assert await ledger.balance_minor(user.id) == 100 - price
 

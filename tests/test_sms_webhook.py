@@ -10,14 +10,17 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from models import Activation, Service, Sms, Supplier, Transfer, TransferKind
+from models import Activation, Service, Sms, Transfer, TransferKind
 from suppliers.signature import sign
+from tests import supplier_helpers
+from tests.activation_helpers import CAPTURED_TRANSFERS
 from tests.api import Api, User
 from tests.snapshot import snapshot
 from tests.test_catalog import add_numbers, fictional_e164, fresh_country, set_price
@@ -130,7 +133,7 @@ async def test_r2_matching_sms_is_delivered_with_its_code(api: Api, shape: str) 
         activation["phoneNumber"],
     )
     # The first SMS captures the hold; the user's balance was debited at purchase and stays.
-    assert await transfer_kinds(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
+    assert await transfer_kinds(activation["id"]) == CAPTURED_TRANSFERS
     assert await api.balance(user) == balance
 
 
@@ -206,11 +209,11 @@ async def test_r2_one_number_two_services_each_user_sees_only_their_own(api: Api
 
 async def test_r2_sms_from_a_supplier_not_owning_the_number_is_not_delivered(api: Api) -> None:
     """A supplier may only deliver to its own numbers: a webhook is never trusted blindly."""
-    other = await a_supplier()
+    other = await a_supplier(api)
     user, activation = await live_activation(api)
     before = await snapshot(user)
     payload = recorded("telegram_code.json", activation["phoneNumber"])
-    response = await send(api, payload, supplier=other.code, secret=other.webhook_secret)
+    response = await send(api, payload, supplier=other.code, secret=other.secret)
     assert (response.status_code, response.json()) == (200, {"status": "stored"})
     [row] = await stored(payload["id"])
     assert row.activation_id is None  # type: ignore[attr-defined]
@@ -218,14 +221,19 @@ async def test_r2_sms_from_a_supplier_not_owning_the_number_is_not_delivered(api
     assert await snapshot(user) == before
 
 
-async def a_supplier(*, active: bool = True) -> Supplier:
-    code = f"test-{uuid.uuid4().hex[:8]}"
-    return await Supplier.create(
-        code=code,
-        name=f"Test supplier {code}",
-        webhook_secret=f"secret-{uuid.uuid4().hex}",
-        active=active,
-    )
+@dataclass(frozen=True)
+class OtherSupplier:
+    code: str
+    secret: str
+
+
+async def a_supplier(api: Api, *, active: bool = True) -> OtherSupplier:
+    """A WEBHOOK supplier registered by the admin, with the secret it was shown once."""
+    supplier, secret = await supplier_helpers.created(api)
+    assert secret is not None
+    if not active:
+        await supplier_helpers.switch_off(api, supplier["id"])
+    return OtherSupplier(supplier["code"], secret)
 
 
 # -- idempotency ---------------------------------------------------------------------------------
@@ -247,17 +255,17 @@ async def test_same_message_id_twice_is_a_duplicate_and_changes_nothing(
     ] * 2
 
     assert len(await stored(payload["id"])) == 1
-    assert await transfer_kinds(activation["id"]) == [TransferKind.HOLD, TransferKind.CAPTURE]
+    assert await transfer_kinds(activation["id"]) == CAPTURED_TRANSFERS
     assert await api.activation(user, activation["id"]) == before
     assert await api.balance(user) == balance
     assert await snapshot(user) == stored_before
 
 
 async def test_same_message_id_from_another_supplier_is_another_message(api: Api) -> None:
-    other = await a_supplier()
+    other = await a_supplier(api)
     payload = recorded("telegram_code.json", fictional_e164())
     assert (await send(api, payload)).json() == {"status": "stored"}
-    again = await send(api, payload, supplier=other.code, secret=other.webhook_secret)
+    again = await send(api, payload, supplier=other.code, secret=other.secret)
     assert again.json() == {"status": "stored"}
     assert len(await stored(payload["id"])) == 2
 
@@ -309,9 +317,9 @@ async def test_timestamp_within_tolerance_is_accepted(api: Api, offset: int) -> 
 async def test_unknown_supplier_is_404_and_nothing_stored(
     api: Api, known_but_inactive: bool
 ) -> None:
-    supplier = await a_supplier(active=False) if known_but_inactive else None
+    supplier = await a_supplier(api, active=False) if known_but_inactive else None
     code = supplier.code if supplier else "no-such-supplier"
-    secret = supplier.webhook_secret if supplier else "whatever"
+    secret = supplier.secret if supplier else "whatever"
     payload = recorded("telegram_code.json", fictional_e164())
     before = await snapshot()
     response = await send(api, payload, supplier=code, secret=secret)

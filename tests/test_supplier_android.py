@@ -14,24 +14,40 @@ from pathlib import Path
 import httpx
 import pytest
 
-from models import ActivationStatus, Country, NumberState, PhoneNumber, Sms, Supplier
+from models import (
+    ActivationStatus,
+    Country,
+    NumberState,
+    PhoneNumber,
+    Sms,
+    Supplier,
+    SupplierKind,
+    SupplierState,
+)
+from services import sealing, suppliers
+from settings import Settings
 from suppliers import demo
 from tests import backends
 from tests.android_gateway import AndroidGateway
 from tests.api import Api
 from tests.backends import own_database
-from tests.conftest import Server, running, settings_for
+from tests.conftest import SECRETS_KEY, Server, running, settings_for
 
 SIM_1 = "+77011234567"  # Kazakh mobile numbers: phonenumbers places them in KZ
 SIM_2 = "+77017654321"
 
 
 async def gateway_supplier(code: str | None = None) -> tuple[Supplier, str]:
-    """A registered Android gateway supplier and its signing key."""
+    """A registered Android gateway supplier and its signing key (sealed, as the registry keeps
+    it), with its payable account."""
     key = secrets.token_urlsafe(24)
     supplier = await Supplier.create(
-        code=code or f"phone-{secrets.token_hex(4)}", name="A phone", webhook_secret=key
+        code=code or f"phone-{secrets.token_hex(4)}",
+        name="A phone",
+        kind=SupplierKind.ANDROID_GATEWAY,
+        secret_sealed=sealing.seal(Settings(secrets_key=(SECRETS_KEY,)), key),
     )
+    await suppliers.open_payable_account(supplier)
     return supplier, key
 
 
@@ -219,10 +235,10 @@ async def test_pings_and_other_events_are_acknowledged(api: Api) -> None:
     assert await stored_state(supplier) == (0, [])
 
 
-async def test_an_unknown_or_paused_supplier_is_not_found(api: Api) -> None:
+async def test_an_unknown_or_disabled_supplier_is_not_found(api: Api) -> None:
     supplier, key = await gateway_supplier()
-    supplier.active = False
-    await supplier.save(update_fields=["active"])
+    supplier.state = SupplierState.DISABLED
+    await supplier.save(update_fields=["state"])
     phone = AndroidGateway(api.client, supplier.code, key)
     assert (await phone.ping()).status_code == 404
     assert (await AndroidGateway(api.client, "no-such-phone", key).ping()).status_code == 404

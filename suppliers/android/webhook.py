@@ -13,7 +13,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from models import Supplier
+from models import Supplier, SupplierKind
 from services import json_input, sim_pool, suppliers
 from services.db import IntegrityError
 from services.runtime import Runtime
@@ -33,12 +33,15 @@ def _answer(http_status: int, **body: object) -> JSONResponse:
 
 async def receive(request: Request) -> JSONResponse:
     rt = runtime_of(request)
-    supplier = await suppliers.active(request.path_params["code"])
+    supplier = await suppliers.receiving(
+        request.path_params["code"], (SupplierKind.ANDROID_GATEWAY,)
+    )
     if supplier is None:
         return _answer(404, error="no such supplier")
+    key = suppliers.secret_of(rt.settings, supplier)
     body = await request.body()  # the edge already bounds request bodies (web/limits.py)
-    if not signature.verify(
-        signing_key(supplier),
+    if key is None or not signature.verify(
+        key,
         body,
         request.headers.get("x-signature"),
         request.headers.get("x-timestamp"),
@@ -54,11 +57,6 @@ async def receive(request: Request) -> JSONResponse:
     except IntegrityError:
         # Two reports of one phone raced; the app retries and the second attempt finds the rows.
         return _answer(503, error="busy, retry")
-
-
-def signing_key(supplier: Supplier) -> str:
-    """The app's signing key: the one secret the supplier registry keeps for this supplier."""
-    return supplier.webhook_secret
 
 
 async def _handle(rt: Runtime, supplier: Supplier, event: events.Envelope) -> JSONResponse:
