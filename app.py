@@ -25,6 +25,7 @@ from settings import Settings
 from subscriptions import sockets
 from suppliers import demo
 from suppliers.android import webhook as android
+from suppliers.smshub import push as smshub_push
 from suppliers.webhook import receive_sms
 from web import payments
 from web.graphql import graphql_endpoint
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/suppliers/{supplier}/sms", receive_sms, methods=["POST"]),
             Route("/suppliers/{code}/android", android.receive, methods=["POST"]),
+            Route("/suppliers/{supplier}/smshub", smshub_push.receive_push, methods=["POST"]),
             Route("/payments/{provider}/webhook", payments.webhook, methods=["POST"]),
             Route("/payments/demo/checkout/{reference}", payments.demo_checkout_page),
             Route("/payments/demo/checkout/{reference}", payments.demo_pay, methods=["POST"]),

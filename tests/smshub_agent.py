@@ -167,19 +167,22 @@ class SmsHubAgent:
         phone: int,
         text: str,
         phone_from: str | None = "Telegram",
-        key: str | None = None,
-        **changes: Any,
+        changes: dict[str, Any] | None = None,
+        without: tuple[str, ...] = (),
     ) -> httpx.Response:
-        """One PUSH_SMS as the agent sends it; `changes` replace or add fields (bad shapes)."""
+        """One PUSH_SMS as the agent sends it; `changes` replace or add fields, `without` names
+        fields to leave out (bad shapes)."""
         payload: dict[str, Any] = {
             "action": "PUSH_SMS",
-            "key": self.key if key is None else key,
+            "key": self.key,
             "smsId": sms_id,
             "phone": phone,
             "phoneFrom": phone_from,
             "text": text,
         }
-        payload.update(changes)
+        payload.update(changes or {})
+        for name in without:
+            del payload[name]
         async with httpx.AsyncClient(timeout=30) as client:
             return await client.post(hub_url, json=payload)
 
