@@ -17,6 +17,7 @@ from models.activations import Activation, ActivationEvent, ActivationStatus, Ev
 from models.catalog import Country, NumberState, NumberUse, PhoneNumber, Price, Service, Supplier
 from models.gateways import GatewaySim
 from models.ledger import AccountKind, LedgerAccount, Transfer, TransferKind
+from models.outbox import OutboxMessage
 from models.payments import (
     PaymentNotification,
     PayoutState,
@@ -41,6 +42,7 @@ __all__ = [
     "LedgerAccount",
     "NumberState",
     "NumberUse",
+    "OutboxMessage",
     "PaymentNotification",
     "PayoutState",
     "PhoneNumber",

@@ -23,7 +23,16 @@ class Agent:
 
 
 async def find(code: str) -> Agent | None:
+    """The agent of this code if it may deliver (PUSH_SMS): a paused one is unknown."""
     supplier = await suppliers.active(code)
-    if supplier is None:
-        return None
+    return None if supplier is None else _agent(supplier)
+
+
+async def find_any(code: str) -> Agent | None:
+    """The agent of this code, paused or not: it is still told how its activations ended."""
+    supplier = await Supplier.get_or_none(code=code)
+    return None if supplier is None else _agent(supplier)
+
+
+def _agent(supplier: Supplier) -> Agent:
     return Agent(supplier=supplier, key=supplier.webhook_secret, url=None)
