@@ -62,7 +62,7 @@ class SmsHubAgent:
     slow_seconds: float = 0.0
     finish_failures: int = 0
     finish_failure: FinishFailure = "error"
-    services_answer: Literal["normal", "html", "counts_as_strings"] = "normal"
+    services_answer: Literal["normal", "html", "counts_as_strings", "silent"] = "normal"
     requests: list[dict[str, Any]] = field(default_factory=list)
     finish_calls: list[tuple[int, int]] = field(default_factory=list)
     activations: dict[int, Activation] = field(default_factory=dict)
@@ -96,6 +96,9 @@ class SmsHubAgent:
         return await handler(data)
 
     async def _get_services(self, data: dict[str, Any]) -> Response:
+        if self.services_answer == "silent":
+            await self._stopping.wait()
+            return Response(status_code=503)
         if self.services_answer == "html":
             return HTMLResponse("<html><body>502 Bad Gateway</body></html>")
         countries = [
