@@ -42,7 +42,7 @@ KEY = "agent-key-for-tests"
 NumberAnswer = Literal[
     "normal", "no_numbers", "slow", "html", "string_number", "silent", "ignoring_exceptions"
 ]
-FinishFailure = Literal["error", "http_500", "html"]
+FinishFailure = Literal["error", "http_500", "html", "silent"]
 
 
 @dataclass
@@ -149,6 +149,8 @@ class SmsHubAgent:
         self.finish_calls.append((data["activationId"], data["status"]))
         if self.finish_failures > 0:
             self.finish_failures -= 1
+            if self.finish_failure == "silent":
+                await self._stopping.wait()
             if self.finish_failure == "http_500":
                 return Response("Internal Server Error", status_code=500)
             if self.finish_failure == "html":
@@ -172,9 +174,10 @@ class SmsHubAgent:
         phone_from: str | None = "Telegram",
         changes: dict[str, Any] | None = None,
         without: tuple[str, ...] = (),
+        compressed: bool = False,
     ) -> httpx.Response:
         """One PUSH_SMS as the agent sends it; `changes` replace or add fields, `without` names
-        fields to leave out (bad shapes)."""
+        fields to leave out (bad shapes); `compressed` sends the body gzip-compressed."""
         payload: dict[str, Any] = {
             "action": "PUSH_SMS",
             "key": self.key,
@@ -186,8 +189,12 @@ class SmsHubAgent:
         payload.update(changes or {})
         for name in without:
             del payload[name]
+        body = json.dumps(payload).encode()
+        headers = {"content-type": "application/json"}
+        if compressed:
+            body, headers["content-encoding"] = gzip.compress(body), "gzip"
         async with httpx.AsyncClient(timeout=30) as client:
-            return await client.post(hub_url, json=payload)
+            return await client.post(hub_url, content=body, headers=headers)
 
     # -- running it --------------------------------------------------------------------------
     @asynccontextmanager

@@ -148,6 +148,39 @@ async def test_a_failure_is_recorded_and_retried_later(server: Server, clock: Cl
     assert row.attempts == 2
 
 
+async def test_a_handler_that_hangs_is_given_up_and_retried(
+    server: Server, override_settings: Callable[..., Settings]
+) -> None:
+    """A handler is bounded by half the lease, so a worker is never stuck on one message."""
+    override_settings(outbox_lease_seconds=0.2)
+    kind = a_kind()
+
+    async def hangs(payload: outbox.Payload) -> None:
+        await asyncio.Event().wait()
+
+    await enqueued(server.runtime, kind, "k1", {})
+    assert await outbox.run_once(server.runtime, {kind: hangs}) == 1
+    [row] = await OutboxMessage.filter(kind=kind)
+    assert (row.attempts, row.last_error, row.claim_token, row.sent_at) == (
+        1,
+        "TimeoutError",
+        None,
+        None,
+    )
+
+
+async def test_a_handler_that_crashes_is_retried_like_any_failure(server: Server) -> None:
+    kind = a_kind()
+
+    async def crashes(payload: outbox.Payload) -> None:
+        raise KeyError(payload["missing"])
+
+    await enqueued(server.runtime, kind, "k1", {})
+    assert await outbox.run_once(server.runtime, {kind: crashes}) == 1
+    [row] = await OutboxMessage.filter(kind=kind)
+    assert (row.attempts, row.last_error, row.sent_at) == (1, "KeyError: 'missing'", None)
+
+
 def test_backoff_doubles_up_to_its_cap_with_jitter() -> None:
     settings = Settings(outbox_backoff_base_seconds=2.0, outbox_backoff_max_seconds=60.0)
     for attempts, ceiling in [(1, 2.0), (2, 4.0), (3, 8.0), (5, 32.0), (6, 60.0), (500, 60.0)]:
@@ -174,7 +207,7 @@ async def finishing_to(
         yield supplier.code
 
 
-@pytest.mark.parametrize("failure", ["error", "http_500", "html"])
+@pytest.mark.parametrize("failure", ["error", "http_500", "html", "silent"])
 async def test_finish_activation_is_retried_until_success_and_never_sent_again(
     server: Server,
     handlers: dict[str, outbox.Handler],
@@ -182,7 +215,7 @@ async def test_finish_activation_is_retried_until_success_and_never_sent_again(
     clock: Clock,
     failure: str,
 ) -> None:
-    override_settings(**FAST)
+    override_settings(**FAST, smshub_call_deadline_seconds=0.2)  # "silent" costs this, no more
     rt = server.runtime
     agent = SmsHubAgent(numbers={"russia": [79281234567]}, finish_failures=3)
     agent.finish_failure = failure  # type: ignore[assignment]

@@ -4,6 +4,7 @@ a repeat of an smsId is SUCCESS and changes nothing, and every message is stored
 
 from __future__ import annotations
 
+import gzip
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +105,34 @@ async def test_push_sms_repeated_is_success_and_stored_once(
     seen = await api.activation(user, activation["id"])
     assert seen is not None
     assert len(seen["messages"]) == 1
+
+
+async def test_a_gzip_compressed_push_is_read(api: Api) -> None:
+    agent = await an_agent(api)
+    user, activation, phone = await live_activation(api, agent)
+    response = await agent.simulator.push_sms(
+        agent.hub_url, sms_id=an_sms_id(), phone=phone, text="Telegram code 31337", compressed=True
+    )
+    assert (response.status_code, response.json()) == (200, {"status": "SUCCESS"})
+    seen = await api.activation(user, activation["id"])
+    assert seen is not None
+    assert seen["code"] == "31337"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not gzip at all", gzip.compress(b"{" + b" " * 100_000 + b"}")],
+    ids=["not gzip", "decodes past the size bound"],
+)
+async def test_a_bad_gzip_body_is_refused(api: Api, body: bytes) -> None:
+    agent = await an_agent(api)
+    before = await snapshot()
+    response = await api.client.post(
+        agent.hub_url, content=body, headers={"content-encoding": "gzip"}
+    )
+    assert response.status_code == 400
+    assert response.json()["status"] == "ERROR"
+    assert await snapshot() == before
 
 
 async def test_push_sms_to_a_number_without_an_activation_is_stored(api: Api) -> None:

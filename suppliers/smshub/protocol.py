@@ -10,6 +10,7 @@ float, a numeric string or a boolean is refused, as SMSHub's own acceptance test
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -214,6 +215,19 @@ def parse_push(data: dict[str, Any]) -> PushedSms | Failure:
         return PushedSms(_id(data, "smsId"), _phone(data, "phone"), sender or None, text)
     except _Invalid as bad:
         return Failure(FailureKind.BAD_SHAPE, str(bad))
+
+
+def gunzip(body: bytes, limit: int) -> bytes | None:
+    """A gzip body decoded, or None if it is not gzip or decodes to more than `limit` bytes
+    (read at most `limit + 1` bytes: a small compressed body cannot grow without bound)."""
+    inflate = zlib.decompressobj(wbits=31)  # 31: gzip framing
+    try:
+        decoded = inflate.decompress(body, limit + 1)
+    except zlib.error:
+        return None
+    if len(decoded) > limit or not inflate.eof:
+        return None
+    return decoded
 
 
 def decode(body: bytes) -> dict[str, Any] | Failure:

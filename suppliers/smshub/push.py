@@ -1,8 +1,9 @@
 """`POST /suppliers/{supplier}/smshub`: an SMSHub agent's PUSH_SMS (contract/suppliers.md, 1).
 
 `{"action":"PUSH_SMS","key":"K","smsId":1,"phone":79281234567,"phoneFrom":"Telegram",
-"text":"..."}` -> `{"status":"SUCCESS"}`. The key is checked before anything else is read:
-a wrong or missing one is answered 401 and stores nothing. The agent retries every 10 s until
+"text":"..."}` -> `{"status":"SUCCESS"}`. The body may come gzip-compressed (the protocol
+allows it); the size bound holds for the body as sent and as decoded. The key is checked before
+anything is stored: a wrong or missing one is answered 401. The agent retries every 10 s until
 it gets SUCCESS, so SUCCESS is also the answer to a repeat: the message is stored once, by
 (supplier, smsId), as services.sms.ingest guarantees for every supplier. Every message is stored
 (R2), whether or not a live activation is waiting for it.
@@ -33,9 +34,12 @@ async def receive_push(request: Request) -> JSONResponse:
         return _error(404, "no such supplier")
     if not agent.key:
         return _error(403, "this supplier takes no SMSHub pushes")
-    body = await read_body(request, rt.settings.webhook_max_body_bytes)
+    limit = rt.settings.webhook_max_body_bytes
+    body = await read_body(request, limit)
+    if body is not None and request.headers.get("content-encoding", "").lower() == "gzip":
+        body = protocol.gunzip(body, limit)
     if body is None:
-        return _error(400, "body too large")
+        return _error(400, "body too large, or not valid gzip")
     data = protocol.decode(body)
     if isinstance(data, Failure):
         return _error(400, data.detail)
