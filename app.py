@@ -4,7 +4,8 @@
 `create_app(settings)` builds an app for given settings (tests build several). Each app has one
 runtime (web/state.py) made here from its settings: nothing is shared with another app of the
 same process. The lifespan opens it (database with migrations, event bus), seeds the demo
-supplier and the admin, and runs the background jobs until the app stops.
+supplier and the admin, and runs the background jobs (the sweeper, the live feed's socket
+watch, the outbox worker) until the app stops.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from compat.endpoint import compat_endpoint
-from services import accounts, supplier_health, sweeper
+from services import accounts, outbox, supplier_health, sweeper
 from services.db import log_failure
 from services.payments import topups
 from settings import Settings
 from subscriptions import sockets
 from suppliers import demo
 from suppliers.android import webhook as android
+from suppliers.smshub import client as smshub_client
+from suppliers.smshub import finish as smshub_finish
+from suppliers.smshub import push as smshub_push
 from suppliers.webhook import receive_sms
 from web import logs, payments
 from web.access_log import AccessLog
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         jobs = [
             asyncio.create_task(_background(rt)),
             asyncio.create_task(sockets.watch(rt)),
+            asyncio.create_task(_outbox(rt)),
         ]
         log.info(
             "SMS Rooms is up",
@@ -73,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/suppliers/{supplier}/sms", receive_sms, methods=["POST"]),
             Route("/suppliers/{code}/android", android.receive, methods=["POST"]),
+            Route("/suppliers/{supplier}/smshub", smshub_push.receive_push, methods=["POST"]),
             Route("/payments/{provider}/webhook", payments.webhook, methods=["POST"]),
             Route("/payments/demo/checkout/{reference}", payments.demo_checkout_page),
             Route("/payments/demo/checkout/{reference}", payments.demo_pay, methods=["POST"]),
@@ -135,6 +141,13 @@ async def _background(rt: AppRuntime) -> None:
         except Exception as error:  # keep sweeping: one bad round must not stop refunds for good
             log_failure(log, "background sweep failed", error)
         await asyncio.sleep(settings.sweeper_interval_seconds)
+
+
+async def _outbox(rt: AppRuntime) -> None:
+    """The outbox worker of this process (services/outbox.py) with the handlers it knows."""
+    async with smshub_client.http_client(rt.settings) as http:
+        rt.outbox_handlers[smshub_finish.KIND] = smshub_finish.handler(rt, http)
+        await outbox.run(rt, rt.outbox_handlers)
 
 
 def _served_app() -> Starlette:

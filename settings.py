@@ -168,6 +168,22 @@ class Settings:
     rate_limit_redis_timeout_seconds: float = 0.5
     rate_limit_redis_retry_seconds: float = 5.0
 
+    # Suppliers: the SMSHub agent protocol (suppliers/smshub/, contract/suppliers.md)
+    smshub_get_number_deadline_seconds: float = 3.0  # the protocol's bound on GET_NUMBER
+    smshub_call_deadline_seconds: float = 10.0  # GET_SERVICES and FINISH_ACTIVATION
+    smshub_max_response_bytes: int = 2 * 1024 * 1024  # decoded; GET_SERVICES is the largest
+    smshub_max_stock_lines: int = 50_000  # (country, operator, service) lines per GET_SERVICES
+    smshub_max_connections: int = 100  # per process, to all agents together
+    smshub_poll_min_seconds: float = 10.0  # GET_SERVICES per agent, at a random interval
+    smshub_poll_max_seconds: float = 20.0  # between these two (jitter spreads the agents)
+
+    # The outbox of calls that must happen (services/outbox.py)
+    outbox_poll_seconds: float = 1.0  # how often a worker looks for due messages
+    outbox_batch_size: int = 20  # messages one worker claims (and sends at once) per round
+    outbox_lease_seconds: float = 60.0  # a claim expires after this, if its worker died
+    outbox_backoff_base_seconds: float = 2.0  # the first retry's delay, doubled each attempt
+    outbox_backoff_max_seconds: float = 900.0  # no retry waits longer than this
+
     @classmethod
     def from_env(cls, env_file: str | Path | None = ".env", **overrides: object) -> Settings:
         """Every field can be set by the environment variable of its name in upper case
@@ -226,6 +242,11 @@ class Settings:
             )
         if bool(self.nowpayments_api_key) != bool(self.nowpayments_ipn_secret):
             raise ValueError("set both NOWPAYMENTS_API_KEY and NOWPAYMENTS_IPN_SECRET, or neither")
+        if not 0 < self.smshub_poll_min_seconds <= self.smshub_poll_max_seconds:
+            raise ValueError("need 0 < SMSHUB_POLL_MIN_SECONDS <= SMSHUB_POLL_MAX_SECONDS")
+        if self.outbox_lease_seconds <= self.smshub_call_deadline_seconds:
+            # A claim must outlive the call it covers, or a second worker would send it too.
+            raise ValueError("need OUTBOX_LEASE_SECONDS > SMSHUB_CALL_DEADLINE_SECONDS")
 
     @property
     def is_sqlite(self) -> bool:

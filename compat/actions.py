@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from compat import countries
-from compat.answers import Answer, JsonValue, amount, currency_number, moment, phone
+from compat.answers import Answer, JsonValue, amount, moment, phone
 from compat.errors import Refused, Token, wrong_max_price
 from models import Activation, Country, Sms
 from models.activations import LIVE_STATUSES
@@ -20,6 +20,7 @@ from services import activations, ledger, money, sms
 from services.accounts import Viewer
 from services.activations import Progress
 from services.errors import InvalidInput
+from services.money import currency_number
 from services.runtime import Runtime
 
 _ACTIVATION_ID = re.compile(r"^[0-9]{1,10}$")

@@ -20,22 +20,6 @@ from services import money
 JsonValue = None | bool | int | str | Decimal | list["JsonValue"] | dict[str, "JsonValue"]
 Answer = str | dict[str, JsonValue]  # a plain-text token, or a JSON object
 
-# ISO 4217 numeric codes of the shop currencies we expect (getNumberV2's "currency").
-CURRENCY_NUMBERS = {
-    "USD": 840,
-    "EUR": 978,
-    "GBP": 826,
-    "RUB": 643,
-    "KZT": 398,
-    "UAH": 980,
-    "INR": 356,
-    "IDR": 360,
-    "CNY": 156,
-    "TRY": 949,
-    "BRL": 986,
-    "PLN": 985,
-}
-
 
 def amount(minor: int) -> Decimal:
     return money.to_decimal(minor)
@@ -47,11 +31,6 @@ def phone(e164: str) -> str:
 
 def moment(value: datetime) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
-
-
-def currency_number(code: str) -> int:
-    """The ISO 4217 numeric code; 0 for a currency missing from the table above."""
-    return CURRENCY_NUMBERS.get(code.upper(), 0)
 
 
 def dumps(value: JsonValue) -> str:

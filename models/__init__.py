@@ -29,6 +29,7 @@ from models.catalog import (
 )
 from models.gateways import GatewaySim
 from models.ledger import AccountKind, LedgerAccount, Transfer, TransferKind
+from models.outbox import OutboxMessage
 from models.payments import (
     PaymentNotification,
     PayoutState,
@@ -53,6 +54,7 @@ __all__ = [
     "LedgerAccount",
     "NumberState",
     "NumberUse",
+    "OutboxMessage",
     "PaymentNotification",
     "PayoutState",
     "PhoneNumber",

@@ -9,6 +9,22 @@ from services.errors import InvalidInput
 
 MINOR_PER_MAJOR = 100
 _CENT = Decimal("0.01")
+# ISO 4217 numeric codes of the shop currencies we expect: the compatible API's getNumberV2
+# "currency", and what an SMSHub agent is paid in (GET_NUMBER "currency").
+CURRENCY_NUMBERS = {
+    "USD": 840,
+    "EUR": 978,
+    "GBP": 826,
+    "RUB": 643,
+    "KZT": 398,
+    "UAH": 980,
+    "INR": 356,
+    "IDR": 360,
+    "CNY": 156,
+    "TRY": 949,
+    "BRL": 986,
+    "PLN": 985,
+}
 
 
 # A decimal as a user writes it: ASCII digits, an optional minus, an optional fraction, nothing
@@ -39,3 +55,8 @@ def to_decimal(minor: int) -> Decimal:
 def format_minor(minor: int) -> str:
     """`1250` -> `"12.50"`, as both APIs print amounts."""
     return str(to_decimal(minor))
+
+
+def currency_number(code: str) -> int:
+    """The ISO 4217 numeric code; 0 for a currency missing from the table above."""
+    return CURRENCY_NUMBERS.get(code.upper(), 0)

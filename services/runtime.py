@@ -2,9 +2,9 @@
 
 One per app, made by `create_app(settings)` (or by a command), and handed to every service call
 as its first argument `rt`: the settings the app was created with, its clock, its caches, its
-rate limiter, its mailer, its hooks and the publisher of its events. Nothing of it is a module
-global, so two apps live in one process without sharing state, and a test changes the app it
-runs against, never the process.
+rate limiter, its mailer, its hooks, the publisher of its events and its outbox handlers.
+Nothing of it is a module global, so two apps live in one process without sharing state, and a
+test changes the app it runs against, never the process.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from settings import Settings
 if TYPE_CHECKING:
     from services.accounts import Viewer
     from services.events import Notice
+    from services.outbox import Handler
 
 log = structlog.get_logger("runtime")
 Publisher = Callable[[Sequence["Notice"]], Awaitable[None]]
@@ -58,6 +59,8 @@ class Runtime:
         for kind in POOL_KINDS:
             self.sources.register(kind, PoolSource)
         self.publisher: Publisher | None = None  # the app plugs its event bus in
+        # What the outbox worker of this runtime can send, by kind (services/outbox.py).
+        self.outbox_handlers: dict[str, Handler] = {}
 
     async def open(self) -> None:
         await self.database.open()

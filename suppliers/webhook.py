@@ -40,10 +40,7 @@ async def receive_sms(request: Request) -> JSONResponse:
     if supplier is None:
         return _error(404, "no such supplier")
     secret = suppliers.secret_of(settings, supplier)
-    declared = request.headers.get("content-length")
-    if declared and (not declared.isdigit() or int(declared) > settings.webhook_max_body_bytes):
-        return _error(400, "body too large")
-    body = await _read_limited(request, settings.webhook_max_body_bytes)
+    body = await read_body(request, settings.webhook_max_body_bytes)
     if body is None:
         return _error(400, "body too large")
     if secret is None or not signature.verify(
@@ -63,7 +60,11 @@ async def receive_sms(request: Request) -> JSONResponse:
     return JSONResponse({"status": outcome.value})
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None if it is (or says it is) longer than `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and (not declared.isdigit() or int(declared) > limit):
+        return None
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)

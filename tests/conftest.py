@@ -29,6 +29,7 @@ from suppliers import demo
 from testkit import factory
 from tests import backends
 from tests.api import Api
+from tests.serving import served
 from tests.standins import nowpayments_api, stripe_api
 from tests.standins.nowpayments_api import NowPaymentsStandIn
 from tests.standins.stripe_api import StripeStandIn
@@ -206,20 +207,8 @@ async def standins() -> AsyncIterator[tuple[Processors, str]]:
     app = Starlette(
         routes=[Mount("/stripe", processors.stripe.app), Mount("/np", processors.nowpayments.app)]
     )
-    port = testkit.backends.free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(uv.serve())
-    for _ in range(300):  # uvicorn has no start event to await
-        if uv.started or task.done():
-            break
-        await asyncio.sleep(0.02)
-    assert uv.started, "the processors' stand-in did not start"
-    try:
-        yield processors, f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        await task
+    async with served(app, "the processors' stand-in") as url:
+        yield processors, url
 
 
 @pytest.fixture
