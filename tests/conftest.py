@@ -9,7 +9,6 @@ the stored state directly through the same ORM.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -29,6 +28,7 @@ from suppliers import demo
 from testkit import factory
 from tests import backends
 from tests.api import Api
+from tests.serving import served
 from tests.standins import nowpayments_api, stripe_api
 from tests.standins.nowpayments_api import NowPaymentsStandIn
 from tests.standins.stripe_api import StripeStandIn
@@ -109,37 +109,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 async def running(settings: Settings) -> AsyncIterator[Server]:
     """An app for `settings`, served by uvicorn in this event loop on a free port, until the
     block ends. Several may run at once: each has its own runtime (two apps, one process)."""
-    port = testkit.backends.free_port()
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        lifespan="on",
-        log_level="warning",
-        ws="websockets-sansio",
-    )
-    uv = uvicorn.Server(config)
-    uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(uv.serve())
-    for _ in range(300):
-        if uv.started or task.done():
-            break
-        await asyncio.sleep(0.05)
-    if not uv.started:
-        task.result()  # raises what stopped it
-        raise RuntimeError("the test server did not start")
-    runtime: AppRuntime = app.state.runtime
-    try:
+    async with served(app, lifespan="on", ws="websockets-sansio") as (url, uv):
+        runtime: AppRuntime = app.state.runtime
         yield Server(
-            url=f"http://127.0.0.1:{port}",
+            url=url,
             backend="postgres" if "postgres" in settings.database_url else "sqlite",
             runtime=runtime,
             uvicorn=uv,
         )
-    finally:
-        uv.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="session")
@@ -194,20 +172,8 @@ async def standins() -> AsyncIterator[tuple[Processors, str]]:
     app = Starlette(
         routes=[Mount("/stripe", processors.stripe.app), Mount("/np", processors.nowpayments.app)]
     )
-    port = testkit.backends.free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(uv.serve())
-    for _ in range(300):  # uvicorn has no start event to await
-        if uv.started or task.done():
-            break
-        await asyncio.sleep(0.02)
-    assert uv.started, "the processors' stand-in did not start"
-    try:
-        yield processors, f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        await task
+    async with served(app) as (url, _):
+        yield processors, url
 
 
 @pytest.fixture
