@@ -9,7 +9,6 @@ the stored state directly through the same ORM.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -119,40 +118,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 async def running(settings: Settings) -> AsyncIterator[Server]:
     """An app for `settings`, served by uvicorn in this event loop on a free port, until the
     block ends. Several may run at once: each has its own runtime (two apps, one process)."""
-    port = testkit.backends.free_port()
     app = create_app(settings)
-    config = uvicorn.Config(
+    async with served(
         app,
-        host="127.0.0.1",
-        port=port,
         lifespan="on",
-        log_level="warning",
         ws="websockets-sansio",
         # As `smsrooms serve` has it (cli.uvicorn_flags): only the proxies of the settings.
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=list(settings.forwarded_allow_ips),
-    )
-    uv = uvicorn.Server(config)
-    uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(uv.serve())
-    for _ in range(300):
-        if uv.started or task.done():
-            break
-        await asyncio.sleep(0.05)
-    if not uv.started:
-        task.result()  # raises what stopped it
-        raise RuntimeError("the test server did not start")
-    runtime: AppRuntime = app.state.runtime
-    try:
+    ) as (url, uv):
+        runtime: AppRuntime = app.state.runtime
         yield Server(
-            url=f"http://127.0.0.1:{port}",
+            url=url,
             backend="postgres" if "postgres" in settings.database_url else "sqlite",
             runtime=runtime,
             uvicorn=uv,
         )
-    finally:
-        uv.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="session")
@@ -207,7 +188,7 @@ async def standins() -> AsyncIterator[tuple[Processors, str]]:
     app = Starlette(
         routes=[Mount("/stripe", processors.stripe.app), Mount("/np", processors.nowpayments.app)]
     )
-    async with served(app, "the processors' stand-in") as url:
+    async with served(app) as (url, _):
         yield processors, url
 
 

@@ -1,31 +1,39 @@
-"""A small ASGI app (a stand-in, a simulated supplier) served by uvicorn in the test's loop."""
+"""Serving an ASGI app from the test's own event loop: our app, and the partners' stand-ins."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
 
-from testkit.backends import HOST, free_port
+import testkit.backends
 
 
 @asynccontextmanager
-async def served(app: ASGIApp, name: str) -> AsyncIterator[str]:
-    """`app` on a free port of 127.0.0.1 until the block ends; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning"))
+async def served(
+    app: Any, *, cut_open_requests: bool = False, **config: Any
+) -> AsyncIterator[tuple[str, uvicorn.Server]]:
+    """`app` served by uvicorn on a free local port until the block ends: (base URL, server).
+    `cut_open_requests` ends the server without waiting for requests still open (a stand-in
+    that never answers); uvicorn then skips the app's lifespan shutdown too."""
+    port = testkit.backends.free_port()
+    settings = {"host": "127.0.0.1", "port": port, "log_level": "warning"} | config
+    server = uvicorn.Server(uvicorn.Config(app, **settings))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     for _ in range(300):  # uvicorn has no start event to await
         if server.started or task.done():
             break
-        await asyncio.sleep(0.02)
-    assert server.started, f"{name} did not start"
+        await asyncio.sleep(0.05)
+    if not server.started:
+        task.result()  # raises what stopped it
+        raise RuntimeError("the server did not start")
     try:
-        yield f"http://{HOST}:{port}"
+        yield f"http://127.0.0.1:{port}", server
     finally:
         server.should_exit = True
+        server.force_exit = cut_open_requests
         await task

@@ -200,7 +200,7 @@ class SmsHubAgent:
     @asynccontextmanager
     async def serving(self) -> AsyncIterator[str]:
         """The agent on a free port of this event loop until the block ends; yields its URL."""
-        async with served(self.app, "the SMSHub agent") as base:
+        async with served(self.app) as (base, _):
             try:
                 yield f"{base}/smshub"
             finally:

@@ -16,6 +16,7 @@ import httpx
 
 from services import outbox
 from services.db import Connection
+from settings import Settings
 from suppliers.smshub import agents
 from suppliers.smshub.agents import Agent
 from suppliers.smshub.client import AgentClient
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from services.runtime import Runtime
 
 KIND = "smshub.finish_activation"
-FindAgent = Callable[[str], Awaitable[Agent | None]]
+FindAgent = Callable[[Settings, str], Awaitable[Agent | None]]
 
 
 async def enqueue(
@@ -40,7 +41,7 @@ def handler(
     rt: Runtime, http: httpx.AsyncClient, find: FindAgent = agents.find_any
 ) -> outbox.Handler:
     async def send(payload: outbox.Payload) -> None:
-        agent = await find(payload["supplier"])
+        agent = await find(rt.settings, payload["supplier"])
         if agent is None:
             raise outbox.Retry(f"no supplier {payload['supplier']!r}")
         if agent.url is None:

@@ -29,7 +29,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 async def receive_push(request: Request) -> JSONResponse:
     rt = runtime_of(request)
-    agent = await agents.find(request.path_params["supplier"])
+    agent = await agents.find(rt.settings, request.path_params["supplier"])
     if agent is None:
         return _error(404, "no such supplier")
     if not agent.key:
