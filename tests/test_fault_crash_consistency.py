@@ -60,6 +60,7 @@ async def shop_until_killed(
 
 
 async def test_killed_app_process_loses_no_money_number_or_code(api: Api) -> None:
+    since = await stored_state.last_number_use_id()
     rng = random.Random(SEED)
     users: list[User] = [await api.funded_user("300.00") for _ in range(SHOPPERS)]
     deliveries = Deliveries()
@@ -77,15 +78,15 @@ async def test_killed_app_process_loses_no_money_number_or_code(api: Api) -> Non
                 await shop_until_killed(process, shoppers, rng.randint(*KILL_AFTER))
             await process.stop()  # removes the dead process's log
 
-            assert await stored_state.violations(deliveries, swept=False) == []
+            assert await stored_state.violations(deliveries, swept=False, since_use_id=since) == []
             await stored_state.sweep_all(api.rt)
-            assert await stored_state.violations(deliveries, swept=True) == []
+            assert await stored_state.violations(deliveries, swept=True, since_use_id=since) == []
 
         await process.start()
         async with httpx.AsyncClient(base_url=process.url, timeout=60) as client:
             await deliveries.send_unanswered(Api(client, api.server))
         assert_no_traceback(process)
-        assert await stored_state.violations(deliveries, swept=True) == []
+        assert await stored_state.violations(deliveries, swept=True, since_use_id=since) == []
         assert "delivered" in deliveries.acknowledged.values()  # the load did receive codes
     finally:
         await process.stop()
