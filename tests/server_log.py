@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,8 +54,9 @@ class _Collector(logging.Handler):
         self.records.append(record)
 
 
-@pytest.fixture
-def server_log() -> Iterator[ServerLog]:
+@contextmanager
+def collecting() -> Iterator[ServerLog]:
+    """What this process logs while the block runs (stdlib and structlog)."""
     log = ServerLog()
     collector = _Collector(log.records)
     loggers = [logging.getLogger(name) for name in LOGGERS]
@@ -67,3 +69,20 @@ def server_log() -> Iterator[ServerLog]:
     finally:
         for logger in loggers:
             logger.removeHandler(collector)
+
+
+@pytest.fixture
+def server_log() -> Iterator[ServerLog]:
+    with collecting() as log:
+        yield log
+
+
+@pytest.fixture(autouse=True)
+def no_error_logged(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test: the servers it drove in this process logged no error and no traceback
+    (issue 10: a run of the whole suite leaves none). A test that provokes one on purpose says
+    so with `@pytest.mark.logs_errors("why")`."""
+    with collecting() as log:
+        yield
+    if request.node.get_closest_marker("logs_errors") is None and log.errors():
+        pytest.fail(f"the server logged errors: {log.errors()}", pytrace=False)

@@ -161,6 +161,7 @@ async def test_another_sms_before_the_first_is_bad_status(api: Api) -> None:
 
 
 # -- never a traceback ----------------------------------------------------------------------
+@pytest.mark.logs_errors("a bug injected on purpose: the server logs it, the client sees none")
 async def test_an_unexpected_error_is_a_plain_token_never_a_traceback(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -176,6 +177,7 @@ async def test_an_unexpected_error_is_a_plain_token_never_a_traceback(
     assert "fire" not in response.text
 
 
+@pytest.mark.logs_errors("a bug injected on purpose: the server logs it, the client sees none")
 async def test_a_failure_inside_a_purchase_answers_error_sql_and_changes_nothing(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:

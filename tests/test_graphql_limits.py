@@ -200,6 +200,7 @@ async def test_streamed_body_over_64_kib_is_refused_413(api: Api) -> None:
 
 
 # -- errors do not leak internals ---------------------------------------------------------------
+@pytest.mark.logs_errors("a bug injected on purpose: the server logs it, the client sees none")
 async def test_unexpected_error_is_masked(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     async def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internal detail at /srv/smsrooms/services/catalog.py")

@@ -221,6 +221,25 @@ async def test_get_with_variables_that_are_not_an_object_is_still_400(api: Api) 
     assert "variables" in response.text
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": {"a": 1}},
+        {"query": ["{ __typename }"]},
+        {"query": "{ prices { available } }", "operationName": {"a": 1}},
+        {"query": "{ prices { available } }", "operationName": ["x"]},
+    ],
+)
+async def test_a_query_or_operation_name_that_is_not_a_string_is_400(
+    api: Api, server_log: ServerLog, body: dict[str, object]
+) -> None:
+    """Found by the GraphQL-over-HTTP audit: the catalog response cache read them before any
+    validation and answered 500."""
+    response = await api.client.post("/graphql", json=body)
+    assert response.status_code == 400, response.text
+    assert server_log.errors() == []
+
+
 # -- 3. a subscription over HTTP --------------------------------------------------------------
 SUBSCRIPTION = "subscription { activationEvents { cursor } }"
 

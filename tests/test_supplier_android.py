@@ -230,7 +230,10 @@ async def test_malformed_events_answer_400_and_change_nothing(api: Api) -> None:
 async def test_pings_and_other_events_are_acknowledged(api: Api) -> None:
     supplier, key = await gateway_supplier()
     phone = AndroidGateway(api.client, supplier.code, key)
+    assert (await phone.send("system:ping", {}, key="forged")).status_code == 401
+    assert (await Supplier.get(id=supplier.id)).last_contact_at is None
     assert (await phone.ping()).json() == {"status": "ok"}
+    assert (await Supplier.get(id=supplier.id)).last_contact_at is not None  # lastContactAt
     assert (await phone.send("sms:delivered", {"messageId": "x"})).json() == {"status": "ignored"}
     assert await stored_state(supplier) == (0, [])
 

@@ -64,6 +64,10 @@ class CatalogResponseCache:
     def key(
         query: str | None, variables: dict[str, Any] | None, operation_name: str | None
     ) -> Key | None:
+        # The request is not validated yet: a query or operation name of another JSON type is
+        # strawberry's to refuse, never a key here (the check below is cached by its arguments).
+        if not isinstance(query, str) or not isinstance(operation_name, str | None):
+            return None
         if not query or not is_public_catalog_query(query, operation_name):
             return None
         try:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from models import Supplier, SupplierKind
-from services import json_input, sim_pool, suppliers
+from services import json_input, routing, sim_pool, suppliers
 from services.db import IntegrityError
 from services.runtime import Runtime
 from services.sms import IncomingSms, ingest
@@ -48,6 +48,7 @@ async def receive(request: Request) -> JSONResponse:
         now=time.time(),
     ):
         return _answer(401, error="signature missing, wrong or expired")
+    await routing.touch(rt, supplier)  # a signed event, even a ping, is proof of life
     try:
         event = events.envelope(json_input.loads(body))
         return await _handle(rt, supplier, event)
