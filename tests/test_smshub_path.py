@@ -271,3 +271,19 @@ async def test_an_agent_that_stops_answering_get_services_has_no_stock(
     await until_available(api, shop.code, "tg", pool - AGENT_SIMS)
     agent.simulator.services_answer = "normal"
     await until_available(api, shop.code, "tg", pool)
+
+
+async def test_stock_is_read_under_smshub_names_summed_over_operators(api: Api) -> None:
+    """GB is SMSHub's "england" (ours run together, "unitedkingdom", is read too); a country or
+    service we do not sell is left out."""
+    before = await available(api, "GB", "tg")
+    simulator = SmsHubAgent(
+        stock={
+            "england": {"any": {"tg": 7, "no-such-service": 50}},
+            "unitedkingdom": {"mts": {"tg": 2}, "beeline": {"tg": 1}},
+            "atlantis": {"any": {"tg": 50}},
+        }
+    )
+    async with registered(api, simulator) as agent:
+        await until_available(api, "GB", "tg", before + 10)
+        assert (await sh.listed(api))[agent.code]["available"] == 10

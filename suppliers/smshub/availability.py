@@ -16,6 +16,7 @@ import structlog
 
 from models import Service, Supplier, SupplierKind, SupplierState
 from services import routing, stock
+from services.sealing import SealBroken
 from settings import Settings
 from suppliers.smshub import agents, names
 from suppliers.smshub.agents import Agent
@@ -29,8 +30,15 @@ log = structlog.get_logger("smshub.availability")
 
 async def active_agents(settings: Settings) -> list[Agent]:
     """The agents to poll: every ACTIVE supplier of kind SMSHUB_AGENT."""
-    rows = await Supplier.filter(kind=SupplierKind.SMSHUB_AGENT, state=SupplierState.ACTIVE)
-    return [agents.of(settings, supplier) for supplier in rows]
+    found = []
+    for supplier in await Supplier.filter(
+        kind=SupplierKind.SMSHUB_AGENT, state=SupplierState.ACTIVE
+    ):
+        try:
+            found.append(agents.of(settings, supplier))
+        except SealBroken:  # one agent whose key no SECRETS_KEY opens; the others are polled
+            log.warning("SMSHub agent's key cannot be opened: not polled", supplier=supplier.code)
+    return found
 
 
 def quotes(

@@ -6,7 +6,7 @@ own next poll, never another agent's. What is done with an answer is injected (`
 supplier registry stores the stock (and the agent's health, from failures too); purchases read
 that store, never an agent, so nothing on the purchase path waits on GET_SERVICES.
 
-    poller = Poller(rt, http, list_agents=registry.smshub_agents, write=registry.record_stock)
+    poller = Poller(rt, http, list_agents=active_agents, write=availability.Writer(rt))
     await poller.run()   # until cancelled; follows agents added, removed or re-keyed
 """
 
