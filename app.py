@@ -5,7 +5,7 @@
 runtime (web/state.py) made here from its settings: nothing is shared with another app of the
 same process. The lifespan opens it (database with migrations, event bus), seeds the demo
 supplier and the admin, and runs the background jobs (the sweeper, the live feed's socket
-watch, the outbox worker) until the app stops.
+watch, the outbox worker, the SMSHub agents' poller) until the app stops.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from settings import Settings
 from subscriptions import sockets
 from suppliers import demo
 from suppliers.android import webhook as android
-from suppliers.smshub import client as smshub_client
-from suppliers.smshub import finish as smshub_finish
 from suppliers.smshub import push as smshub_push
+from suppliers.smshub.hub import Hub as SmsHub
 from suppliers.webhook import receive_sms
 from web import logs, payments
 from web.access_log import AccessLog
@@ -45,6 +44,7 @@ log = structlog.get_logger("app")
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     rt = AppRuntime(settings)
+    smshub = SmsHub(rt)  # SMSHub agents: their NumberSource, FINISH_ACTIVATION, GET_SERVICES
     graphql = graphql_endpoint(rt)
 
     @contextlib.asynccontextmanager
@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         jobs = [
             asyncio.create_task(_background(rt)),
             asyncio.create_task(sockets.watch(rt)),
-            asyncio.create_task(_outbox(rt)),
+            asyncio.create_task(outbox.run(rt, rt.outbox_handlers)),
+            asyncio.create_task(smshub.poll()),
         ]
         log.info(
             "SMS Rooms is up",
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
             await auto_sms.stop()
+            await smshub.close()
             await rt.close()
 
     app = Starlette(
@@ -141,13 +143,6 @@ async def _background(rt: AppRuntime) -> None:
         except Exception as error:  # keep sweeping: one bad round must not stop refunds for good
             log_failure(log, "background sweep failed", error)
         await asyncio.sleep(settings.sweeper_interval_seconds)
-
-
-async def _outbox(rt: AppRuntime) -> None:
-    """The outbox worker of this process (services/outbox.py) with the handlers it knows."""
-    async with smshub_client.http_client(rt.settings) as http:
-        rt.outbox_handlers[smshub_finish.KIND] = smshub_finish.handler(rt, http)
-        await outbox.run(rt, rt.outbox_handlers)
 
 
 def _served_app() -> Starlette:

@@ -21,6 +21,12 @@ per figure after a 1 s warm-up, percentiles from wrk's latency histogram):
     Afterwards services/audit.py's ledger_violations() runs on the database: must print 0.
     R5's cool-down is off for the run (ABUSE_CANCEL_THRESHOLD), as are the sign-up/sign-in rate
     limits: the benchmark signs up its users from one address.
+(d) the same buyers, the same way, through an SMSHub agent (issue 8): bench/smshub_agent_app.py
+    in a process of its own, answering GET_NUMBER after `--agent-delay-ms` (5 ms), registered
+    through the registry (kind SMSHUB_AGENT) at a cost below the pool's, so that routing buys
+    every number from it; its stock reaches the server through the server's own GET_SERVICES
+    poller. Each cancel sends FINISH_ACTIVATION 4 through the outbox, as deployed. Target: within
+    1.5x of (c)'s buys/s.
 
 The machine has 2 cores: wrk, the client processes, PostgreSQL, Redis and the one server
 process share them, so the figures are lower bounds of what one worker does on its own core.
@@ -54,6 +60,7 @@ from common import (
     lua_post,
     machine_lines,
     percentile,
+    process_cpu_seconds,
     ratio,
     run_wrk,
     runtime,
@@ -105,6 +112,8 @@ EXTRA_COUNTRIES = [
     )
 ]
 COUNTRIES_ON_SALE = 40
+AGENT_KEY = "bench-smshub-agent-key"  # noqa: S105 - the protocol key of a throw-away agent
+AGENT_SIMS_PER_OFFER = 100_000  # never sold out during a run
 
 
 # -- a small GraphQL client on the lean HTTP connection -----------------------------------------
@@ -142,11 +151,14 @@ class Gql:
 # -- set-up ---------------------------------------------------------------------------------------
 async def set_up(
     database_url: str, prefix: str, args: argparse.Namespace
-) -> tuple[list[tuple[str, str]], str, list[str]]:
+) -> tuple[list[tuple[str, str]], str, list[str], list[list[object]]]:
     """Through the services (testkit/factory.py): 200 offers (40 countries on sale x 5 services,
     each country with its own numbers, stocked by the demo supplier's catalog steps: no admin API
     for the catalog exists yet), one user with 10.00 for (a), and --buyers users with 100.00
-    each for (c). Returns the offers and the users' session tokens."""
+    each for (c). Returns the offers, the users' session tokens, and the SMSHub agent's stock
+    of every offer for (d) (in SMSHub's names: [country, service, count])."""
+    from models import Country
+    from suppliers.smshub import names
     from testkit import factory
 
     async with runtime(database_url, prefix) as rt:
@@ -160,7 +172,65 @@ async def set_up(
         users = await factory.users(rt, 1 + args.buyers, tag="bench")
         for user in users:
             await factory.fund(rt, admin, user.id, "10.00" if user is users[0] else "100.00")
-    return offers, users[0].token, [u.token for u in users[1:]]
+        countries = {c.code: c for c in await Country.filter(code__in={c for c, _ in offers})}
+        agent_stock: list[list[object]] = [
+            [names.name_of(countries[country]), service, AGENT_SIMS_PER_OFFER]
+            for country, service in offers
+        ]
+    return offers, users[0].token, [u.token for u in users[1:]], agent_stock
+
+
+async def register_agent(database_url: str, prefix: str, url: str) -> None:
+    """The agent, as an admin registers it (services/suppliers.py), cheaper than the pool."""
+    from decimal import Decimal
+
+    from models import SupplierKind
+    from services import suppliers
+    from testkit import factory
+
+    async with runtime(database_url, prefix) as rt:
+        new = suppliers.NewSupplier(
+            code="bench-agent",
+            name="Benchmark SIM bank",
+            kind=SupplierKind.SMSHUB_AGENT,
+            url=url,
+            api_key=AGENT_KEY,
+            default_cost=Decimal("0.01"),
+        )
+        await suppliers.create(rt, await factory.admin(rt), new, ip=None)
+
+
+async def wait_for_stock(api: Gql, at_least: int, limit_seconds: float = 60.0) -> None:
+    """Until `prices` shows at least this many numbers in all (the server's poller has read
+    the agent's GET_SERVICES: every SMSHUB_POLL_MIN_SECONDS it looks for new agents)."""
+    deadline = time.monotonic() + limit_seconds
+    while True:
+        status, body = await api.raw(PRICES_QUERY)
+        offers = json.loads(body).get("data", {}).get("prices", [])
+        if status == 200 and sum(o["available"] for o in offers) >= at_least:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the SMSHub agent's stock did not reach the price list")
+        await asyncio.sleep(0.5)
+
+
+async def agent_finished(
+    agent: ServerProcess, count: int, limit_seconds: float = 30.0
+) -> dict[str, int]:
+    """FINISH_ACTIVATION calls the agent got, by status, once `count` have come (the outbox
+    sends them after the buyers stop) or the limit passes."""
+    host, port = agent.url.removeprefix("http://").split(":")
+    conn = await HttpConnection.open(host, int(port))
+    deadline = time.monotonic() + limit_seconds
+    try:
+        while True:
+            _, body = await conn.request("GET", "/stats", b"", {})
+            got: dict[str, int] = json.loads(body)
+            if sum(got.values()) >= count or time.monotonic() > deadline:
+                return got
+            await asyncio.sleep(0.5)
+    finally:
+        conn.close()
 
 
 async def wait_for_offers(api: Gql, count: int, limit_seconds: float = 15.0) -> bytes:
@@ -310,10 +380,17 @@ async def audit_ledger(database_url: str, prefix: str) -> list[str]:
         return await ledger_violations()
 
 
+def cpu_ms(buys: dict[str, Any]) -> float:
+    """The server's CPU time per purchase during a buyers' run (the machine's other load left
+    out: on a busy machine, the fairer comparison of two paths)."""
+    return 1000 * buys["cpu_seconds"] / max(1, buys["buys"])
+
+
 def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     a_ours, a_base = figures["a"]
     b_ours, b_base = figures["b"]
     buys = figures["c"]
+    agent = figures["d"]
     rows = [
         [
             "(a) {me{balance{amount}}} req/s",
@@ -364,7 +441,28 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
             "",
             "",
         ],
-        ["(c) ledger violations after the run", "0", str(len(figures["violations"])), "", ""],
+        [
+            f"(d) buys/s with cancels through an SMSHub agent ({args.agent_delay_ms:g} ms)",
+            ">= (c) / 1.5",
+            fmt(agent["buys"] / agent["seconds"], 0),
+            "",
+            "(c)/(d) " + ratio(buys["buys"] / buys["seconds"], agent["buys"] / agent["seconds"]),
+        ],
+        [
+            "(c) / (d) server CPU per buy and its cancel, ms",
+            "",
+            f"{fmt(cpu_ms(buys))} / {fmt(cpu_ms(agent))}",
+            "",
+            "(d)/(c) " + ratio(cpu_ms(agent), cpu_ms(buys)),
+        ],
+        [
+            "(d) buy p50 / p99 latency, ms",
+            "",
+            f"{fmt(percentile(agent['buy_ms'], 50))} / {fmt(percentile(agent['buy_ms'], 99))}",
+            "",
+            "",
+        ],
+        ["(c, d) ledger violations after the run", "0", str(len(figures["violations"])), "", ""],
     ]
     print()
     print("SMS Rooms API benchmark (issue 2) - PostgreSQL + Redis, one uvicorn worker")
@@ -388,6 +486,11 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     )
     print(
         "CPU during the measured runs: " + "\n                              ".join(figures["cpu"])
+    )
+    print(
+        f"(d) buys {agent['buys']:,}, cancels {agent['cancels']:,}, refused: "
+        f"{dict(agent['errors']) or 'none'}; FINISH_ACTIVATION received by the agent, by status:"
+        f" {figures['finished'] or 'none'}"
     )
     for problem in figures["violations"][:10]:
         print("  violation:", problem)
@@ -443,11 +546,20 @@ async def run(args: argparse.Namespace) -> None:
 
 async def measure(args: argparse.Namespace, quiet: str, database_url: str, prefix: str) -> None:
     answers = Path(tempfile.mkstemp(prefix="smsrooms-baseline-", suffix=".json")[1])
+    stocked = Path(tempfile.mkstemp(prefix="smsrooms-agent-", suffix=".json")[1])
     ours = app_server(database_url, prefix)
     baseline = baseline_server("baseline_app:app", {"BASELINE_RESPONSES": str(answers)})
+    agent = baseline_server(
+        "smshub_agent_app:app",
+        {
+            "AGENT_KEY": AGENT_KEY,
+            "AGENT_STOCK": str(stocked),
+            "AGENT_DELAY_SECONDS": str(args.agent_delay_ms / 1000),
+        },
+    )
     try:
         await ours.start()  # migrates the database and seeds the demo catalog
-        offers, token, tokens = await set_up(database_url, prefix, args)
+        offers, token, tokens, agent_stock = await set_up(database_url, prefix, args)
         api = await Gql.open(ours.url)
         small = (await api.raw(SMALL_QUERY, token=token))[1]
         prices = await wait_for_offers(api, len(offers))
@@ -473,14 +585,47 @@ async def measure(args: argparse.Namespace, quiet: str, database_url: str, prefi
         meter = CpuMeter(ours.pid)
         figures["c"] = run_buyers(ours.url, tokens, offers, args.seconds)
         figures["cpu"].append(f"(c) SMS Rooms: {meter.stop()} (includes client start-up)")
+        figures["c"]["cpu_seconds"] = process_cpu_seconds(ours.pid) - meter.process0
+        figures["d"], figures["finished"] = await agent_path(
+            args, ours, agent, stocked, agent_stock, database_url, prefix, tokens, offers
+        )
         figures["violations"] = await audit_ledger(database_url, prefix)
         print_report(args, figures)
         if args.profile:
             await profile(ours, args, token, tokens, offers)
     finally:
+        await agent.stop()
         await baseline.stop()
         await ours.stop()
         await asyncio.to_thread(answers.unlink, True)
+        await asyncio.to_thread(stocked.unlink, True)
+
+
+async def agent_path(
+    args: argparse.Namespace,
+    ours: ServerProcess,
+    agent: ServerProcess,
+    stocked: Path,
+    agent_stock: list[list[object]],
+    database_url: str,
+    prefix: str,
+    tokens: list[str],
+    offers: list[tuple[str, str]],
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """(d): the agent started and registered, its stock polled by the server, then the buyers
+    again; returns their figures and the FINISH_ACTIVATION calls the agent got, by status."""
+    await asyncio.to_thread(stocked.write_text, json.dumps(agent_stock))
+    await agent.start()
+    api = await Gql.open(ours.url)
+    status, body = await api.raw(PRICES_QUERY)
+    pool = sum(o["available"] for o in json.loads(body)["data"]["prices"])
+    await register_agent(database_url, prefix, agent.url + "/smshub")
+    await wait_for_stock(api, pool + len(agent_stock) * AGENT_SIMS_PER_OFFER)
+    api.close()
+    cpu_before = process_cpu_seconds(ours.pid)
+    buys = run_buyers(ours.url, tokens, offers, args.seconds)
+    buys["cpu_seconds"] = process_cpu_seconds(ours.pid) - cpu_before
+    return buys, await agent_finished(agent, buys["cancels"])
 
 
 def main() -> None:
@@ -493,6 +638,12 @@ def main() -> None:
         type=int,
         default=60,
         help="numbers seeded per country; each sells once per service (60)",
+    )
+    parser.add_argument(
+        "--agent-delay-ms",
+        type=float,
+        default=5.0,
+        help="the SMSHub agent's GET_NUMBER answer time for (d) (5)",
     )
     parser.add_argument(
         "--profile",

@@ -46,6 +46,8 @@ ADMIN_EMAIL = "bench-admin@smsrooms.test"
 # Credentials of the throw-away database and servers of one run, never of a deployment.
 ADMIN_PASSWORD = "bench-admin-password-1"  # noqa: S105
 SUPPLIER_SECRET = "bench-demo-supplier-secret"  # noqa: S105
+# Fernet key sealing the secrets of suppliers registered in a run's throw-away database.
+SECRETS_KEY = "J0l9OAGcFHTRB-6ijETwMubD__rbSGpdw7NCpiXAibY="  # noqa: S105
 
 
 # -- the machine ----------------------------------------------------------------------------
@@ -134,6 +136,7 @@ def app_settings(database_url: str, prefix: str, **extra: object) -> dict[str, o
         "admin_password": ADMIN_PASSWORD,
         "demo_supplier": True,
         "demo_supplier_secret": SUPPLIER_SECRET,
+        "secrets_key": (SECRETS_KEY,),
         # The benchmark signs up from one address, and buys and cancels on purpose. (Its
         # sign-ins all succeed: only failures count against R13's limits.)
         "register_attempts_per_hour": 1_000_000,

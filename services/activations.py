@@ -276,11 +276,14 @@ async def _number(
         return await pool.free_number(conn, supplier.id, country_id, service_id)
     if not policy.number_on_sale(acquired.e164):
         return None  # R11: whoever gave it, a Crimean number is not sold
-    number, _ = await PhoneNumber.get_or_create(
-        e164=acquired.e164,
-        defaults={"country_id": country_id, "supplier_id": supplier.id},
-        using_db=conn,
-    )
+    number = await PhoneNumber.get_or_none(e164=acquired.e164, using_db=conn)
+    if number is None:
+        # Two round trips, not get_or_create's four (its savepoint): a concurrent insert of the
+        # same number fails this purchase's transaction on the unique e164 (IntegrityError),
+        # which _take answers as a number not taken.
+        return await PhoneNumber.create(
+            e164=acquired.e164, country_id=country_id, supplier_id=supplier.id, using_db=conn
+        )
     return number if number.supplier_id == supplier.id else None
 
 

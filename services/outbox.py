@@ -38,7 +38,7 @@ from tortoise import connections
 from tortoise.expressions import F, Q
 
 from models import OutboxMessage
-from services.db import Connection, is_postgres
+from services.db import Connection, is_postgres, log_failure
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -198,8 +198,8 @@ async def run(rt: Runtime, handlers: Mapping[str, Handler]) -> None:
     while True:
         try:
             claimed = await run_once(rt, handlers)
-        except Exception:  # the database may be away for a moment; keep the worker alive
-            log.exception("outbox round failed")
+        except Exception as error:  # the database may be away for a moment; keep the worker alive
+            log_failure(log, "outbox round failed", error)
             claimed = 0
         if claimed < rt.settings.outbox_batch_size:
             await asyncio.sleep(rt.settings.outbox_poll_seconds)

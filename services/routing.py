@@ -233,15 +233,23 @@ async def _failed(rt: Runtime, supplier: Supplier, reason: str) -> None:
 
 
 async def _answered(rt: Runtime, supplier: Supplier) -> None:
-    await Supplier.filter(id=supplier.id, consecutive_failures__gt=0).update(consecutive_failures=0)
+    # `supplier` was read by this purchase's candidates query: most purchases find nothing to
+    # write, and skip both round trips.
+    if supplier.consecutive_failures:
+        await Supplier.filter(id=supplier.id, consecutive_failures__gt=0).update(
+            consecutive_failures=0
+        )
     await touch(rt, supplier)
 
 
 async def touch(rt: Runtime, supplier: Supplier) -> None:
     """Records that the supplier was heard from, at most every SUPPLIER_CONTACT_WRITE_SECONDS
-    (a conditional update: usually no row matches, and no row is locked)."""
+    (a conditional update: usually no row matches, and no row is locked; none is sent when the
+    row as read shows a recent contact)."""
     now = rt.clock.now()
     stale = now - timedelta(seconds=rt.settings.supplier_contact_write_seconds)
+    if supplier.last_contact_at is not None and supplier.last_contact_at >= stale:
+        return
     await Supplier.filter(
         Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=stale), id=supplier.id
     ).update(last_contact_at=now)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from models import NumberState, Supplier, SupplierKind, SupplierState, SupplierStock
-from services import policy
+from services import locks, policy
 from services.db import atomic, fetch_rows
 
 POOL_KINDS = (SupplierKind.DEMO, SupplierKind.WEBHOOK, SupplierKind.ANDROID_GATEWAY)
@@ -120,7 +120,8 @@ def _first_known(*values: object) -> int | None:
 
 async def report(supplier_id: int, quotes: Iterable[Quote], now: datetime) -> None:
     """A poller's answer replaces everything the supplier reported before (an offer it no
-    longer lists has no stock)."""
+    longer lists has no stock). Several processes may poll the same supplier: its row is locked
+    first, so that their reports replace each other whole instead of colliding on the rows."""
     rows = [
         SupplierStock(
             supplier_id=supplier_id,
@@ -133,6 +134,7 @@ async def report(supplier_id: int, quotes: Iterable[Quote], now: datetime) -> No
         for q in quotes
     ]
     async with atomic() as conn:
+        await locks.rows(Supplier.filter(id=supplier_id)).using_db(conn).first()
         await SupplierStock.filter(supplier_id=supplier_id).using_db(conn).delete()
         await SupplierStock.bulk_create(rows, using_db=conn)
 

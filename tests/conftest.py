@@ -77,6 +77,9 @@ def settings_for(backend: backends.Backend, **overrides: object) -> Settings:
         "price_cache_seconds": 0.0,
         "demo_pool_min_free": 0,
         "ws_init_timeout_seconds": 1.0,
+        # SMSHub agents a test registers are polled (GET_SERVICES) within a moment.
+        "smshub_poll_min_seconds": 0.2,
+        "smshub_poll_max_seconds": 0.4,
         "allowed_origins": ("http://app.smsrooms.test",),
         # The tests are the proxy in front of the server: each says which client it speaks for.
         "forwarded_allow_ips": ("127.0.0.1",),

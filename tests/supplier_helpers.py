@@ -36,6 +36,14 @@ async def created(api: Api, **fields: Any) -> tuple[dict[str, Any], str | None]:
     return payload["supplier"], payload["secret"]
 
 
+async def smshub_agent(api: Api, url: str, **fields: Any) -> tuple[dict[str, Any], str]:
+    """An SMSHub agent registered at `url` (its GET_SERVICES, GET_NUMBER, FINISH_ACTIVATION)
+    and the key both sides send, generated and shown once."""
+    supplier, key = await created(api, kind="SMSHUB_AGENT", name="A SIM bank", url=url, **fields)
+    assert key is not None
+    return supplier, key
+
+
 async def update(
     api: Api, supplier_id: str, token: str | None = None, **changes: Any
 ) -> dict[str, Any]:

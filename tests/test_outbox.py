@@ -25,13 +25,11 @@ from services.db import atomic
 from services.runtime import Runtime
 from settings import Settings
 from suppliers.smshub import finish
-from suppliers.smshub.agents import Agent
-from suppliers.smshub.client import http_client
 from suppliers.smshub.protocol import FinishStatus
-from tests import backends
+from tests import backends, supplier_helpers
+from tests.api import Api
 from tests.conftest import Server, settings_for
 from tests.smshub_agent import Activation, SmsHubAgent
-from tests.test_sms_webhook import a_supplier
 
 POLL_LIMIT_SECONDS = 10.0
 FAST = {  # the app's worker, polling and retrying at once
@@ -191,35 +189,31 @@ def test_backoff_doubles_up_to_its_cap_with_jitter() -> None:
 
 # -- FINISH_ACTIVATION to an SMSHub agent ---------------------------------------------------------
 @asynccontextmanager
-async def finishing_to(
-    server: Server, handlers: dict[str, outbox.Handler], agent: SmsHubAgent
-) -> AsyncIterator[str]:
-    """The app's FINISH_ACTIVATION handler, with the agent's URL from the simulator (the
-    registry will provide it); yields the code of the agent's supplier."""
-    supplier = await a_supplier()
-    agent.key = supplier.webhook_secret
-    async with agent.serving() as url, http_client(server.settings) as http:
-
-        async def find(code: str) -> Agent | None:
-            return Agent(supplier, supplier.webhook_secret, url) if code == supplier.code else None
-
-        handlers[finish.KIND] = finish.handler(server.runtime, http, find)
-        yield supplier.code
+async def finishing_to(api: Api, agent: SmsHubAgent) -> AsyncIterator[str]:
+    """The agent served and registered (its URL, the key it is shown), so that the app's own
+    FINISH_ACTIVATION handler finds it in the registry; yields its supplier's code. Switched
+    off afterwards: no later test routes to it."""
+    async with agent.serving() as url:
+        supplier, agent.key = await supplier_helpers.smshub_agent(api, url)
+        try:
+            yield supplier["code"]
+        finally:
+            await supplier_helpers.switch_off(api, supplier["id"])
 
 
 @pytest.mark.parametrize("failure", ["error", "http_500", "html", "silent"])
 async def test_finish_activation_is_retried_until_success_and_never_sent_again(
-    server: Server,
+    api: Api,
     handlers: dict[str, outbox.Handler],
     override_settings: Callable[..., Settings],
     clock: Clock,
     failure: str,
 ) -> None:
     override_settings(**FAST, smshub_call_deadline_seconds=0.2)  # "silent" costs this, no more
-    rt = server.runtime
+    rt = api.rt
     agent = SmsHubAgent(numbers={"russia": [79281234567]}, finish_failures=3)
     agent.finish_failure = failure  # type: ignore[assignment]
-    async with finishing_to(server, handlers, agent) as supplier_code:
+    async with finishing_to(api, agent) as supplier_code:
         got = agent_activation(agent)
         async with atomic() as conn:
             await finish.enqueue(conn, rt, supplier_code, got, FinishStatus.SOLD)

@@ -14,14 +14,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 
+from models import Supplier
 from settings import Settings
 from suppliers.smshub.agents import Agent
 from suppliers.smshub.client import http_client
 from suppliers.smshub.poller import Poller, next_interval, poll_once
 from suppliers.smshub.protocol import Failure, FailureKind, Services, Stock
+from tests import supplier_helpers as sh
+from tests.api import Api
 from tests.conftest import Server
 from tests.smshub_agent import SmsHubAgent
-from tests.test_sms_webhook import a_supplier
 
 pytestmark = pytest.mark.backends("sqlite")
 POLL_LIMIT_SECONDS = 10.0
@@ -50,18 +52,26 @@ def fast(override_settings: Callable[..., Settings]) -> Settings:
     return override_settings(smshub_poll_min_seconds=0.01, smshub_poll_max_seconds=0.02)
 
 
+NOWHERE = "http://127.0.0.1:9/smshub"  # the discard port: nothing answers there
+
+
+async def a_registered_agent(api: Api) -> tuple[Supplier, str]:
+    """A supplier of the registry (kind SMSHUB_AGENT) and its key, switched off at once: these
+    tests poll it through a poller of their own, and the app's poller polls ACTIVE agents only."""
+    created, key = await sh.smshub_agent(api, NOWHERE)
+    await sh.switch_off(api, created["id"])
+    return await Supplier.get(id=int(created["id"])), key
+
+
 @asynccontextmanager
-async def agents(
-    *simulators: SmsHubAgent,
-) -> AsyncIterator[list[Agent]]:
-    """Each simulator served, as an agent of a new supplier whose key it expects."""
+async def agents(api: Api, *simulators: SmsHubAgent) -> AsyncIterator[list[Agent]]:
+    """Each simulator served, as the agent of a new supplier whose key it expects."""
     async with AsyncExitStack() as stack:
         found = []
         for simulator in simulators:
-            supplier = await a_supplier()
-            simulator.key = supplier.webhook_secret
+            supplier, simulator.key = await a_registered_agent(api)
             url = await stack.enter_async_context(simulator.serving())
-            found.append(Agent(supplier, supplier.webhook_secret, url))
+            found.append(Agent(supplier, simulator.key, url))
         yield found
 
 
@@ -81,10 +91,10 @@ async def _none() -> list[Agent]:
 
 @asynccontextmanager
 async def polled(
-    server: Server, writes: Writes, *simulators: SmsHubAgent
+    api: Api, writes: Writes, *simulators: SmsHubAgent
 ) -> AsyncIterator[tuple[Poller, list[Agent]]]:
     """A poller following an agent of each simulator."""
-    async with agents(*simulators) as found, polling(server, writes) as poller:
+    async with agents(api, *simulators) as found, polling(api.server, writes) as poller:
         poller.follow(found)
         yield poller, found
 
@@ -93,9 +103,9 @@ def stocked(service: str, count: int) -> SmsHubAgent:
     return SmsHubAgent(stock={"russia": {"any": {service: count}}})
 
 
-async def test_each_agent_is_polled_again_and_again(server: Server, fast: Settings) -> None:
+async def test_each_agent_is_polled_again_and_again(api: Api, fast: Settings) -> None:
     writes = Writes()
-    async with polled(server, writes, stocked("tg", 10), stocked("wa", 4)) as (poller, found):
+    async with polled(api, writes, stocked("tg", 10), stocked("wa", 4)) as (poller, found):
         one, two = found
         assert poller.polling == {one.supplier.code, two.supplier.code}
         first = await writes.until(one.supplier.code, 3)
@@ -104,11 +114,11 @@ async def test_each_agent_is_polled_again_and_again(server: Server, fast: Settin
     assert set(second) == {Services((Stock("russia", "any", "wa", 4),))}
 
 
-async def test_a_silent_agent_delays_only_its_own_polls(server: Server, fast: Settings) -> None:
+async def test_a_silent_agent_delays_only_its_own_polls(api: Api, fast: Settings) -> None:
     silent = stocked("tg", 1)
     silent.services_answer = "silent"
     writes = Writes()
-    async with polled(server, writes, stocked("tg", 10), silent) as (_, found):
+    async with polled(api, writes, stocked("tg", 10), silent) as (_, found):
         talking, quiet = found
         await writes.until(talking.supplier.code, 5)
         # Its first call is still waiting for its deadline: no outcome, and no other call.
@@ -116,19 +126,19 @@ async def test_a_silent_agent_delays_only_its_own_polls(server: Server, fast: Se
         assert [r["action"] for r in silent.requests] == ["GET_SERVICES"]
 
 
-async def test_bad_answers_reach_the_writer_as_failures(server: Server, fast: Settings) -> None:
+async def test_bad_answers_reach_the_writer_as_failures(api: Api, fast: Settings) -> None:
     broken = stocked("tg", 1)
     broken.services_answer = "html"
     writes = Writes()
-    async with polled(server, writes, broken) as (_, [agent]):
+    async with polled(api, writes, broken) as (_, [agent]):
         outcomes = await writes.until(agent.supplier.code, 2)
     assert {o.kind for o in outcomes if isinstance(o, Failure)} == {FailureKind.NOT_JSON}
     assert all(isinstance(o, Failure) for o in outcomes)
 
 
-async def test_a_rotated_key_is_used_from_the_next_poll(server: Server, fast: Settings) -> None:
+async def test_a_rotated_key_is_used_from_the_next_poll(api: Api, fast: Settings) -> None:
     writes = Writes()
-    async with agents(stocked("tg", 2)) as (agent,), polling(server, writes) as poller:
+    async with agents(api, stocked("tg", 2)) as (agent,), polling(api.server, writes) as poller:
         stale = Agent(agent.supplier, "the-old-key", agent.url)
         poller.follow([stale])
         [refused] = (await writes.until(agent.supplier.code, 1))[:1]
@@ -139,9 +149,9 @@ async def test_a_rotated_key_is_used_from_the_next_poll(server: Server, fast: Se
     assert outcomes[-1] == Services((Stock("russia", "any", "tg", 2),))
 
 
-async def test_follow_stops_polling_agents_no_longer_listed(server: Server, fast: Settings) -> None:
+async def test_follow_stops_polling_agents_no_longer_listed(api: Api, fast: Settings) -> None:
     writes = Writes()
-    async with polled(server, writes, stocked("tg", 1), stocked("wa", 1)) as (poller, found):
+    async with polled(api, writes, stocked("tg", 1), stocked("wa", 1)) as (poller, found):
         one, two = found
         await writes.until(two.supplier.code, 1)
         poller.follow([one])
@@ -151,16 +161,14 @@ async def test_follow_stops_polling_agents_no_longer_listed(server: Server, fast
         assert len(writes.by_code[two.supplier.code]) == before
 
 
-async def test_run_follows_the_listed_agents_until_cancelled(
-    server: Server, fast: Settings
-) -> None:
+async def test_run_follows_the_listed_agents_until_cancelled(api: Api, fast: Settings) -> None:
     writes = Writes()
-    async with agents(stocked("tg", 1)) as (agent,), http_client(server.settings) as http:
+    async with agents(api, stocked("tg", 1)) as (agent,), http_client(api.rt.settings) as http:
 
         async def listed() -> list[Agent]:
             return [agent]
 
-        poller = Poller(server.runtime, http, list_agents=listed, write=writes)
+        poller = Poller(api.rt, http, list_agents=listed, write=writes)
         running = asyncio.create_task(poller.run())
         await writes.until(agent.supplier.code, 2)
         running.cancel()
@@ -169,24 +177,22 @@ async def test_run_follows_the_listed_agents_until_cancelled(
         assert poller.polling == set()
 
 
-async def test_a_writer_that_fails_does_not_stop_the_polling(
-    server: Server, fast: Settings
-) -> None:
+async def test_a_writer_that_fails_does_not_stop_the_polling(api: Api, fast: Settings) -> None:
     class FailingWrites(Writes):
         async def __call__(self, agent: Agent, found: Services | Failure) -> None:
             await super().__call__(agent, found)
             raise RuntimeError("the registry is away")
 
     writes = FailingWrites()
-    async with polled(server, writes, stocked("tg", 1)) as (_, [agent]):
+    async with polled(api, writes, stocked("tg", 1)) as (_, [agent]):
         await writes.until(agent.supplier.code, 3)
 
 
-async def test_an_agent_without_a_url_is_not_called(server: Server) -> None:
-    supplier = await a_supplier()
+async def test_an_agent_without_a_url_is_not_called(api: Api) -> None:
+    supplier, _ = await a_registered_agent(api)
     writes = Writes()
-    async with http_client(server.settings) as http:
-        found = await poll_once(server.runtime, http, Agent(supplier, "k", None), writes)
+    async with http_client(api.rt.settings) as http:
+        found = await poll_once(api.rt, http, Agent(supplier, "k", None), writes)
     assert found == Failure(FailureKind.UNREACHABLE, "no URL known")
     assert writes.by_code[supplier.code] == [found]
 

@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import gzip
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
-from models import Country, PhoneNumber, Service, Sms, Supplier, Transfer, TransferKind
+from models import Country, Service, Sms, Supplier, Transfer, TransferKind
+from suppliers.smshub import names
+from tests import supplier_helpers as sh
 from tests.api import Api, User
+from tests.conftest import Server
 from tests.smshub_agent import SmsHubAgent
+from tests.smshub_helpers import registered, stocked, until_available
 from tests.snapshot import snapshot
 from tests.test_catalog import fictional_e164, fresh_country, set_price
-from tests.test_sms_webhook import a_supplier
 
 
 @dataclass
@@ -28,31 +33,38 @@ class Agent:
 
 
 _agents: dict[str, Agent] = {}  # server URL -> this module's agent, with a country of its own
+NUMBERS = 200  # the agent's SIMs: one per purchase of this module
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def served_agent(server: Server) -> AsyncIterator[Agent]:
+    """This module's agent, served and registered, with SIMs of a country of its own (so that
+    its numbers are the only ones on sale there), for the module's tests on this server."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        api = Api(client, server)
+        country = await fresh_country()
+        await set_price(country, await Service.get(code="tg"))
+        simulator = stocked(SmsHubAgent(), country, "tg", NUMBERS)
+        async with registered(api, simulator) as found:
+            await until_available(api, country.code, "tg", NUMBERS)
+            supplier = await Supplier.get(code=found.code)
+            _agents[server.url] = Agent(simulator, supplier, country, found.hub_url(server.url))
+            yield _agents[server.url]
+            del _agents[server.url]
 
 
 async def an_agent(api: Api) -> Agent:
-    if api.server.url not in _agents:
-        supplier = await a_supplier()
-        country = await fresh_country()
-        await set_price(country, await Service.get(code="tg"))
-        _agents[api.server.url] = Agent(
-            SmsHubAgent(key=supplier.webhook_secret),
-            supplier,
-            country,
-            f"{api.server.url}/suppliers/{supplier.code}/smshub",
-        )
     return _agents[api.server.url]
 
 
 async def live_activation(api: Api, agent: Agent) -> tuple[User, dict[str, Any], int]:
-    """A WAITING_SMS tg activation on a new number of the agent's; the number as the agent
-    writes it (digits with the country code, a JSON number)."""
-    e164 = fictional_e164()
-    await PhoneNumber.create(e164=e164, country=agent.country, supplier=agent.supplier)
+    """A WAITING_SMS tg activation on a number the agent gave (GET_NUMBER); the number as the
+    agent writes it (digits with the country code, a JSON number)."""
     user = await api.funded_user("5.00")
     activation = await api.bought(user, agent.country.code, "tg")
-    assert activation["phoneNumber"] == e164
-    return user, activation, int(e164.removeprefix("+"))
+    phone = int(activation["phoneNumber"].removeprefix("+"))
+    assert phone in agent.simulator.numbers[names.name_of(agent.country)]
+    return user, activation, phone
 
 
 def an_sms_id() -> int:
@@ -101,7 +113,8 @@ async def test_push_sms_repeated_is_success_and_stored_once(
     kinds = await Transfer.filter(activation_id=int(activation["id"])).values_list(
         "kind", flat=True
     )
-    assert sorted(kinds) == sorted([TransferKind.HOLD, TransferKind.CAPTURE])
+    # One capture, with the agent's cost credited to it beside it (settlement).
+    assert sorted(kinds) == sorted([TransferKind.HOLD, TransferKind.CAPTURE, TransferKind.COST])
     seen = await api.activation(user, activation["id"])
     assert seen is not None
     assert len(seen["messages"]) == 1
@@ -216,10 +229,12 @@ async def test_a_body_that_is_not_a_json_object_is_refused(api: Api, body: bytes
     assert await snapshot() == before
 
 
-async def test_an_unknown_or_paused_supplier_is_not_found(api: Api) -> None:
-    paused = await a_supplier(active=False)
-    agent = SmsHubAgent(key=paused.webhook_secret)
-    for code in (paused.code, "no-such-supplier"):
+async def test_an_unknown_or_disabled_supplier_is_not_found(api: Api) -> None:
+    created, key = await sh.smshub_agent(api, "http://127.0.0.1:9/smshub")
+    await sh.switch_off(api, created["id"])
+    disabled = await Supplier.get(id=int(created["id"]))
+    agent = SmsHubAgent(key=key)
+    for code in (disabled.code, "no-such-supplier"):
         response = await agent.push_sms(
             f"{api.server.url}/suppliers/{code}/smshub",
             sms_id=an_sms_id(),
@@ -227,4 +242,4 @@ async def test_an_unknown_or_paused_supplier_is_not_found(api: Api) -> None:
             text="hi",
         )
         assert (response.status_code, response.json()["status"]) == (404, "ERROR")
-    assert not await Sms.exists(supplier_id=paused.id)
+    assert not await Sms.exists(supplier_id=disabled.id)

@@ -21,16 +21,17 @@ async def find(settings: Settings, code: str) -> Agent | None:
     """The agent of this code if it may deliver (PUSH_SMS): a disabled one is unknown, a
     paused one still delivers to the numbers it has sold."""
     supplier = await suppliers.receiving(code, (SupplierKind.SMSHUB_AGENT,))
-    return None if supplier is None else _agent(settings, supplier)
+    return None if supplier is None else of(settings, supplier)
 
 
 async def find_any(settings: Settings, code: str) -> Agent | None:
     """The agent of this code, whatever its state: it is still told how its activations ended."""
     supplier = await Supplier.get_or_none(code=code, kind=SupplierKind.SMSHUB_AGENT)
-    return None if supplier is None else _agent(settings, supplier)
+    return None if supplier is None else of(settings, supplier)
 
 
-def _agent(settings: Settings, supplier: Supplier) -> Agent:
+def of(settings: Settings, supplier: Supplier) -> Agent:
+    """The agent of a supplier row of kind SMSHUB_AGENT."""
     return Agent(
         supplier=supplier, key=suppliers.secret_of(settings, supplier) or "", url=supplier.url
     )

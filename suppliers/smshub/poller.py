@@ -6,7 +6,7 @@ own next poll, never another agent's. What is done with an answer is injected (`
 supplier registry stores the stock (and the agent's health, from failures too); purchases read
 that store, never an agent, so nothing on the purchase path waits on GET_SERVICES.
 
-    poller = Poller(rt, http, list_agents=registry.smshub_agents, write=registry.record_stock)
+    poller = Poller(rt, http, list_agents=active_agents, write=availability.Writer(rt))
     await poller.run()   # until cancelled; follows agents added, removed or re-keyed
 """
 
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import httpx
 import structlog
 
+from services.db import log_failure
 from settings import Settings
 from suppliers.smshub.agents import Agent
 from suppliers.smshub.client import AgentClient
@@ -48,8 +49,8 @@ async def poll_once(
         found = await AgentClient(http, agent.url, agent.key, rt.settings).get_services()
     try:
         await write(agent, found)
-    except Exception:  # one bad write must not end the agent's polling
-        log.exception("writing availability failed", supplier=agent.supplier.code)
+    except Exception as error:  # one bad write must not end the agent's polling
+        log_failure(log, "writing availability failed", error, supplier=agent.supplier.code)
     return found
 
 
@@ -79,8 +80,8 @@ class Poller:
             while True:
                 try:
                     self.follow(await self.list_agents())
-                except Exception:  # the registry may be away for a moment; keep polling
-                    log.exception("listing SMSHub agents failed")
+                except Exception as error:  # the registry may be away for a moment; keep polling
+                    log_failure(log, "listing SMSHub agents failed", error)
                 await asyncio.sleep(self.rt.settings.smshub_poll_min_seconds)
         finally:
             await self.stop()
