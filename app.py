@@ -30,6 +30,7 @@ from suppliers.android import webhook as android
 from suppliers.smshub import client as smshub_client
 from suppliers.smshub import finish as smshub_finish
 from suppliers.smshub import push as smshub_push
+from suppliers.upstream import install as upstream
 from suppliers.webhook import receive_sms
 from web import logs, payments
 from web.access_log import AccessLog
@@ -45,6 +46,7 @@ log = structlog.get_logger("app")
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     rt = AppRuntime(settings)
+    upstream.install(rt)
     graphql = graphql_endpoint(rt)
 
     @contextlib.asynccontextmanager
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.create_task(_background(rt)),
             asyncio.create_task(sockets.watch(rt)),
             asyncio.create_task(_outbox(rt)),
+            *(asyncio.create_task(job) for job in upstream.jobs(rt)),
         ]
         log.info(
             "SMS Rooms is up",
