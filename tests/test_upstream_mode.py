@@ -271,3 +271,31 @@ async def test_the_upstreams_balance_is_shown_to_admins_with_a_low_balance_warni
         assert (await sh.listed(shop.api))[shop.upstream["code"]]["upstreamBalance"][
             "amount"
         ] == "1.00"
+
+
+async def test_a_cancel_while_the_upstream_is_away_reaches_it_when_it_is_back(shop: Shop) -> None:
+    with shop.server.runtime.database.activate():
+        b = shop.b
+        user, bought = await bought_on_a(shop)
+        upstream_url = shop.upstream["url"]
+        closed = f"http://127.0.0.1:{free_port()}{HANDLER}"
+        assert (await sh.update(shop.api, shop.upstream["id"], url=closed))["errors"] == []
+        assert (await shop.api.act(user, "cancelActivation", bought["id"]))["errors"] == []
+        assert await shop.api.balance(user) == "5.00"  # the buyer does not wait for the upstream
+
+        async def retried() -> bool:
+            message = await OutboxMessage.get(kind=relay.KIND)
+            return message.attempts >= 2 and message.last_error is not None
+
+        await until(retried, "the relay failed and was retried")
+        assert (await OutboxMessage.get(kind=relay.KIND)).sent_at is None
+        assert await status_at_b(shop, bought) == "WAITING_SMS"
+        assert (await sh.update(shop.api, shop.upstream["id"], url=upstream_url))["errors"] == []
+
+        async def refunded_at_b() -> bool:
+            return await b.balance(shop.bot.user) == "10.00"
+
+        await until(refunded_at_b, "setStatus 8 reached the upstream once it was back")
+        assert await status_at_b(shop, bought) == "CANCELLED"
+        sent = await OutboxMessage.get(kind=relay.KIND)
+        assert sent.sent_at is not None

@@ -16,10 +16,12 @@ import random
 from typing import TYPE_CHECKING
 
 import structlog
+from tortoise.expressions import Subquery
 
-from models import Country, Service, Supplier, UpstreamAccount
+from models import Country, Price, Service, Supplier, UpstreamAccount
 from services import routing, stock
 from suppliers.upstream import upstreams
+from suppliers.upstream.client import UpstreamClient
 from suppliers.upstream.protocol import Offer, UpstreamError
 
 if TYPE_CHECKING:
@@ -29,10 +31,15 @@ log = structlog.get_logger("upstream.sync")
 _random = random.SystemRandom()
 
 
-async def quotes(offers: list[Offer]) -> list[stock.Quote]:
+async def countries_on_sale() -> dict[int, int]:
+    """The protocol's country id -> ours, of the countries our catalog prices (those we sell)."""
+    priced = Price.all().distinct().values("country_id")
+    return {c.compat_id: c.id for c in await Country.filter(id__in=Subquery(priced))}
+
+
+async def quotes(offers: list[Offer], countries: dict[int, int]) -> list[stock.Quote]:
     """The offers of our catalog, by the protocol's country ids (exactly: an alias such as
     sms-activate's 12 "USA virtual" is a pool of its own there) and the services' codes."""
-    countries = {c.compat_id: c.id for c in await Country.all()}
     services = {s.code: s.id for s in await Service.all()}
     found: dict[tuple[int, int], stock.Quote] = {}
     for offer in offers:
@@ -47,15 +54,17 @@ async def quotes(offers: list[Offer]) -> list[stock.Quote]:
 async def sync_once(rt: Runtime, supplier: Supplier) -> bool:
     """One upstream's prices and balance; False (and the error recorded) if it failed."""
     now = rt.clock.now()
+    countries = await countries_on_sale()
     try:
         async with upstreams.connected(rt, supplier) as client:
-            offers = await client.prices()
+            # One country at a time: a big upstream's whole price list runs to megabytes.
+            offers = [o for c in sorted(countries) for o in await _prices(client, c)]
             balance = await client.balance()
     except UpstreamError as error:
         log.warning("upstream sync failed", supplier=supplier.code, error=str(error))
         await _account(supplier, last_error=str(error)[:300], last_error_at=now)
         return False
-    await stock.report(supplier.id, await quotes(offers), now)
+    await stock.report(supplier.id, await quotes(offers, countries), now)
     await _account(supplier, balance_minor=balance, balance_at=now, synced_at=now, last_error=None)
     await routing.touch(rt, supplier)
     rt.catalog.invalidate()
@@ -64,6 +73,16 @@ async def sync_once(rt: Runtime, supplier: Supplier) -> bool:
             "upstream balance is low", supplier=supplier.code, balance_minor=balance
         )  # admins see it as Supplier.upstreamBalanceLow
     return True
+
+
+async def _prices(client: UpstreamClient, country: int) -> list[Offer]:
+    """One country's offers; none where the upstream does not sell in that country."""
+    try:
+        return await client.prices(country=country)
+    except UpstreamError as error:
+        if error.refusal == "WRONG_COUNTRY_ID":
+            return []
+        raise
 
 
 async def _account(supplier: Supplier, **values: object) -> None:
