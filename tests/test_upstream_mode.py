@@ -122,6 +122,13 @@ async def status_at_b(shop: Shop, activation: dict[str, Any]) -> str:
     return str((await upstream_activation(shop, activation))["status"])
 
 
+def balance_at_b_is(shop: Shop, amount: str) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await shop.b.balance(shop.bot.user) == amount
+
+    return check
+
+
 async def bought_on_a(shop: Shop) -> tuple[User, dict[str, Any]]:
     user = await shop.api.funded_user("5.00")
     return user, await shop.api.bought(user, "GB", "tg")
@@ -202,10 +209,7 @@ async def test_a_cancel_on_the_shop_cancels_at_the_upstream_and_both_refund(
         assert cancelled["errors"] == []
         assert await shop.api.balance(user) == "5.00"
 
-        async def refunded_at_b() -> bool:
-            return await b.balance(shop.bot.user) == "10.00"
-
-        await until(refunded_at_b, "setStatus 8 reached the upstream")
+        await until(balance_at_b_is(shop, "10.00"), "setStatus 8 reached the upstream")
         assert await status_at_b(shop, bought) == "CANCELLED"
         sent = await OutboxMessage.get(kind=relay.KIND)
         assert sent.sent_at is not None
@@ -275,7 +279,6 @@ async def test_the_upstreams_balance_is_shown_to_admins_with_a_low_balance_warni
 
 async def test_a_cancel_while_the_upstream_is_away_reaches_it_when_it_is_back(shop: Shop) -> None:
     with shop.server.runtime.database.activate():
-        b = shop.b
         user, bought = await bought_on_a(shop)
         upstream_url = shop.upstream["url"]
         closed = f"http://127.0.0.1:{free_port()}{HANDLER}"
@@ -292,10 +295,7 @@ async def test_a_cancel_while_the_upstream_is_away_reaches_it_when_it_is_back(sh
         assert await status_at_b(shop, bought) == "WAITING_SMS"
         assert (await sh.update(shop.api, shop.upstream["id"], url=upstream_url))["errors"] == []
 
-        async def refunded_at_b() -> bool:
-            return await b.balance(shop.bot.user) == "10.00"
-
-        await until(refunded_at_b, "setStatus 8 reached the upstream once it was back")
+        await until(balance_at_b_is(shop, "10.00"), "setStatus 8 reached it once it was back")
         assert await status_at_b(shop, bought) == "CANCELLED"
         sent = await OutboxMessage.get(kind=relay.KIND)
         assert sent.sent_at is not None
