@@ -18,6 +18,7 @@ from services.routing import Acquired, Ending, NumberSource, Want
 from suppliers.upstream import relay, upstreams
 from suppliers.upstream.protocol import NO_NUMBERS, UpstreamError
 
+MAX_ACTIVATION_ID = 64  # Activation.supplier_activation_id
 # Refusals that mean "nothing for this offer right now", not a failure of the upstream.
 NOTHING_TO_SELL = frozenset({NO_NUMBERS, "WRONG_MAX_PRICE"})
 
@@ -39,6 +40,9 @@ class UpstreamSource(NumberSource):
             if error.refusal in NOTHING_TO_SELL:
                 return None
             raise
+        if len(bought.activation_id) > MAX_ACTIVATION_ID:
+            # Not storable, so never to be asked about: left to expire (and refund) there.
+            raise UpstreamError("the upstream answered an activation id we cannot keep")
         return Acquired(
             e164=bought.phone,
             supplier_activation_id=bought.activation_id,
