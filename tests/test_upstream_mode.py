@@ -27,6 +27,7 @@ from models import (
     PhoneNumber,
     Sms,
     Supplier,
+    UpstreamPoll,
 )
 from services import audit
 from suppliers import demo
@@ -35,6 +36,7 @@ from testkit.backends import free_port
 from tests import backends, live
 from tests import supplier_helpers as sh
 from tests.api import Api, User
+from tests.app_processes import app_process, process_env
 from tests.backends import own_database
 from tests.compat_helpers import HANDLER, Bot, ask, new_bot
 from tests.conftest import Server, running, settings_for
@@ -299,3 +301,40 @@ async def test_a_cancel_while_the_upstream_is_away_reaches_it_when_it_is_back(sh
         assert await status_at_b(shop, bought) == "CANCELLED"
         sent = await OutboxMessage.get(kind=relay.KIND)
         assert sent.sent_at is not None
+
+
+@pytest.mark.backends("postgres")
+async def test_with_two_app_processes_a_code_is_polled_and_delivered_once(shop: Shop) -> None:
+    """A second process of the shop (a `uvicorn app:app` child on the shop's database and Redis)
+    polls upstream codes too: the leased schedule lets one of them ask at a time, the message id
+    keeps a repeated answer from counting twice, and the buyer's feed on either process gets the
+    code once."""
+    settings = shop.server.settings
+    assert settings.redis_url is not None
+    env = process_env(
+        shop.server,
+        settings.redis_url,
+        settings.redis_prefix,
+        secrets_key=settings.secrets_key,
+        upstream_status_first_seconds=settings.upstream_status_first_seconds,
+        upstream_status_max_seconds=settings.upstream_status_max_seconds,
+    )
+    async with app_process(env) as second:
+        with shop.server.runtime.database.activate():
+            user, bought = await bought_on_a(shop)
+            async with live.events(second, user.token, activationId=bought["id"]) as feed:
+                await shop.b.deliver_sms(bought["phoneNumber"], TG_TEXT.format(code="97531"))
+                event = await feed.next(timeout=WAIT_LIMIT_SECONDS)
+                while event["kind"] != "SMS_RECEIVED":
+                    event = await feed.next(timeout=WAIT_LIMIT_SECONDS)
+                assert event["sms"]["code"] == "97531"
+                poll = await UpstreamPoll.get(activation_id=int(bought["id"]))
+
+                async def polled_again() -> bool:
+                    return (await UpstreamPoll.get(id=poll.id)).polls >= poll.polls + 3
+
+                await until(polled_again, "the code polled again after it came")
+                later = [feed.queue.get_nowait()["kind"] for _ in range(feed.queue.qsize())]
+                assert "SMS_RECEIVED" not in later
+            stored = await Sms.filter(activation_id=int(bought["id"]))
+            assert [m.code for m in stored] == ["97531"]
