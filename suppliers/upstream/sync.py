@@ -99,7 +99,7 @@ def next_interval(rt: Runtime) -> float:
 
 async def run(rt: Runtime) -> None:
     """Until cancelled: syncs each ACTIVE upstream when it is due, each in a task of its own
-    (a slow upstream delays only itself); looks for added or removed ones every second."""
+    (a slow upstream delays only itself); looks for added or removed ones every few seconds."""
     loop = asyncio.get_running_loop()
     due: dict[int, float] = {}
     running: dict[int, asyncio.Task[bool]] = {}
@@ -115,7 +115,7 @@ async def run(rt: Runtime) -> None:
                 if not busy and loop.time() >= due.get(supplier.id, 0.0):
                     running[supplier.id] = asyncio.create_task(_guarded(rt, supplier))
                     due[supplier.id] = loop.time() + next_interval(rt)
-            await asyncio.sleep(min(1.0, rt.settings.upstream_sync_interval_seconds))
+            await asyncio.sleep(min(5.0, rt.settings.upstream_sync_interval_seconds / 4))
     finally:
         for task in running.values():
             task.cancel()
