@@ -29,6 +29,7 @@ from suppliers import demo
 from suppliers.android import webhook as android
 from suppliers.smshub import push as smshub_push
 from suppliers.smshub.hub import Hub as SmsHub
+from suppliers.upstream import install as upstream
 from suppliers.webhook import receive_sms
 from web import logs, payments
 from web.access_log import AccessLog
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     rt = AppRuntime(settings)
     smshub = SmsHub(rt)  # SMSHub agents: their NumberSource, FINISH_ACTIVATION, GET_SERVICES
+    upstream.install(rt)
     graphql = graphql_endpoint(rt)
 
     @contextlib.asynccontextmanager
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.create_task(sockets.watch(rt)),
             asyncio.create_task(outbox.run(rt, rt.outbox_handlers)),
             asyncio.create_task(smshub.poll()),
+            *(asyncio.create_task(job) for job in upstream.jobs(rt)),
         ]
         log.info(
             "SMS Rooms is up",

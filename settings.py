@@ -177,6 +177,14 @@ class Settings:
     smshub_poll_min_seconds: float = 10.0  # GET_SERVICES per agent, at a random interval
     smshub_poll_max_seconds: float = 20.0  # between these two (jitter spreads the agents)
 
+    # Suppliers: upstream activation services (suppliers/upstream/, contract/suppliers.md, 3)
+    upstream_call_timeout_seconds: float = 10.0  # getPrices, getStatus, setStatus, getBalance
+    upstream_sync_interval_seconds: float = 60.0  # getPrices + getBalance per upstream, jittered
+    upstream_status_first_seconds: float = 2.0  # the first getStatus after a purchase ...
+    upstream_status_max_seconds: float = 30.0  # ... then growing by half each time up to this
+    upstream_status_lease_seconds: float = 30.0  # a poll claimed by a process that died is freed
+    upstream_low_balance_minor: int = 500  # below this balance at an upstream, a warning
+
     # The outbox of calls that must happen (services/outbox.py)
     outbox_poll_seconds: float = 1.0  # how often a worker looks for due messages
     outbox_batch_size: int = 20  # messages one worker claims (and sends at once) per round
@@ -244,6 +252,17 @@ class Settings:
             raise ValueError("set both NOWPAYMENTS_API_KEY and NOWPAYMENTS_IPN_SECRET, or neither")
         if not 0 < self.smshub_poll_min_seconds <= self.smshub_poll_max_seconds:
             raise ValueError("need 0 < SMSHUB_POLL_MIN_SECONDS <= SMSHUB_POLL_MAX_SECONDS")
+        if not 0 < self.upstream_status_first_seconds <= self.upstream_status_max_seconds:
+            raise ValueError(
+                "need 0 < UPSTREAM_STATUS_FIRST_SECONDS <= UPSTREAM_STATUS_MAX_SECONDS"
+            )
+        if self.upstream_sync_interval_seconds <= 0:
+            raise ValueError("need UPSTREAM_SYNC_INTERVAL_SECONDS > 0")
+        if self.outbox_lease_seconds <= 2 * self.upstream_call_timeout_seconds:
+            # The outbox gives a handler half its lease: setStatus must fit in it.
+            raise ValueError("need OUTBOX_LEASE_SECONDS > 2 x UPSTREAM_CALL_TIMEOUT_SECONDS")
+        if self.upstream_status_lease_seconds <= self.upstream_call_timeout_seconds:
+            raise ValueError("need UPSTREAM_STATUS_LEASE_SECONDS > UPSTREAM_CALL_TIMEOUT_SECONDS")
         if self.outbox_lease_seconds <= self.smshub_call_deadline_seconds:
             # A claim must outlive the call it covers, or a second worker would send it too.
             raise ValueError("need OUTBOX_LEASE_SECONDS > SMSHUB_CALL_DEADLINE_SECONDS")

@@ -38,6 +38,7 @@ from models.payments import (
     TopUp,
     TopUpStatus,
 )
+from models.upstream import UpstreamAccount, UpstreamPoll
 
 __all__ = [
     "AccountKind",
@@ -73,6 +74,8 @@ __all__ = [
     "TopUpStatus",
     "Transfer",
     "TransferKind",
+    "UpstreamAccount",
+    "UpstreamPoll",
     "User",
     "UserState",
 ]

@@ -7,21 +7,48 @@ from decimal import Decimal
 import strawberry
 
 from models import Supplier as SupplierRow
+from models import UpstreamAccount
 from resolvers.context import Context
 from resolvers.errors import payload, query_error
 from schema.errors import UserError
-from schema.suppliers import Supplier, SupplierInput, SupplierPayload, SupplierUpdate
+from schema.suppliers import (
+    Supplier,
+    SupplierInput,
+    SupplierPayload,
+    SupplierUpdate,
+    UpstreamView,
+)
 from services import stock, suppliers
 from services.errors import ServiceError
+from services.runtime import Runtime
 
 
-async def _shown(rows: list[SupplierRow]) -> list[Supplier]:
+async def _shown(rt: Runtime, rows: list[SupplierRow]) -> list[Supplier]:
     ids = [r.id for r in rows]
     available, owed = await stock.per_supplier(), await suppliers.owed_minor(ids)
+    upstream = await _upstream_views(rt, ids)
     return [
-        Supplier.from_row(r, available=available.get(r.id, 0), owed_minor=owed.get(r.id, 0))
+        Supplier.from_row(
+            r,
+            available=available.get(r.id, 0),
+            owed_minor=owed.get(r.id, 0),
+            upstream=upstream.get(r.id),
+        )
         for r in rows
     ]
+
+
+async def _upstream_views(rt: Runtime, supplier_ids: list[int]) -> dict[int, UpstreamView]:
+    low = rt.settings.upstream_low_balance_minor
+    return {
+        a.supplier_id: UpstreamView(
+            balance_minor=a.balance_minor,
+            low=a.balance_minor is not None and a.balance_minor < low,
+            synced_at=a.synced_at,
+            error=a.last_error,
+        )
+        for a in await UpstreamAccount.filter(supplier_id__in=supplier_ids)
+    }
 
 
 async def supplier_list(info: strawberry.Info[Context]) -> list[Supplier]:
@@ -30,11 +57,11 @@ async def supplier_list(info: strawberry.Info[Context]) -> list[Supplier]:
         rows = await suppliers.listing(info.context.runtime, admin)
     except ServiceError as error:
         raise query_error(error) from None
-    return await _shown(rows)
+    return await _shown(info.context.runtime, rows)
 
 
-async def _answer(row: SupplierRow, secret: str | None = None) -> SupplierPayload:
-    [shown] = await _shown([row])
+async def _answer(rt: Runtime, row: SupplierRow, secret: str | None = None) -> SupplierPayload:
+    [shown] = await _shown(rt, [row])
     return SupplierPayload(supplier=shown, secret=secret, errors=[])
 
 
@@ -57,7 +84,7 @@ async def create_supplier(info: strawberry.Info[Context], input: SupplierInput) 
             numbers=input.numbers,
         )
         rt, ip = info.context.runtime, info.context.client_ip
-        return await _answer(*await suppliers.create(rt, admin, new, ip=ip))
+        return await _answer(rt, *await suppliers.create(rt, admin, new, ip=ip))
 
     return await payload(call, _refused)
 
@@ -79,7 +106,7 @@ async def update_supplier(
             numbers=input.numbers,
         )
         rt, ip = info.context.runtime, info.context.client_ip
-        return await _answer(await suppliers.update(rt, admin, id, changes, ip=ip))
+        return await _answer(rt, await suppliers.update(rt, admin, id, changes, ip=ip))
 
     return await payload(call, _refused)
 
@@ -91,7 +118,7 @@ async def rotate_supplier_secret(
 
     async def call() -> SupplierPayload:
         rt, ip = info.context.runtime, info.context.client_ip
-        return await _answer(*await suppliers.rotate_secret(rt, admin, id, ip=ip))
+        return await _answer(rt, *await suppliers.rotate_secret(rt, admin, id, ip=ip))
 
     return await payload(call, _refused)
 
@@ -108,6 +135,6 @@ async def set_supplier_cost(
     async def call() -> SupplierPayload:
         rt, ip = info.context.runtime, info.context.client_ip
         row = await suppliers.set_cost(rt, admin, supplier_id, country, service, cost, ip=ip)
-        return await _answer(row)
+        return await _answer(rt, row)
 
     return await payload(call, _refused)

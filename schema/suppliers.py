@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeAlias
@@ -91,10 +92,34 @@ class Supplier:
     owed: Money = strawberry.field(
         description="What the shop owes this supplier (its payable account)."
     )
+    upstream_balance: Money | None = strawberry.field(
+        default=None,
+        description="UPSTREAM: our balance at the upstream (getBalance) as last synced; null "
+        "for other kinds and before the first sync.",
+    )
+    upstream_balance_low: bool = strawberry.field(
+        default=False,
+        description="UPSTREAM: that balance is below UPSTREAM_LOW_BALANCE_MINOR (top it up).",
+    )
+    upstream_synced_at: datetime | None = strawberry.field(
+        default=None, description="UPSTREAM: when its prices and balance were last read."
+    )
+    upstream_error: str | None = strawberry.field(
+        default=None,
+        description="UPSTREAM: why its last sync failed; null once one succeeds.",
+    )
 
     @classmethod
-    def from_row(cls, row: SupplierRow, *, available: int, owed_minor: int) -> Supplier:
+    def from_row(
+        cls,
+        row: SupplierRow,
+        *,
+        available: int,
+        owed_minor: int,
+        upstream: UpstreamView | None = None,
+    ) -> Supplier:
         default_cost = row.default_cost_minor
+        balance = None if upstream is None else upstream.balance_minor
         return cls(
             id=strawberry.ID(str(row.id)),
             code=row.code,
@@ -110,7 +135,21 @@ class Supplier:
             median_seconds_to_sms=row.median_seconds_to_sms,
             default_cost=None if default_cost is None else money(default_cost, row.currency),
             owed=money(owed_minor, row.currency),
+            upstream_balance=None if balance is None else money(balance, row.currency),
+            upstream_balance_low=upstream is not None and upstream.low,
+            upstream_synced_at=None if upstream is None else upstream.synced_at,
+            upstream_error=None if upstream is None else upstream.error,
         )
+
+
+@dataclass(frozen=True)
+class UpstreamView:
+    """What the last sync of an upstream found (suppliers/upstream/sync.py)."""
+
+    balance_minor: int | None
+    low: bool
+    synced_at: datetime | None
+    error: str | None
 
 
 @strawberry.type

@@ -336,6 +336,16 @@ async def expire(rt: Runtime, activation: Activation) -> bool:
     return True
 
 
+async def end_by_supplier(rt: Runtime, activation: Activation) -> bool:
+    """The supplier ended it before any SMS (an upstream's STATUS_CANCEL): refunded as an
+    expiry is (R4). False if something else ended it first."""
+    try:
+        await _end_waiting(rt, activation, ActivationStatus.EXPIRED, ip=None)
+    except InvalidState:
+        return False
+    return True
+
+
 async def _end_waiting(
     rt: Runtime,
     activation: Activation,
@@ -420,12 +430,20 @@ async def close_received(rt: Runtime, activation: Activation) -> Activation | No
 async def request_another_sms(rt: Runtime, viewer: Viewer, activation_id: int | str) -> Activation:
     """R3: after the first code, more may come until the window closes; tell the supplier."""
     activation = await get(viewer, activation_id)
-    changed = await Activation.filter(
-        id=activation.id, status=ActivationStatus.RECEIVED, expires_at__gt=rt.clock.now()
-    ).update(another_sms_requested_at=rt.clock.now())
-    if changed != 1:
-        raise InvalidState("another SMS can be asked for only after the first, within the window")
-    activation = await fetch(activation.id)
+    async with atomic() as conn:
+        changed = (
+            await Activation.filter(
+                id=activation.id, status=ActivationStatus.RECEIVED, expires_at__gt=rt.clock.now()
+            )
+            .using_db(conn)
+            .update(another_sms_requested_at=rt.clock.now())
+        )
+        if changed != 1:
+            raise InvalidState(
+                "another SMS can be asked for only after the first, within the window"
+            )
+        activation = await fetch(activation.id, conn)
+        await routing.another_sms(rt, conn, activation)  # the supplier is told (an outbox row)
     await hooks.run(rt.hooks.after_another_sms_requested, activation)
     return activation
 

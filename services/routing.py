@@ -97,6 +97,10 @@ class NumberSource(ABC):
         """Inside the transaction that ended the activation: record what the supplier must be
         told (an outbox row), never call it from here. Nothing to do by default."""
 
+    async def another_sms(self, conn: Connection, activation: Activation) -> None:  # noqa: B027
+        """Inside the transaction that records a buyer's request for another SMS (R3): what
+        the supplier must be told, as `release`. Nothing to do by default."""
+
 
 SourceFactory = Callable[["Runtime", Supplier], NumberSource]
 
@@ -215,6 +219,16 @@ async def release(rt: Runtime, conn: Connection, activation: Activation) -> None
         activation.status,
     )
     await source.release(conn, ending)
+
+
+async def another_sms(rt: Runtime, conn: Connection, activation: Activation) -> None:
+    """Tells the activation's source that another SMS was asked for, inside that transaction."""
+    number = await PhoneNumber.get(id=activation.number_id, using_db=conn).select_related(
+        "supplier"
+    )
+    source = rt.sources.source(rt, number.supplier)
+    if source is not None:
+        await source.another_sms(conn, activation)
 
 
 async def _failed(rt: Runtime, supplier: Supplier, reason: str) -> None:

@@ -48,6 +48,11 @@ class IncomingSms:
     sender: str | None
     text: str
     received_at: datetime
+    # A supplier that reports a code rather than a text (an upstream's getStatus) names the
+    # activation it is for (its own id of it, mapped back) and the code as it read it: the
+    # message goes to that activation only, and its service's patterns are not applied.
+    for_activation_id: int | None = None
+    code: str | None = None
 
 
 @lru_cache(maxsize=1024)
@@ -126,11 +131,15 @@ async def _deliver(
     # transaction to end (one connection per process), so a cache rebuild here would deadlock.
     service_ids = {a.service_id for a in live}
     service_by_id = {s.id: s for s in await Service.filter(id__in=service_ids).using_db(conn)}
+    if message.for_activation_id is not None:
+        live = [a for a in live if a.id == message.for_activation_id]
     for activation in live:
         if activation.created_at > message.received_at:
             # R2: an SMS older than the activation was meant for whoever had the number before
             # (a late delivery, or a forged date): stored for audit, never shown nor charged for.
             continue
+        if message.for_activation_id is not None:
+            return await _deliver_to(rt, conn, sms, activation, message.code)
         service = service_by_id.get(activation.service_id)
         if service is not None and belongs_to(service, message.sender, message.text):
             code = extract_code(service, message.text)

@@ -9,7 +9,8 @@ from tests.api import Api
 
 SUPPLIER = (
     "id code name kind state pausedReason url currency available lastContactAt successRate "
-    "medianSecondsToSms defaultCost { amount currency } owed { amount currency }"
+    "medianSecondsToSms defaultCost { amount currency } owed { amount currency } "
+    "upstreamBalance { amount currency } upstreamBalanceLow upstreamSyncedAt upstreamError"
 )
 PAYLOAD = f"supplier {{ {SUPPLIER} }} secret errors {{ code message field }}"
 
