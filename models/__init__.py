@@ -38,6 +38,7 @@ from models.payments import (
     TopUp,
     TopUpStatus,
 )
+from models.webhooks import DeliveryStatus, SmsWebhook, WebhookDelivery
 
 __all__ = [
     "AccountKind",
@@ -48,6 +49,7 @@ __all__ = [
     "Country",
     "Credential",
     "CredentialKind",
+    "DeliveryStatus",
     "EmailToken",
     "EventKind",
     "GatewaySim",
@@ -64,6 +66,7 @@ __all__ = [
     "Role",
     "Service",
     "Sms",
+    "SmsWebhook",
     "Supplier",
     "SupplierCost",
     "SupplierKind",
@@ -75,4 +78,5 @@ __all__ = [
     "TransferKind",
     "User",
     "UserState",
+    "WebhookDelivery",
 ]

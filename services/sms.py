@@ -27,7 +27,7 @@ from models import (
     TransferKind,
 )
 from models.activations import LIVE_STATUSES
-from services import events, ledger, locks
+from services import events, ledger, locks, user_webhooks
 from services.db import Connection, IntegrityError, atomic
 
 if TYPE_CHECKING:
@@ -102,6 +102,8 @@ async def ingest(rt: Runtime, message: IncomingSms) -> Outcome:
             return Outcome.DUPLICATE
         raise
     await rt.publish(notices)
+    if notices:
+        rt.webhook_wakeup.set()  # a delivery may have been written: send it now, not at a poll
     return Outcome.DELIVERED if notices else Outcome.STORED
 
 
@@ -166,6 +168,7 @@ async def _deliver_to(
     await Sms.filter(id=sms.id).using_db(conn).update(activation_id=activation.id, code=code)
     current = await Activation.get(id=activation.id, using_db=conn)
     notices = [await events.record(conn, current, EventKind.SMS_RECEIVED, sms_id=sms.id)]
+    await user_webhooks.enqueue(conn, rt, current, sms)  # pushed to the user's webhook, if any
     if first:
         hold = await Transfer.get(
             activation_id=activation.id, kind=TransferKind.HOLD, using_db=conn
