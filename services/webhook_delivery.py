@@ -15,7 +15,6 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import structlog
 
 from models import Activation, DeliveryStatus, Sms, SmsWebhook, WebhookDelivery
@@ -44,7 +43,7 @@ def body_of(sms: Sms, activation: Activation) -> dict[str, Any]:
     }
 
 
-def handler(rt: Runtime, http: httpx.AsyncClient, slot: Slot) -> outbox.Handler:
+def handler(rt: Runtime, http: webhook_http.Clients, slot: Slot) -> outbox.Handler:
 
     async def send(payload: outbox.Payload) -> None:
         delivery = await WebhookDelivery.get_or_none(id=payload["delivery"])
@@ -61,7 +60,7 @@ def handler(rt: Runtime, http: httpx.AsyncClient, slot: Slot) -> outbox.Handler:
 
 
 async def _attempt(
-    rt: Runtime, http: httpx.AsyncClient, delivery: WebhookDelivery, webhook: SmsWebhook
+    rt: Runtime, http: webhook_http.Clients, delivery: WebhookDelivery, webhook: SmsWebhook
 ) -> None:
     sms = await Sms.get(id=delivery.sms_id)
     activation = await Activation.get(id=delivery.activation_id).prefetch_related(

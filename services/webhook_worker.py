@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -58,11 +59,11 @@ class PerUserSlots:
                 del self._users[user_id], self._semaphores[user_id]
 
 
-async def run(rt: Runtime) -> None:
-    """Until cancelled."""
+async def run(rt: Runtime, verify: ssl.SSLContext | bool = True) -> None:
+    """Until cancelled. `verify`: the TLS trust of the POSTs (the system's by default)."""
     settings = rt.settings
     slots = PerUserSlots(settings.webhook_max_in_flight_per_user, settings.webhook_timeout_seconds)
-    async with webhook_http.http_client(settings) as http:
+    async with webhook_http.clients(settings, verify) as http:
         handlers = {user_webhooks.KIND: webhook_delivery.handler(rt, http, slots.slot)}
         in_flight: set[asyncio.Task[int]] = set()
         try:
