@@ -10,8 +10,10 @@ from typing import Any, TypeAlias
 import strawberry
 
 from models import DeliveryStatus as RowStatus
+from resolvers.errors import query_error
 from schema.errors import UserError
 from services import user_webhooks
+from services.errors import ServiceError
 from services.user_webhooks import Delivery
 
 strawberry.enum(RowStatus, name="WebhookDeliveryStatus")
@@ -73,7 +75,10 @@ class WebhookDelivery:
 async def _last_deliveries(
     root: Any, info: strawberry.Info, first: int | None = 5
 ) -> list[WebhookDelivery]:
-    found = await user_webhooks.deliveries(info.context.runtime, root.user_id, first)
+    try:
+        found = await user_webhooks.deliveries(info.context.runtime, root.user_id, first)
+    except ServiceError as error:  # `first` out of range
+        raise query_error(error) from None
     return [WebhookDelivery.of(d) for d in found]
 
 

@@ -63,7 +63,7 @@ async def _attempt(
     rt: Runtime, http: webhook_http.Clients, delivery: WebhookDelivery, webhook: SmsWebhook
 ) -> None:
     sms = await Sms.get(id=delivery.sms_id)
-    activation = await Activation.get(id=delivery.activation_id).prefetch_related(
+    activation = await Activation.get(id=delivery.activation_id).select_related(
         "service", "country"
     )
     body = json.dumps(body_of(sms, activation), ensure_ascii=False).encode()
