@@ -615,6 +615,27 @@ def throughput_of(
     return Throughput(len(frames) / (last - started), sent / sending_seconds, sent, len(frames))
 
 
+async def flat_out(
+    sender: WebhookSender, subs: list[Subscriber], seconds: float, concurrency: int
+) -> tuple[Tags, int, float, float]:
+    """Supplier webhooks as fast as the server answers them on `concurrency` connections:
+    (tags, accepted, start, seconds spent sending)."""
+    tags, accepted = Tags(), 0
+    started = time.monotonic()
+    deadline = started + seconds
+
+    async def loop(first: int) -> None:
+        nonlocal accepted
+        i = first
+        while time.monotonic() < deadline:
+            ok = await sender.send(subs[i % len(subs)], tags)
+            accepted += ok  # not `+= await`: that reads the total before awaiting
+            i += concurrency
+
+    await asyncio.gather(*(loop(i) for i in range(concurrency)))
+    return tags, accepted, started, time.monotonic() - started
+
+
 async def webhook_throughput(
     clients: Clients,
     sender: WebhookSender,
@@ -622,23 +643,9 @@ async def webhook_throughput(
     seconds: float,
     concurrency: int,
 ) -> Throughput:
-    tags = Tags()
     await clients.call("record")
     before = clients.frames_so_far()
-    delivered = 0
-    started = time.monotonic()
-    deadline = started + seconds
-
-    async def loop(first: int) -> None:
-        nonlocal delivered
-        i = first
-        while time.monotonic() < deadline:
-            ok = await sender.send(subs[i % len(subs)], tags)
-            delivered += ok  # not `+= await`: that reads the total before awaiting
-            i += concurrency
-
-    await asyncio.gather(*(loop(i) for i in range(concurrency)))
-    sending = time.monotonic() - started
+    tags, delivered, started, sending = await flat_out(sender, subs, seconds, concurrency)
     await drain(clients, before, delivered)
     frames, _ = await clients.collect()
     return throughput_of(started, sending, delivered, tags, frames)
@@ -893,20 +900,7 @@ async def ingest_throughput(
     sender: WebhookSender, subs: list[Subscriber], seconds: float, concurrency: int
 ) -> tuple[Throughput, Tags]:
     """Supplier webhooks as fast as the server answers them (no websocket clients)."""
-    tags, accepted = Tags(), 0
-    started = time.monotonic()
-    deadline = started + seconds
-
-    async def loop(first: int) -> None:
-        nonlocal accepted
-        i = first
-        while time.monotonic() < deadline:
-            ok = await sender.send(subs[i % len(subs)], tags)
-            accepted += ok  # not `+= await`: that reads the total before awaiting
-            i += concurrency
-
-    await asyncio.gather(*(loop(i) for i in range(concurrency)))
-    sending = time.monotonic() - started
+    tags, accepted, _, sending = await flat_out(sender, subs, seconds, concurrency)
     return Throughput(sent_per_second=accepted / sending, sent=accepted), tags
 
 
