@@ -97,13 +97,17 @@ async def ingest(rt: Runtime, message: IncomingSms) -> Outcome:
                 using_db=conn,
             )
             notices = await _deliver(rt, conn, sms, message)
+            # Pushed to the user's webhook too, if they have one: decided here, sent after.
+            pushed = bool(notices) and await user_webhooks.enqueue(
+                conn, rt, notices[0].user_id, notices[0].activation_id, sms.id
+            )
     except IntegrityError:
         if await Sms.exists(supplier=message.supplier, supplier_message_id=message.message_id):
             return Outcome.DUPLICATE
         raise
     await rt.publish(notices)
-    if notices:
-        rt.webhook_wakeup.set()  # a delivery may have been written: send it now, not at a poll
+    if pushed:
+        rt.webhook_wakeup.set()  # this process's webhook worker sends it now, not at a poll
     return Outcome.DELIVERED if notices else Outcome.STORED
 
 
@@ -168,7 +172,6 @@ async def _deliver_to(
     await Sms.filter(id=sms.id).using_db(conn).update(activation_id=activation.id, code=code)
     current = await Activation.get(id=activation.id, using_db=conn)
     notices = [await events.record(conn, current, EventKind.SMS_RECEIVED, sms_id=sms.id)]
-    await user_webhooks.enqueue(conn, rt, current, sms)  # pushed to the user's webhook, if any
     if first:
         hold = await Transfer.get(
             activation_id=activation.id, kind=TransferKind.HOLD, using_db=conn

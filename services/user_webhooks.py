@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from models import Activation, DeliveryStatus, OutboxMessage, Sms, SmsWebhook, WebhookDelivery
+from models import DeliveryStatus, OutboxMessage, SmsWebhook, WebhookDelivery
 from services import activity, outbox, pages, sealing, webhook_addresses
 from services.accounts import Viewer
 from services.db import Connection, atomic
@@ -69,15 +69,18 @@ async def webhook_url(user_id: int) -> str | None:
     return None if webhook is None else webhook.url
 
 
-async def enqueue(conn: Connection, rt: Runtime, activation: Activation, sms: Sms) -> bool:
-    """In the ingest transaction: a delivery of this SMS if the activation's user has a
-    webhook. Returns whether one was written (the caller wakes the worker after the commit)."""
-    if not await SmsWebhook.filter(user_id=activation.user_id).using_db(conn).exists():
+async def enqueue(
+    conn: Connection, rt: Runtime, user_id: int, activation_id: int, sms_id: int
+) -> bool:
+    """In the ingest transaction, for an SMS delivered to an activation: a delivery of it if
+    the activation's user has a webhook. Returns whether one was written (the caller wakes the
+    worker after the commit)."""
+    if not await SmsWebhook.filter(user_id=user_id).using_db(conn).exists():
         return False
     delivery = await WebhookDelivery.create(
-        user_id=activation.user_id,
-        sms_id=sms.id,
-        activation_id=activation.id,
+        user_id=user_id,
+        sms_id=sms_id,
+        activation_id=activation_id,
         idempotency_key=uuid.uuid4().hex,
         using_db=conn,
     )

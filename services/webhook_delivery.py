@@ -46,7 +46,12 @@ def body_of(sms: Sms, activation: Activation) -> dict[str, Any]:
 def handler(rt: Runtime, http: webhook_http.Clients, slot: Slot) -> outbox.Handler:
 
     async def send(payload: outbox.Payload) -> None:
-        delivery = await WebhookDelivery.get_or_none(id=payload["delivery"])
+        # One query for all the body needs (the SMS, its activation's service and country).
+        delivery = (
+            await WebhookDelivery.filter(id=payload["delivery"])
+            .select_related("sms", "activation__service", "activation__country")
+            .first()
+        )
         if delivery is None or delivery.status != DeliveryStatus.PENDING:
             return  # nothing left to do (acknowledged by an earlier attempt)
         webhook = await SmsWebhook.get_or_none(user_id=delivery.user_id)
@@ -62,11 +67,7 @@ def handler(rt: Runtime, http: webhook_http.Clients, slot: Slot) -> outbox.Handl
 async def _attempt(
     rt: Runtime, http: webhook_http.Clients, delivery: WebhookDelivery, webhook: SmsWebhook
 ) -> None:
-    sms = await Sms.get(id=delivery.sms_id)
-    activation = await Activation.get(id=delivery.activation_id).select_related(
-        "service", "country"
-    )
-    body = json.dumps(body_of(sms, activation), ensure_ascii=False).encode()
+    body = json.dumps(body_of(delivery.sms, delivery.activation), ensure_ascii=False).encode()
     secret = sealing.open_seal(rt.settings, webhook.secret_sealed)
     headers = {
         "content-type": "application/json",
