@@ -18,6 +18,7 @@ from pydantic import ConfigDict
 from models import Country, DeliveryStatus, SmsWebhook, WebhookDelivery
 from settings import Settings
 from suppliers.signature import verify
+from tests import compat_helpers
 from tests.activation_helpers import code_sms
 from tests.api import Api, User
 from tests.webhook_receiver import WAIT_SECONDS, Received, Receiver, receiving
@@ -264,3 +265,17 @@ async def test_rotating_and_removing_the_webhook(api: Api, local_receivers: Sett
         assert seen["code"] == "77777"
     assert not await WebhookDelivery.exists(activation_id=int(quiet["id"]))
     assert (await api.gql(DELIVERIES, token=user.token))["me"]["smsWebhook"] is None
+
+
+async def test_a_number_bought_through_the_compatible_api_pushes_to_the_same_webhook(
+    api: Api, local_receivers: Settings, many_requests_per_key: None
+) -> None:
+    async with receiving(Receiver()) as receiver:
+        bot = await compat_helpers.new_bot(api)
+        answer = await set_webhook(api, bot.user, receiver.url)
+        activation_id, digits = await compat_helpers.bought(api, bot, country="16")
+        await compat_helpers.deliver(api, digits, "80808")
+        received = await receiver.next()
+    assert_signed(received, answer["secret"])
+    body = received.json
+    assert (body["activationId"], body["code"], body["country"]) == (activation_id, "80808", 16)
