@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from compat.endpoint import compat_endpoint
-from services import accounts, outbox, supplier_health, sweeper
+from services import accounts, outbox, supplier_health, sweeper, webhook_worker
 from services.db import log_failure
 from services.payments import topups
 from settings import Settings
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             asyncio.create_task(outbox.run(rt, rt.outbox_handlers)),
             asyncio.create_task(smshub.poll()),
             *(asyncio.create_task(job) for job in upstream.jobs(rt)),
+            asyncio.create_task(webhook_worker.run(rt)),
         ]
         log.info(
             "SMS Rooms is up",

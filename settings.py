@@ -192,6 +192,15 @@ class Settings:
     outbox_backoff_base_seconds: float = 2.0  # the first retry's delay, doubled each attempt
     outbox_backoff_max_seconds: float = 900.0  # no retry waits longer than this
 
+    # Users' SMS webhooks (issue 13; services/user_webhooks.py, frontend-contract/README.md)
+    # Allows http:// and private, loopback and link-local addresses: local development and
+    # tests only. Off, a webhook must be https:// to a public address (checked again after DNS).
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: float = 5.0  # one POST, connection included
+    webhook_retry_hours: float = 24.0  # a delivery is retried this long, then given up
+    webhook_max_in_flight_per_user: int = 4  # POSTs to one user's receiver at once, per process
+    webhook_max_in_flight: int = 200  # POSTs at once per process, over all users
+
     @classmethod
     def from_env(cls, env_file: str | Path | None = ".env", **overrides: object) -> Settings:
         """Every field can be set by the environment variable of its name in upper case
@@ -266,6 +275,11 @@ class Settings:
         if self.outbox_lease_seconds <= self.smshub_call_deadline_seconds:
             # A claim must outlive the call it covers, or a second worker would send it too.
             raise ValueError("need OUTBOX_LEASE_SECONDS > SMSHUB_CALL_DEADLINE_SECONDS")
+        if not 0 < 2 * self.webhook_timeout_seconds < self.outbox_lease_seconds:
+            # The outbox gives a handler half the lease; a POST must fit in it.
+            raise ValueError("need 0 < 2 x WEBHOOK_TIMEOUT_SECONDS < OUTBOX_LEASE_SECONDS")
+        if self.webhook_max_in_flight_per_user < 1 or self.webhook_max_in_flight < 1:
+            raise ValueError("need WEBHOOK_MAX_IN_FLIGHT_PER_USER, WEBHOOK_MAX_IN_FLIGHT >= 1")
 
     @property
     def is_sqlite(self) -> bool:

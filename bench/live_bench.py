@@ -78,6 +78,7 @@ from common import (
     CpuMeter,
     HttpConnection,
     ServerProcess,
+    app_env,
     app_server,
     backend,
     baseline_server,
@@ -92,6 +93,7 @@ from common import (
     table,
     wait_until_quiet,
 )
+from webhook_receiver import Receiver
 
 if TYPE_CHECKING:
     from models import Supplier
@@ -393,6 +395,7 @@ class Tags:
 
     def __init__(self) -> None:
         self.sent: dict[str, float] = {}
+        self.ingested: dict[str, float] = {}  # when the supplier webhook answered (committed)
 
     def next(self) -> str:
         return f"r{next(self._counter):011d}"
@@ -432,6 +435,7 @@ class WebhookSender:
         if status != 200 or b"delivered" not in answer:
             self._fail(f"{status} {answer[:60]!r}")
             return False
+        tags.ingested[tag] = time.monotonic()
         return True
 
     async def _post(
@@ -611,6 +615,27 @@ def throughput_of(
     return Throughput(len(frames) / (last - started), sent / sending_seconds, sent, len(frames))
 
 
+async def flat_out(
+    sender: WebhookSender, subs: list[Subscriber], seconds: float, concurrency: int
+) -> tuple[Tags, int, float, float]:
+    """Supplier webhooks as fast as the server answers them on `concurrency` connections:
+    (tags, accepted, start, seconds spent sending)."""
+    tags, accepted = Tags(), 0
+    started = time.monotonic()
+    deadline = started + seconds
+
+    async def loop(first: int) -> None:
+        nonlocal accepted
+        i = first
+        while time.monotonic() < deadline:
+            ok = await sender.send(subs[i % len(subs)], tags)
+            accepted += ok  # not `+= await`: that reads the total before awaiting
+            i += concurrency
+
+    await asyncio.gather(*(loop(i) for i in range(concurrency)))
+    return tags, accepted, started, time.monotonic() - started
+
+
 async def webhook_throughput(
     clients: Clients,
     sender: WebhookSender,
@@ -618,23 +643,9 @@ async def webhook_throughput(
     seconds: float,
     concurrency: int,
 ) -> Throughput:
-    tags = Tags()
     await clients.call("record")
     before = clients.frames_so_far()
-    delivered = 0
-    started = time.monotonic()
-    deadline = started + seconds
-
-    async def loop(first: int) -> None:
-        nonlocal delivered
-        i = first
-        while time.monotonic() < deadline:
-            ok = await sender.send(subs[i % len(subs)], tags)
-            delivered += ok  # not `+= await`: that reads the total before awaiting
-            i += concurrency
-
-    await asyncio.gather(*(loop(i) for i in range(concurrency)))
-    sending = time.monotonic() - started
+    tags, delivered, started, sending = await flat_out(sender, subs, seconds, concurrency)
     await drain(clients, before, delivered)
     frames, _ = await clients.collect()
     return throughput_of(started, sending, delivered, tags, frames)
@@ -867,6 +878,134 @@ async def frame_template(database_url: str, prefix: str, clients: Clients, sub: 
 
 
 # =============================================================================================
+# Users' SMS webhooks (issue 13): SMS ingested -> POST received at the user's webhook.
+# =============================================================================================
+SECRETS_KEY = "kYp6o3cVbI1p4aHq0eQz8m1hXn3s9Zr2Wc5Tt7Ly0Ug="  # seals the bench users' secrets
+SET_WEBHOOK = "mutation($u:String){setSmsWebhook(url:$u){errors{code message}}}"
+
+
+@dataclass
+class WebhookFigures:
+    users: int = 0
+    rate: float = 0.0
+    latency: Latency | None = None  # from the supplier webhook sent (ingest included)
+    after_commit: Latency | None = None  # from its answer: the SMS committed
+    ingest_without: Throughput | None = None  # webhooks accepted/s, no user has a webhook
+    ingest_with: Throughput | None = None  # the same, every user of the run has one
+    posts_per_second: float = float("nan")  # at the receiver, during `ingest_with`
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+async def ingest_throughput(
+    sender: WebhookSender, subs: list[Subscriber], seconds: float, concurrency: int
+) -> tuple[Throughput, Tags]:
+    """Supplier webhooks as fast as the server answers them (no websocket clients)."""
+    tags, accepted, _, sending = await flat_out(sender, subs, seconds, concurrency)
+    return Throughput(sent_per_second=accepted / sending, sent=accepted), tags
+
+
+async def set_webhooks(server: ServerProcess, subs: list[Subscriber], url: str) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    conn = await HttpConnection.open(host, int(port))
+    try:
+        for sub in subs:
+            body = json.dumps({"query": SET_WEBHOOK, "variables": {"u": url}}).encode()
+            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {sub.token}"}
+            status, answer = await conn.request("POST", "/graphql", body, headers)
+            if status != 200 or b'"errors":[]' not in answer:
+                raise RuntimeError(f"setSmsWebhook failed: {status} {answer[:200]!r}")
+    finally:
+        conn.close()
+
+
+async def arrivals_settled(receiver: Receiver, expected: int, limit_seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + limit_seconds
+    while len(receiver.arrivals) < expected and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+
+
+async def measure_user_webhooks(
+    database_url: str, prefix: str, subs: list[Subscriber], args: argparse.Namespace
+) -> WebhookFigures:
+    figures = WebhookFigures(users=len(subs), rate=args.webhook_rate)
+    receiver = await Receiver(TAG, TAG_LENGTH).start()
+    env = app_env(database_url, prefix, webhooks_allow_private=True, secrets_key=SECRETS_KEY)
+    server = await common.server("app:app", env, ready_path="/readyz").start()
+    sender = WebhookSender(server.url)
+    try:
+        await sender.warm(min(args.concurrency, 64))
+        figures.ingest_without, _ = await ingest_throughput(
+            sender, subs, args.seconds, args.concurrency
+        )
+        await set_webhooks(server, subs, receiver.url)
+        # Warm-up: the worker's connections to the receiver, the server's caches.
+        await paced(100, 0.5, lambda i: sender.send(subs[i % len(subs)], Tags()))
+        await arrivals_settled(receiver, 50)
+        receiver.arrivals.clear()
+
+        tags = Tags()
+        await paced(
+            args.webhook_rate, args.seconds, lambda i: sender.send(subs[i % len(subs)], tags)
+        )
+        await arrivals_settled(receiver, len(tags.sent))
+        figures.latency = Latency.join(tags, receiver.arrivals)
+        committed = Tags()
+        committed.sent = tags.ingested
+        figures.after_commit = Latency.join(committed, receiver.arrivals)
+
+        receiver.arrivals.clear()
+        started = time.monotonic()
+        figures.ingest_with, tags = await ingest_throughput(
+            sender, subs, args.seconds, args.concurrency
+        )
+        await arrivals_settled(receiver, figures.ingest_with.sent, limit_seconds=30.0)
+        posted = [at for tag, at in receiver.arrivals if tag in tags.sent]
+        if posted:
+            figures.posts_per_second = len(posted) / (max(posted) - started)
+        figures.ingest_with.received = len(posted)
+        figures.failures = dict(sender.failures)
+        return figures
+    finally:
+        sender.close()
+        await server.stop()
+        await receiver.stop()
+
+
+def print_webhook_report(figures: WebhookFigures, seconds: float) -> None:
+    latency = figures.latency or Latency()
+    without = figures.ingest_without or Throughput()
+    with_ = figures.ingest_with or Throughput()
+    print()
+    print(
+        f"Users' SMS webhooks (issue 13): {figures.users} users with a webhook on a receiver in "
+        f"this driver; paced {figures.rate:g} SMS/s for {seconds:g} s"
+    )
+    rows = [
+        ["SMS sent -> webhook received p50 / p99, ms", "p99 < 50", latency_pair(latency)],
+        [
+            "  SMS committed -> webhook received p50 / p99, ms",
+            "",
+            latency_pair(figures.after_commit),
+        ],
+        ["  SMS sent / POSTs missing after 10 s", "", f"{latency.sent} / {latency.missing}"],
+        ["ingest max, webhooks accepted/s, no user webhooks", "", fmt(without.sent_per_second, 0)],
+        [
+            "ingest max, webhooks accepted/s, with user webhooks",
+            "no effect",
+            fmt(with_.sent_per_second, 0),
+        ],
+        [
+            "  POSTs received/s meanwhile (received / sent)",
+            "",
+            f"{fmt(figures.posts_per_second, 0)} ({with_.received} / {with_.sent})",
+        ],
+    ]
+    print(table(["figure", "target", "SMS Rooms"], rows, text_columns=3))
+    if figures.failures:
+        print(f"supplier webhook failures: {figures.failures}")
+
+
+# =============================================================================================
 # The report.
 # =============================================================================================
 def ms_pair(values: list[float]) -> str:
@@ -1080,7 +1219,8 @@ async def measure(
         await setup.start()  # migrates the database and seeds the demo catalog
         async with runtime(database_url, prefix, pool_size=20) as rt:
             started = time.monotonic()
-            subs = await create_subscribers(rt, database_url, prefix, max(sizes, default=1))
+            count = max(*sizes, args.user_webhooks, 1)
+            subs = await create_subscribers(rt, database_url, prefix, count)
             await setup.stop()
             print(
                 f"set-up: {len(subs)} users with an activation each in "
@@ -1096,6 +1236,10 @@ async def measure(
                 results.append((n, ours, base))
                 print(f"N={n} measured", flush=True)
             print_report(args, quiet, results, len(template.replace("{tag}", "r" + "0" * 11)))
+            if args.user_webhooks:
+                hooked = subs[: args.user_webhooks]
+                figures = await measure_user_webhooks(database_url, prefix, hooked, args)
+                print_webhook_report(figures, args.seconds)
             if args.profile:
                 await profile(database_url, prefix, clients, subs[: args.profile_n], args)
             await publisher.close()
@@ -1119,6 +1263,15 @@ def main() -> None:
         "--window", type=int, default=2000, help="baseline max rate: publishes in flight (2000)"
     )
     parser.add_argument("--clients", type=int, default=2, help="client processes (2)")
+    parser.add_argument(
+        "--user-webhooks",
+        type=int,
+        default=100,
+        help="users with an SMS webhook for the SMS -> webhook figure (100; 0: skip it)",
+    )
+    parser.add_argument(
+        "--webhook-rate", type=float, default=1000.0, help="paced SMS/s to them (1000)"
+    )
     parser.add_argument(
         "--connect-concurrency",
         type=int,

@@ -39,6 +39,7 @@ from models.payments import (
     TopUpStatus,
 )
 from models.upstream import UpstreamAccount, UpstreamPoll
+from models.webhooks import DeliveryStatus, SmsWebhook, WebhookDelivery
 
 __all__ = [
     "AccountKind",
@@ -49,6 +50,7 @@ __all__ = [
     "Country",
     "Credential",
     "CredentialKind",
+    "DeliveryStatus",
     "EmailToken",
     "EventKind",
     "GatewaySim",
@@ -65,6 +67,7 @@ __all__ = [
     "Role",
     "Service",
     "Sms",
+    "SmsWebhook",
     "Supplier",
     "SupplierCost",
     "SupplierKind",
@@ -78,4 +81,5 @@ __all__ = [
     "UpstreamPoll",
     "User",
     "UserState",
+    "WebhookDelivery",
 ]

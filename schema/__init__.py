@@ -16,7 +16,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from resolvers import accounts, activations, balances, catalog, payments, suppliers
+from resolvers import accounts, activations, balances, catalog, payments, suppliers, webhooks
 from schema.accounts import (
     ApiKeyPayload,
     AuthPayload,
@@ -39,6 +39,7 @@ from schema.payments import (
 )
 from schema.scalars import SCALARS
 from schema.suppliers import Supplier, SupplierPayload
+from schema.webhooks import SmsWebhookPayload, WebhookDelivery
 from settings import Settings
 from subscriptions.resolvers import Subscription
 
@@ -93,6 +94,10 @@ class Query:
     suppliers: list[Supplier] = strawberry.field(
         resolver=suppliers.supplier_list,
         description="Admin only: every supplier with its measured health.",
+    )
+    webhook_deliveries: list[WebhookDelivery] = strawberry.field(
+        resolver=webhooks.webhook_deliveries,
+        description="The viewer's SMS webhook deliveries (setSmsWebhook), newest first.",
     )
 
 
@@ -176,6 +181,11 @@ class Mutation:
         resolver=suppliers.set_supplier_cost,
         description="Admin only: what a supplier is paid for an activation of this offer (null "
         "country/service: its default).",
+    )
+    set_sms_webhook: SmsWebhookPayload = strawberry.mutation(
+        resolver=webhooks.set_sms_webhook,
+        description="Every SMS of the viewer's activations is POSTed to this URL, signed; null "
+        "turns it off. The secret is shown only here.",
     )
 
 

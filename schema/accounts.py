@@ -10,6 +10,7 @@ import strawberry
 
 from models import User
 from schema.errors import UserError
+from schema.webhooks import SmsWebhook, sms_webhook_of
 from services import accounts, ledger
 from services.money import to_decimal
 
@@ -39,6 +40,9 @@ class Viewer:
     user_id: strawberry.Private[int]
     # Known when built from the user's row; read on demand when built from a cached identity.
     verified: strawberry.Private[bool | None] = None
+    sms_webhook: SmsWebhook | None = strawberry.field(
+        resolver=sms_webhook_of, description="The viewer's SMS webhook (setSmsWebhook), or null."
+    )
 
     @strawberry.field
     async def email_verified(self) -> bool:

@@ -9,6 +9,7 @@ test changes the app it runs against, never the process.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -61,6 +62,9 @@ class Runtime:
         self.publisher: Publisher | None = None  # the app plugs its event bus in
         # What the outbox worker of this runtime can send, by kind (services/outbox.py).
         self.outbox_handlers: dict[str, Handler] = {}
+        # Set after a commit that wrote users' webhook deliveries: this process's webhook worker
+        # sends them at once instead of at its next poll (services/webhook_worker.py).
+        self.webhook_wakeup = asyncio.Event()
 
     async def open(self) -> None:
         await self.database.open()

@@ -27,7 +27,7 @@ from models import (
     TransferKind,
 )
 from models.activations import LIVE_STATUSES
-from services import events, ledger, locks
+from services import events, ledger, locks, user_webhooks
 from services.db import Connection, IntegrityError, atomic
 
 if TYPE_CHECKING:
@@ -102,11 +102,17 @@ async def ingest(rt: Runtime, message: IncomingSms) -> Outcome:
                 using_db=conn,
             )
             notices = await _deliver(rt, conn, sms, message)
+            # Pushed to the user's webhook too, if they have one: decided here, sent after.
+            pushed = bool(notices) and await user_webhooks.enqueue(
+                conn, rt, notices[0].user_id, notices[0].activation_id, sms.id
+            )
     except IntegrityError:
         if await Sms.exists(supplier=message.supplier, supplier_message_id=message.message_id):
             return Outcome.DUPLICATE
         raise
     await rt.publish(notices)
+    if pushed:
+        rt.webhook_wakeup.set()  # this process's webhook worker sends it now, not at a poll
     return Outcome.DELIVERED if notices else Outcome.STORED
 
 
