@@ -10,6 +10,7 @@ from models.accounts import (
     CredentialKind,
     EmailToken,
     Role,
+    ShopSetting,
     User,
     UserState,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "RefundRequestState",
     "Role",
     "Service",
+    "ShopSetting",
     "Sms",
     "Supplier",
     "SupplierCost",
