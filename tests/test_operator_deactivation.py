@@ -125,6 +125,7 @@ async def test_r17_the_last_admin_cannot_delete_their_account(
 
 async def test_r8_unused_accounts_are_deactivated_once_by_any_number_of_jobs(api: Api) -> None:
     days = api.rt.settings.inactive_account_days
+    assert days == 270  # INACTIVE_ACCOUNT_DAYS by default (tests/test_cli.py sets another)
     stale, recent = await api.funded_user("2.50"), await api.funded_user("1.00")
     now = api.rt.clock.now()
     await User.filter(id=stale.id).update(last_seen_at=now - timedelta(days=days + 1))
