@@ -8,10 +8,17 @@ from typing import TypedDict, TypeVar
 
 import strawberry
 
+from models import Activation as ActivationRow
 from models import User
 from resolvers.context import Context
 from resolvers.errors import payload, query_error
-from schema.activations import Activation, ActivationPayload
+from schema.activations import (
+    Activation,
+    ActivationConnection,
+    ActivationEdge,
+    ActivationPayload,
+    ActivationStatus,
+)
 from schema.admin import (
     ActivityConnection,
     FlaggedUser,
@@ -27,7 +34,9 @@ from schema.admin import (
 )
 from schema.pagination import decode_cursor
 from services import abuse, activity, admin_users, moderation, pages
+from services.accounts import require_admin
 from services.errors import ServiceError
+from services.ids import parse_id
 from services.runtime import Runtime
 
 T = TypeVar("T")
@@ -133,6 +142,31 @@ async def unmatched_sms(
         lambda: admin_users.unmatched_sms(admin, supplier_id, **_page(info, "sms", first, after))
     )
     return UnmatchedSmsConnection.from_page(rows, more)
+
+
+async def all_activations(
+    info: strawberry.Info[Context],
+    status: list[ActivationStatus] | None = None,
+    user_id: strawberry.ID | None = None,
+    country: str | None = None,
+    service: str | None = None,
+    first: int | None = 20,
+    after: str | None = None,
+) -> ActivationConnection:
+    admin = await info.context.require_viewer()
+    rt = info.context.runtime
+
+    async def read() -> tuple[list[ActivationRow], bool]:
+        require_admin(admin)  # before the arguments are looked at
+        owner = None if user_id is None else parse_id(user_id, what="user", field="userId")
+        where = admin_users.Filter(tuple(status or ()), owner, country, service)
+        return await admin_users.activations_across(
+            admin, where, **_page(info, "activation", first, after)
+        )
+
+    rows, more = await _read(read)
+    nodes = [await Activation.from_model(rt, r) for r in rows]
+    return connection(ActivationConnection, ActivationEdge, "activation", rows, nodes, more)
 
 
 async def block_user(

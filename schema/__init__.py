@@ -135,6 +135,11 @@ class Query:
         resolver=admin_users.user_activity,
         description="Admin only: one user's activity log, newest first.",
     )
+    all_activations: ActivationConnection = strawberry.field(
+        resolver=admin_users.all_activations,
+        description="Admin only: every user's activations, newest first, narrowed by status, "
+        "user, country and service codes.",
+    )
     flagged_users: FlaggedUserConnection = strawberry.field(
         resolver=admin_users.flagged_users,
         description="Admin only: repeat offenders of the cancellation rule (R5), with the "

@@ -14,6 +14,7 @@ from tortoise.functions import Count
 from models import (
     AccountKind,
     Activation,
+    ActivationStatus,
     ActivityLog,
     LedgerAccount,
     Role,
@@ -112,9 +113,34 @@ async def unmatched_sms(
 async def activations_of(
     admin: Viewer, user_id: int, *, first: int, after: int | None
 ) -> tuple[list[Activation], bool]:
+    return await activations_across(admin, Filter(user_id=user_id), first=first, after=after)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which activations an admin looks at across users; None: any."""
+
+    statuses: tuple[ActivationStatus, ...] = ()
+    user_id: int | None = None
+    country: str | None = None
+    service: str | None = None
+
+
+async def activations_across(
+    admin: Viewer, where: Filter, *, first: int, after: int | None
+) -> tuple[list[Activation], bool]:
+    """Every user's activations, newest first, narrowed by `where` (codes as the catalog's)."""
     require_admin(admin)
-    query = Activation.filter(user_id=user_id).select_related("number")
-    return await pages.newest_first(query, first=first, after=after)
+    query = Activation.all()
+    if where.statuses:
+        query = query.filter(status__in=where.statuses)
+    if where.user_id is not None:
+        query = query.filter(user_id=where.user_id)
+    if where.country:
+        query = query.filter(country__code=where.country.strip().upper())
+    if where.service:
+        query = query.filter(service__code=where.service.strip().lower())
+    return await pages.newest_first(query.select_related("number"), first=first, after=after)
 
 
 async def top_ups_of(

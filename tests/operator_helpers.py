@@ -56,6 +56,12 @@ USER_ACTIVITY = (
     "query($u: ID!, $first: Int, $after: String) {"
     f" userActivity(userId: $u, first: $first, after: $after) {{ {ACTIVITY} }} }}"
 )
+ALL_ACTIVATIONS = (
+    "query($status: [ActivationStatus!], $u: ID, $c: String, $s: String, $after: String) {"
+    " allActivations(status: $status, userId: $u, country: $c, service: $s, first: 2,"
+    " after: $after) { edges { node { id status country { code } service { code } } }"
+    " pageInfo { hasNextPage endCursor } } }"
+)
 FLAGGED = (
     "{ flaggedUsers(first: 100) { edges { node { user { id state } flaggedAt cooldownUntil"
     " windowStart purchases cancellations withCode } } } }"

@@ -13,6 +13,7 @@ from models import ActivityLog
 from tests.account_helpers import top_level_code
 from tests.api import Api
 from tests.operator_helpers import (
+    ALL_ACTIVATIONS,
     BLOCK,
     FLAGGED,
     MAINTENANCE,
@@ -36,6 +37,8 @@ OPERATIONS: list[tuple[str, str, dict[str, Any], bool]] = [
     ("users", USERS, {}, False),
     ("user", USER, {"id": "$victim"}, False),
     ("userActivity", USER_ACTIVITY, {"u": "$victim"}, False),
+    ("allActivations", ALL_ACTIVATIONS, {"u": "$victim"}, False),
+    ("allActivations", ALL_ACTIVATIONS, {"u": "not-an-id", "after": "x"}, False),
     ("flaggedUsers", FLAGGED, {}, False),
     ("unmatchedSms", UNMATCHED, {"s": None}, False),
 ]

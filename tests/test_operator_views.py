@@ -15,6 +15,7 @@ from tests.account_helpers import top_level_code
 from tests.api import Api
 from tests.operator_helpers import (
     ACTIVITY_QUERY,
+    ALL_ACTIVATIONS,
     FLAGGED,
     UNMATCHED,
     USER,
@@ -72,6 +73,38 @@ async def test_one_user_with_activations_top_ups_and_activity(api: Api) -> None:
     assert [e["node"]["status"] for e in shown["topUps"]["edges"]] == ["SUCCEEDED"]
     assert actions(shown["activity"])[0] == "purchase"
     assert {"sign_up", "top_up", "purchase"} <= set(actions(shown["activity"]))
+
+
+async def test_activations_across_users_are_narrowed_by_status_user_country_and_service(
+    api: Api,
+) -> None:
+    admin = await api.admin_token()
+    alice, bob = await api.funded_user("5.00"), await api.funded_user("5.00")
+    gb = await api.bought(alice, "GB", "tg")
+    us = await api.bought(alice, "US", "wa")
+    await api.act(alice, "cancelActivation", us["id"])
+    theirs = await api.bought(bob, "GB", "tg")
+
+    def ids(answer: dict[str, object]) -> list[str]:
+        return [e["node"]["id"] for e in answer["allActivations"]["edges"]]  # type: ignore[index]
+
+    newest = await api.gql(ALL_ACTIVATIONS, {}, token=admin)
+    assert ids(newest) == [theirs["id"], us["id"]]  # first: 2, across users
+    assert newest["allActivations"]["pageInfo"]["hasNextPage"] is True
+    rest = await api.gql(
+        ALL_ACTIVATIONS, {"after": newest["allActivations"]["pageInfo"]["endCursor"]}, token=admin
+    )
+    assert ids(rest)[0] == gb["id"]
+    of_alice = await api.gql(ALL_ACTIVATIONS, {"u": str(alice.id)}, token=admin)
+    assert ids(of_alice) == [us["id"], gb["id"]]
+    cancelled = await api.gql(
+        ALL_ACTIVATIONS, {"u": str(alice.id), "status": ["CANCELLED"]}, token=admin
+    )
+    assert ids(cancelled) == [us["id"]]
+    gb_tg = await api.gql(ALL_ACTIVATIONS, {"u": str(bob.id), "c": "gb", "s": "TG"}, token=admin)
+    assert ids(gb_tg) == [theirs["id"]]
+    none = await api.gql(ALL_ACTIVATIONS, {"u": str(bob.id), "c": "US"}, token=admin)
+    assert ids(none) == []
 
 
 @pytest.mark.parametrize("user_id", ["999999999", "0", "abc"])
