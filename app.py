@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from compat.endpoint import compat_endpoint
-from services import accounts, outbox, supplier_health, sweeper, webhook_worker
+from services import accounts, deactivation, outbox, supplier_health, sweeper, webhook_worker
 from services.db import log_failure
 from services.payments import topups
 from settings import Settings
@@ -128,10 +128,10 @@ async def _seed(rt: AppRuntime, auto_sms: demo.AutoSms) -> None:
 
 
 async def _background(rt: AppRuntime) -> None:
-    """The sweeper (R3, R4), the demo pool's restock and the suppliers' health, until the app
-    stops."""
+    """The sweeper (R3, R4), the demo pool's restock, the suppliers' health and the
+    deactivation of unused accounts (R8), until the app stops."""
     settings = rt.settings
-    last_restock = last_health = 0.0
+    last_restock = last_health = last_inactivity = 0.0
     loop = asyncio.get_running_loop()
     while True:
         try:
@@ -144,6 +144,9 @@ async def _background(rt: AppRuntime) -> None:
             if loop.time() - last_health > settings.supplier_health_interval_seconds:
                 await supplier_health.refresh(rt)
                 last_health = loop.time()
+            if loop.time() - last_inactivity > rt.settings.inactivity_check_interval_seconds:
+                await deactivation.deactivate_inactive(rt)
+                last_inactivity = loop.time()
         except Exception as error:  # keep sweeping: one bad round must not stop refunds for good
             log_failure(log, "background sweep failed", error)
         await asyncio.sleep(settings.sweeper_interval_seconds)

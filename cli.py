@@ -21,7 +21,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from services import accounts, sweeper
+from services import accounts, deactivation, sweeper
 from services import audit as ledger_audit
 from services.errors import ServiceError
 from services.runtime import opened
@@ -137,6 +137,29 @@ def sweep() -> None:
 
     expired, finished = asyncio.run(run())
     typer.echo(f"expired {expired} activations (refunded), finished {finished}")
+
+
+@commands.command("deactivate-inactive")
+def deactivate_inactive() -> None:
+    """Deactivate the accounts unused for INACTIVE_ACCOUNT_DAYS (R8): personal data erased,
+    credentials revoked, balance forfeited. The servers do it every
+    INACTIVITY_CHECK_INTERVAL_SECONDS; this is for a scheduled job apart from them (any number
+    may run at once: each account is deactivated once)."""
+    from web.state import AppRuntime  # the runtime with the event bus: sockets close
+
+    settings = _settings()
+
+    async def run() -> int:
+        total = 0
+        async with opened(settings, AppRuntime) as rt:
+            for _ in range(SWEEP_MAX_ROUNDS):
+                done = await deactivation.deactivate_inactive(rt)
+                total += done
+                if done < settings.inactivity_batch_size:
+                    break
+        return total
+
+    typer.echo(f"deactivated {asyncio.run(run())} unused accounts (R8)")
 
 
 @commands.command()

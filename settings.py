@@ -61,6 +61,7 @@ class Settings:
     abuse_cancel_threshold: int = 10  # R5
     abuse_min_success_ratio: float = 0.2  # R5
     abuse_cooldown_seconds: int = 3600  # R5
+    inactive_account_days: int = 270  # R8: accounts unused this long are deactivated
 
     # Security and limits
     # R13: failed sign-ins are limited per (email, IP), per IP, and per email over all IPs with a
@@ -115,6 +116,11 @@ class Settings:
     sweeper_interval_seconds: float = 1.0
     sweeper_batch_size: int = 200
     price_cache_seconds: float = 2.0
+    # R14: how long a process trusts its copy of the maintenance switch (0: read it every time).
+    maintenance_cache_seconds: float = 1.0
+    # R8: how often a process looks for inactive accounts, and how many it deactivates per round.
+    inactivity_check_interval_seconds: float = 3600.0
+    inactivity_batch_size: int = 100
     catalog_response_cache_entries: int = 256  # encoded answers of public catalog queries
     buy_number_attempts: int = 5
     demo_pool_min_free: int = 5  # the demo supplier restocks a country below this many free numbers

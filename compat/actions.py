@@ -292,6 +292,9 @@ async def get_operators(call: Call) -> Answer:
     return {"status": "success", "countryOperators": operators}
 
 
+# The actions that change something: refused during maintenance (R14), like GraphQL mutations.
+CHANGING = frozenset({"getNumber", "getNumberV2", "setStatus"})
+
 ACTIONS: dict[str, Action] = {
     "getBalance": get_balance,
     "getBalanceAndCashBack": get_balance,

@@ -15,14 +15,14 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
-from compat.actions import ACTIONS, Call
+from compat.actions import ACTIONS, CHANGING, Call
 from compat.answers import Answer, render
 from compat.errors import Refused, Token, token_for
 from models import CredentialKind
-from services import accounts
+from services import accounts, maintenance
 from services.accounts import Viewer
 from services.db import log_failure
-from services.errors import ServiceError
+from services.errors import AccountBlocked, ServiceError
 from services.runtime import Runtime
 from web.state import runtime_of
 
@@ -50,9 +50,12 @@ async def _answer(rt: Runtime, request: Request, params: dict[str, str]) -> Answ
         viewer = await _api_key_owner(rt, params.get("api_key"))
         per_second = rt.settings.api_requests_per_second
         await rt.limiter.hit(f"{per_second}/second", f"compat:{viewer.credential_id}")
-        action = ACTIONS.get(params.get("action", "").strip())
+        name = params.get("action", "").strip()
+        action = ACTIONS.get(name)
         if action is None:
             raise Refused(Token.BAD_ACTION)
+        if name in CHANGING:
+            await maintenance.refuse_during(rt, admin=viewer.is_admin)
         client = request.client.host if request.client else None
         return await action(Call(rt=rt, viewer=viewer, params=params, ip=client))
     except Refused as refusal:
@@ -63,7 +66,10 @@ async def _answer(rt: Runtime, request: Request, params: dict[str, str]) -> Answ
 
 async def _api_key_owner(rt: Runtime, secret: str | None) -> Viewer:
     """Only API keys: a session token is for the apps, and is refused here like a wrong key."""
-    viewer = await accounts.authenticate(rt, secret.strip() if secret else None)
+    secret = secret.strip() if secret else None
+    viewer = await accounts.authenticate(rt, secret)
+    if viewer is None and await accounts.is_blocked_key(secret):
+        raise AccountBlocked("this account is blocked")  # R14: BANNED, as compat.md says
     if viewer is None or viewer.credential_kind != CredentialKind.API_KEY:
         raise Refused(Token.BAD_KEY)
     return viewer

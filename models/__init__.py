@@ -10,6 +10,7 @@ from models.accounts import (
     CredentialKind,
     EmailToken,
     Role,
+    ShopSetting,
     User,
     UserState,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "RefundRequestState",
     "Role",
     "Service",
+    "ShopSetting",
     "Sms",
     "SmsWebhook",
     "Supplier",

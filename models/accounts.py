@@ -86,6 +86,11 @@ class ActivityLog(Model):
         "models.User", related_name="activity", null=True, on_delete=fields.RESTRICT
     )
     user_id: int | None
+    # For admin actions: the admin who acted (`user` is then the user acted upon, if any).
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="actions", null=True, on_delete=fields.RESTRICT
+    )
+    actor_id: int | None
     action = fields.CharField(max_length=40)
     ip = fields.CharField(max_length=45, null=True)
     detail = fields.CharField(max_length=200, default="")
@@ -93,3 +98,15 @@ class ActivityLog(Model):
 
     class Meta:
         table = "activity_log"
+
+
+class ShopSetting(Model):
+    # Switches an operator turns at run time, which every process must see (maintenance, R14):
+    # in the database, not in a process's memory. `value` is JSON.
+
+    key = fields.CharField(max_length=40, primary_key=True)
+    value = fields.TextField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "shop_setting"

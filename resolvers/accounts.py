@@ -1,4 +1,5 @@
-"""register, login, logout, verifyEmail, createApiKey, credentials, revokeCredential, me."""
+"""register, login, logout, verifyEmail, createApiKey, credentials, revokeCredential, me,
+deleteAccount."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from schema.accounts import (
     Viewer,
     ViewerPayload,
 )
-from services import accounts
+from schema.admin import DeleteAccountPayload
+from services import accounts, deactivation
 from services.ids import parse_id
 
 
@@ -92,3 +94,13 @@ async def revoke_credential(info: strawberry.Info[Context], id: strawberry.ID) -
         return RevokePayload(revoked=True, errors=[])
 
     return await payload(call, lambda errors: RevokePayload(revoked=False, errors=errors))
+
+
+async def delete_account(info: strawberry.Info[Context], password: str) -> DeleteAccountPayload:
+    viewer = await info.context.require_viewer()
+
+    async def call() -> DeleteAccountPayload:
+        await deactivation.delete_own(info.context.runtime, viewer, password)
+        return DeleteAccountPayload(deleted=True, errors=[])
+
+    return await payload(call, lambda errors: DeleteAccountPayload(deleted=False, errors=errors))

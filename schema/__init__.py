@@ -16,7 +16,17 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from resolvers import accounts, activations, balances, catalog, payments, suppliers, webhooks
+from resolvers import (
+    accounts,
+    activations,
+    admin_users,
+    balances,
+    catalog,
+    maintenance,
+    payments,
+    suppliers,
+    webhooks,
+)
 from schema.accounts import (
     ApiKeyPayload,
     AuthPayload,
@@ -26,9 +36,19 @@ from schema.accounts import (
     ViewerPayload,
 )
 from schema.activations import Activation, ActivationConnection, ActivationPayload
+from schema.admin import (
+    ActivityConnection,
+    DeleteAccountPayload,
+    FlaggedUserConnection,
+    UnmatchedSmsConnection,
+    UserConnection,
+    UserDetail,
+    UserPayload,
+)
 from schema.balances import TransactionConnection
 from schema.catalog import Country, PriceOffer, Service
 from schema.limits import code_request_errors, extensions, is_unexpected
+from schema.maintenance import Maintenance, MaintenancePayload
 from schema.payments import (
     PaymentProvider,
     RefundRequestConnection,
@@ -98,6 +118,43 @@ class Query:
     webhook_deliveries: list[WebhookDelivery] = strawberry.field(
         resolver=webhooks.webhook_deliveries,
         description="The viewer's SMS webhook deliveries (setSmsWebhook), newest first.",
+    )
+    maintenance: Maintenance = strawberry.field(
+        resolver=maintenance.maintenance_state,
+        description="Whether the shop is in maintenance (R14); public, so that clients can show "
+        "the message.",
+    )
+    activity: ActivityConnection = strawberry.field(
+        resolver=admin_users.activity_log,
+        description="The viewer's own activity log (R16), newest first.",
+    )
+    users: UserConnection = strawberry.field(
+        resolver=admin_users.users,
+        description="Admin only: users, matched by email substring when search is given, "
+        "newest first.",
+    )
+    user: UserDetail = strawberry.field(
+        resolver=admin_users.user,
+        description="Admin only: one user with their activations, top-ups and activity.",
+    )
+    user_activity: ActivityConnection = strawberry.field(
+        resolver=admin_users.user_activity,
+        description="Admin only: one user's activity log, newest first.",
+    )
+    all_activations: ActivationConnection = strawberry.field(
+        resolver=admin_users.all_activations,
+        description="Admin only: every user's activations, newest first, narrowed by status, "
+        "user, country and service codes.",
+    )
+    flagged_users: FlaggedUserConnection = strawberry.field(
+        resolver=admin_users.flagged_users,
+        description="Admin only: repeat offenders of the cancellation rule (R5), with the "
+        "figures that flagged them.",
+    )
+    unmatched_sms: UnmatchedSmsConnection = strawberry.field(
+        resolver=admin_users.unmatched_sms,
+        description="Admin only: SMS that no activation claimed (R2), newest first, of one "
+        "supplier or all.",
     )
 
 
@@ -176,6 +233,28 @@ class Mutation:
     rotate_supplier_secret: SupplierPayload = strawberry.mutation(
         resolver=suppliers.rotate_supplier_secret,
         description="Admin only: a new secret, shown only here; the old one stops working at once.",
+    )
+    set_maintenance: MaintenancePayload = strawberry.mutation(
+        resolver=maintenance.set_maintenance,
+        description="Admin only (R14): while on, every mutation but an admin's answers "
+        "MAINTENANCE with the message.",
+    )
+    block_user: UserPayload = strawberry.mutation(
+        resolver=admin_users.block_user,
+        description="Admin only (R14): sessions and API keys stop working at once, the balance "
+        "is forfeited.",
+    )
+    unblock_user: UserPayload = strawberry.mutation(
+        resolver=admin_users.unblock_user, description="Admin only."
+    )
+    revoke_activation: ActivationPayload = strawberry.mutation(
+        resolver=admin_users.revoke_activation,
+        description="Admin only (R14): ends a live activation with a full refund.",
+    )
+    delete_account: DeleteAccountPayload = strawberry.mutation(
+        resolver=accounts.delete_account,
+        description="The viewer deletes their own account (R17): personal data erased, "
+        "balance forfeited.",
     )
     set_supplier_cost: SupplierPayload = strawberry.mutation(
         resolver=suppliers.set_supplier_cost,

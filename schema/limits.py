@@ -22,6 +22,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
+from schema.maintenance import MaintenanceGuard
 from services.db import unavailable
 from services.errors import ServiceError
 from settings import Settings
@@ -99,6 +100,7 @@ def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     cache_size = settings.graphql_document_cache_size
     return [
         MaskBugs,
+        MaintenanceGuard,
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: ParserCache(maxsize=cache_size),
         lambda: AddValidationRules(rules),

@@ -8,10 +8,14 @@ is flagged for an admin.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tortoise.queryset import QuerySet
+
 from models import Activation, ActivationStatus, User
+from services import pages
 from services.errors import RateLimited
 
 if TYPE_CHECKING:
@@ -21,6 +25,42 @@ RECEIVED_CODE = (ActivationStatus.RECEIVED, ActivationStatus.FINISHED)
 REFUNDED_ON_REQUEST = (ActivationStatus.CANCELLED, ActivationStatus.BANNED)
 
 
+@dataclass(frozen=True)
+class Figures:
+    """What R5 counts over one window: what flagged a user, for the admin who looks."""
+
+    window_start: datetime
+    window_end: datetime
+    purchases: int
+    cancellations: int  # cancelled or banned: refunded on the user's request
+    with_code: int
+
+
+def _window(rt: Runtime, user_id: int, end: datetime, *, closed: bool) -> QuerySet[Activation]:
+    """The user's activations of the window ending at `end` (and after it, unless closed)."""
+    since = end - timedelta(seconds=rt.settings.abuse_window_seconds)
+    query = Activation.filter(user_id=user_id, created_at__gte=since)
+    return query.filter(created_at__lte=end) if closed else query
+
+
+async def figures(rt: Runtime, user_id: int, end: datetime) -> Figures:
+    """The counts of the window that ended at `end` (for a flagged user: when flagged)."""
+    recent = _window(rt, user_id, end, closed=True)
+    return Figures(
+        window_start=end - timedelta(seconds=rt.settings.abuse_window_seconds),
+        window_end=end,
+        purchases=await recent.count(),
+        cancellations=await recent.filter(status__in=REFUNDED_ON_REQUEST).count(),
+        with_code=await recent.filter(status__in=RECEIVED_CODE).count(),
+    )
+
+
+async def flagged(*, first: int, after: int | None) -> tuple[list[User], bool]:
+    """Repeat offenders (R5), newest account first."""
+    query = User.filter(flagged_at__isnull=False)
+    return await pages.newest_first(query, first=first, after=after)
+
+
 async def check_may_buy(rt: Runtime, user: User) -> None:
     settings = rt.settings
     now = rt.clock.now()
@@ -28,8 +68,7 @@ async def check_may_buy(rt: Runtime, user: User) -> None:
         raise RateLimited(
             "too many cancellations: buying is paused (R5)", until=user.cooldown_until
         )
-    since = now - timedelta(seconds=settings.abuse_window_seconds)
-    recent = Activation.filter(user_id=user.id, created_at__gte=since)
+    recent = _window(rt, user.id, now, closed=False)
     # A ban refunds like a cancel; counting only cancels would let a ban loop drain the pool.
     cancelled = await recent.filter(status__in=REFUNDED_ON_REQUEST).count()
     if cancelled < settings.abuse_cancel_threshold:

@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from models import Credential, CredentialKind, EmailToken, Role, User, UserState
-from services import activity, geo, hooks, ledger, text
+from services import activity, geo, hooks, ledger, maintenance, text
 from services.db import IntegrityError, atomic
 from services.errors import (
     AccountBlocked,
@@ -94,7 +94,7 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
-async def _password_matches(password_hash: str, password: str) -> bool:
+async def password_matches(password_hash: str, password: str) -> bool:
     try:
         return await asyncio.to_thread(_hasher.verify, password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -137,12 +137,14 @@ async def login(rt: Runtime, email: str, password: str, *, ip: str | None) -> tu
     await rt.limiter.check(limits)
     user = await User.get_or_none(email=email)
     stored_hash = user.password_hash if user else await asyncio.to_thread(_dummy_hash)
-    valid = await _password_matches(stored_hash, password)
+    valid = await password_matches(stored_hash, password)
     if user is None or not valid or user.state == UserState.DELETED:
         await rt.limiter.count(limits)
         raise InvalidCredentials("wrong email or password")
     if user.state == UserState.BLOCKED:
         raise AccountBlocked("this account is blocked")
+    # R14: signing in stays open during maintenance for admins only (who must turn it off).
+    await maintenance.refuse_during(rt, admin=user.role == Role.ADMIN)
     return await _open_session(rt, user, ip), user
 
 
@@ -226,6 +228,18 @@ async def revoke(rt: Runtime, viewer: Viewer, credential_id: int) -> None:
         raise NotFound("no such credential", field="id")
     rt.identities.clear()  # on any revocation; other processes clear theirs on the wake-up
     await hooks.run(rt.hooks.after_credential_revoked, credential_id)
+
+
+async def is_blocked_key(secret: str | None) -> bool:
+    """Whether this secret is an unrevoked API key of a blocked account (R14): the compatible
+    API answers it BANNED rather than BAD_KEY. Asked only once authentication has failed."""
+    if not secret or len(secret) > 200:
+        return False
+    return await Credential.filter(
+        token_hash=hash_secret(secret),
+        kind=CredentialKind.API_KEY,
+        user__state=UserState.BLOCKED,
+    ).exists()
 
 
 async def invalid_credentials(rt: Runtime, credential_ids: list[int]) -> list[int]:
@@ -329,7 +343,7 @@ async def ensure_admin(rt: Runtime, email: str, password: str) -> User:
             return user
         except IntegrityError:  # another process created it at the same moment
             user = await User.get(email=email)
-    if not await _password_matches(user.password_hash, password) or user.role != Role.ADMIN:
+    if not await password_matches(user.password_hash, password) or user.role != Role.ADMIN:
         # Whoever held this account before (it may have been registered by anyone) must not
         # keep a session that is now an admin's: every credential of it is revoked.
         async with atomic() as conn:

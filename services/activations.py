@@ -327,6 +327,15 @@ async def ban(
     return await _end_waiting(rt, activation, ActivationStatus.BANNED, ip=ip)
 
 
+async def revoke(rt: Runtime, activation_id: int, *, ip: str | None) -> Activation:
+    """R14: the shop ends a waiting activation with the refund a cancel gives (who may ask is
+    services/moderation.py's concern). After a code it has been captured: INVALID_STATE."""
+    activation = await Activation.get_or_none(id=activation_id)
+    if activation is None:
+        raise NotFound("no such activation", field="id")
+    return await _end_waiting(rt, activation, ActivationStatus.CANCELLED, ip=ip)
+
+
 async def expire(rt: Runtime, activation: Activation) -> bool:
     """R4: no SMS by the deadline -> EXPIRED and refunded. False if something else won."""
     try:

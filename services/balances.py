@@ -126,8 +126,9 @@ async def adjust(
         await activity.record(
             conn,
             "admin_adjust_balance",
-            user_id=admin.user_id,
+            user_id=user.id,
+            actor_id=admin.user_id,
             ip=ip,
-            detail=f"user {user.id}: {money.format_minor(minor)}",
+            detail=f"user {user.id}: {money.format_minor(minor)}: {reason}",
         )
     return user

@@ -47,6 +47,16 @@ async def balance_minor(user_id: int) -> int:
     return int(value or 0)
 
 
+async def balance_minor_in(conn: Connection, account_id: int) -> int:
+    """An account's balance read inside a transaction (after the locks that keep it still)."""
+    rows: list[Any] = (
+        await LedgerAccount.filter(id=account_id)
+        .using_db(conn)
+        .values_list("balance_minor", flat=True)
+    )
+    return int(rows[0])
+
+
 async def post(
     conn: Connection,
     *,

@@ -22,6 +22,7 @@ from services.db import Database
 from services.hooks import Hooks
 from services.identity_cache import IdentityCache
 from services.mail import Mailer
+from services.maintenance import Switch
 from services.pool import PoolSource
 from services.ratelimit import RateLimiter
 from services.routing import Sources
@@ -53,6 +54,9 @@ class Runtime:
             redis_retry_seconds=settings.rate_limit_redis_retry_seconds,
         )
         self.mailer = Mailer(settings)
+        self.maintenance = Switch(
+            settings.maintenance_cache_seconds
+        )  # R14, services/maintenance.py
         self.hooks = Hooks()
         # Where numbers come from, per supplier kind: our own pools from the start; the app
         # registers the protocol clients (suppliers/).

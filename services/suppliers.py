@@ -289,7 +289,7 @@ async def _log(
     fields: Any = (),
 ) -> None:
     detail = supplier.code + (f": {', '.join(fields)}" if fields else "")
-    await activity.record(conn, action, user_id=admin.user_id, ip=ip, detail=detail)
+    await activity.record(conn, action, user_id=None, actor_id=admin.user_id, ip=ip, detail=detail)
 
 
 # -- input ---------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from web.state import AppRuntime
 pytest_plugins = (
     "tests.account_helpers",
     "tests.compat_helpers",
+    "tests.operator_helpers",
     "tests.server_log",
     "tests.smtp",
 )

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import httpx
 import pytest
 from tortoise import connections
 
-from models import User
+from models import Credential, User, UserState
 from settings import Settings
 from tests import backends
 from tests.api import Api
@@ -229,6 +230,29 @@ async def test_sweep_expires_and_closes_what_is_due_then_the_audit_is_clean(
     price = Decimal(due.waiting["price"]["amount"])
     assert Decimal(await balance(due)) == balance_before + price  # the hold came back
 
+    audited = await smsrooms("audit", env=due.env, cwd=tmp_path)
+    assert audited.stdout.strip().endswith("is consistent")
+
+
+async def test_deactivate_inactive_deactivates_accounts_unused_for_the_days_set(
+    due: Due, tmp_path: Path
+) -> None:
+    """R8 as a scheduled job apart from the servers, with INACTIVE_ACCOUNT_DAYS=30: the user
+    last seen 31 days ago is deactivated (the admin never is), and the ledger stays whole."""
+    with due.server.runtime.database.activate():
+        user_id = int((await due.api.gql("{ me { id } }", token=due.user_token))["me"]["id"])
+        last_seen = due.server.runtime.clock.now() - timedelta(days=31)
+        await User.filter(id=user_id).update(last_seen_at=last_seen)
+    env = due.env | {"INACTIVE_ACCOUNT_DAYS": "30"}
+
+    done = await smsrooms("deactivate-inactive", env=env, cwd=tmp_path)
+
+    assert done.stdout.strip() == "deactivated 1 unused accounts (R8)"
+    with due.server.runtime.database.activate():
+        assert (await User.get(id=user_id)).state == UserState.DELETED
+        assert await Credential.filter(user_id=user_id, revoked_at=None).count() == 0
+    again = await smsrooms("deactivate-inactive", env=env, cwd=tmp_path)
+    assert again.stdout.strip() == "deactivated 0 unused accounts (R8)"
     audited = await smsrooms("audit", env=due.env, cwd=tmp_path)
     assert audited.stdout.strip().endswith("is consistent")
 

@@ -8,7 +8,9 @@ their rule (test_accounts_*.py, test_abuse.py); LOCK_TIMEOUT_MS is in test_runti
 security settings of issue 10 have modules of their own: METRICS_TOKEN, INTROSPECTION and
 GRAPHIQL's production default in test_settings_exposure.py; FORWARDED_ALLOW_IPS, ACCESS_LOG,
 LOG_FORMAT and GRAPHQL_MAX_BODY_BYTES (websockets) in test_serve_production.py, through
-`smsrooms serve`; RATE_LIMIT_REDIS_* in test_ratelimit_outage.py.
+`smsrooms serve`; RATE_LIMIT_REDIS_* in test_ratelimit_outage.py. Of issue 12,
+INACTIVE_ACCOUNT_DAYS is in test_cli.py (`deactivate-inactive`), MAINTENANCE_CACHE_SECONDS in
+test_operator_maintenance.py (a second process).
 """
 
 from __future__ import annotations

@@ -9,7 +9,12 @@ async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/healthz")).status_code == 200
     ready = await api.client.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json() == {"status": "ready", "database": "ok", "event_bus": "ok"}
+    assert ready.json() == {
+        "status": "ready",
+        "database": "ok",
+        "event_bus": "ok",
+        "maintenance": {"on": False, "message": None},  # R14
+    }
     metrics = await api.client.get("/metrics")
     assert "smsrooms_http_requests_total" in metrics.text
 

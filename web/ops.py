@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import connections
 
 from resolvers.context import bearer_secret
+from services import maintenance
 from web.state import runtime_of
 
 REQUESTS = Counter("smsrooms_http_requests_total", "HTTP requests", ["route", "status"])
@@ -34,9 +35,13 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:  # idem
         checks["event_bus"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "not ready", **checks}
+    if ready:
+        # R14: said, not failed: a process in maintenance still serves queries and live feeds,
+        # and a load balancer must keep sending them.
+        state = await maintenance.current(runtime_of(request))
+        body["maintenance"] = {"on": state.on, "message": state.message}
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def metrics(request: Request) -> Response:

@@ -142,7 +142,8 @@ async def settle(rt: Runtime, admin: Viewer, top_up_id: int | str, *, ip: str | 
         await activity.record(
             conn,
             "admin_settle_top_up",
-            user_id=admin.user_id,
+            user_id=top_up.user_id,
+            actor_id=admin.user_id,
             ip=ip,
             detail=f"top-up {top_up.id} of user {top_up.user_id}: {outcome.status}",
         )

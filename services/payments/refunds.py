@@ -115,7 +115,8 @@ async def decide(
         await activity.record(
             conn,
             "admin_refund_approved" if approve else "admin_refund_declined",
-            user_id=admin.user_id,
+            user_id=found.user_id,
+            actor_id=admin.user_id,
             ip=ip,
             detail=f"refund request {found.id} of user {found.user_id}: {note}",
         )
