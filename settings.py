@@ -114,7 +114,9 @@ class Settings:
     # Background work
     sweeper_interval_seconds: float = 1.0
     sweeper_batch_size: int = 200
-    price_cache_seconds: float = 2.0
+    price_cache_seconds: float = 2.0  # also how long a price rule change takes to reach all
+    # The period of the success rate shown beside each offer in `prices` (docs/adr/0010).
+    offer_success_window_hours: int = 168
     catalog_response_cache_entries: int = 256  # encoded answers of public catalog queries
     buy_number_attempts: int = 5
     demo_pool_min_free: int = 5  # the demo supplier restocks a country below this many free numbers

@@ -38,6 +38,7 @@ from models.payments import (
     TopUp,
     TopUpStatus,
 )
+from models.pricing import PriceRule
 
 __all__ = [
     "AccountKind",
@@ -59,6 +60,7 @@ __all__ = [
     "PayoutState",
     "PhoneNumber",
     "Price",
+    "PriceRule",
     "RefundRequest",
     "RefundRequestState",
     "Role",

@@ -16,7 +16,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from resolvers import accounts, activations, balances, catalog, payments, suppliers
+from resolvers import accounts, activations, balances, catalog, payments, pricing, stats, suppliers
 from schema.accounts import (
     ApiKeyPayload,
     AuthPayload,
@@ -37,7 +37,9 @@ from schema.payments import (
     TopUpDiscrepancy,
     TopUpPayload,
 )
+from schema.pricing import PricePreview, PriceRule, PriceRulePayload, SaleSwitchPayload
 from schema.scalars import SCALARS
+from schema.stats import Stats
 from schema.suppliers import Supplier, SupplierPayload
 from settings import Settings
 from subscriptions.resolvers import Subscription
@@ -93,6 +95,19 @@ class Query:
     suppliers: list[Supplier] = strawberry.field(
         resolver=suppliers.supplier_list,
         description="Admin only: every supplier with its measured health.",
+    )
+    price_rules: list[PriceRule] = strawberry.field(
+        resolver=pricing.price_rules,
+        description="Admin only: the markup rules that turn supplier costs into prices.",
+    )
+    price_rule_preview: list[PricePreview] = strawberry.field(
+        resolver=pricing.price_rule_preview,
+        description="Admin only: the price of every offer the rule's scope covers, now and "
+        "with the rule saved; nothing is saved.",
+    )
+    stats: Stats = strawberry.field(
+        resolver=stats.shop_stats,
+        description="Admin only: the shop's figures for a period (default: the last 24 hours).",
     )
 
 
@@ -176,6 +191,16 @@ class Mutation:
         resolver=suppliers.set_supplier_cost,
         description="Admin only: what a supplier is paid for an activation of this offer (null "
         "country/service: its default).",
+    )
+    set_price_rule: PriceRulePayload = strawberry.mutation(
+        resolver=pricing.set_price_rule,
+        description="Admin only: creates or replaces the rule for this scope (all null: the "
+        "global rule).",
+    )
+    set_on_sale: SaleSwitchPayload = strawberry.mutation(
+        resolver=pricing.set_on_sale,
+        description="Admin only: switches one country or one service (give exactly one) on or "
+        "off for sale.",
     )
 
 

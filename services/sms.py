@@ -151,7 +151,12 @@ async def _deliver_to(
             sms_deadline_at__gt=rt.clock.now(),
         )
         .using_db(conn)
-        .update(status=ActivationStatus.RECEIVED, code=code, another_sms_requested_at=None)
+        .update(
+            status=ActivationStatus.RECEIVED,
+            code=code,
+            another_sms_requested_at=None,
+            first_sms_at=rt.clock.now(),
+        )
     )
     if not first:
         # Not waiting any more: deliver as a further SMS only if it is still RECEIVED (a cancel
