@@ -38,6 +38,7 @@ from services import (
     hooks,
     ledger,
     locks,
+    metrics,
     money,
     policy,
     pool,
@@ -164,6 +165,7 @@ async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | Non
             await routing.abandon(rt, choice, acquired)
             return activation
         await rt.publish([notice])
+        metrics.PURCHASES.inc()
         await hooks.run(rt.hooks.after_purchase, activation)
         return activation
     raise NoNumbers("no free number right now, try again")
@@ -402,6 +404,7 @@ async def _end_waiting(
                 detail=str(activation.id),
             )
     await rt.publish([notice])
+    metrics.REFUNDS.labels(status.value).inc()
     return activation
 
 

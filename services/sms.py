@@ -27,7 +27,7 @@ from models import (
     TransferKind,
 )
 from models.activations import LIVE_STATUSES
-from services import events, ledger, locks
+from services import events, ledger, locks, metrics
 from services.db import Connection, IntegrityError, atomic
 
 if TYPE_CHECKING:
@@ -172,6 +172,7 @@ async def _deliver_to(
     current = await Activation.get(id=activation.id, using_db=conn)
     notices = [await events.record(conn, current, EventKind.SMS_RECEIVED, sms_id=sms.id)]
     if first:
+        metrics.CODES.inc()
         hold = await Transfer.get(
             activation_id=activation.id, kind=TransferKind.HOLD, using_db=conn
         )
