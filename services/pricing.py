@@ -155,21 +155,16 @@ class Scope:
 
     @property
     def key(self) -> str:
-        return _scope_key_of(
-            Rule(
-                0,
-                None if self.country is None else self.country.id,
-                None if self.service is None else self.service.id,
-                None if self.supplier is None else self.supplier.id,
-                0,
-                0,
-            )
+        return scope_key(
+            None if self.country is None else self.country.id,
+            None if self.service is None else self.service.id,
+            None if self.supplier is None else self.supplier.id,
         )
 
 
 async def listing(admin: Viewer) -> list[PriceRule]:
     require_admin(admin)
-    return await PriceRule.all().order_by("id")
+    return await PriceRule.all().order_by("id").prefetch_related("country", "service")
 
 
 async def checked(rt: Runtime, admin: Viewer, given: RuleInput) -> tuple[Scope, Rule]:
@@ -210,7 +205,12 @@ async def preview(rt: Runtime, admin: Viewer, given: RuleInput) -> list[Preview]
     scope, rule = await checked(rt, admin, given)
     current = await load()
     proposed = Rules(
-        [r for r in current.all if _scope_key_of(r) != scope.key] + [rule],
+        [
+            r
+            for r in current.all
+            if scope_key(r.country_id, r.service_id, r.supplier_id) != scope.key
+        ]
+        + [rule],
     )
     stocked = await stock.by_offer()
     offers = Price.filter(
@@ -229,9 +229,9 @@ async def preview(rt: Runtime, admin: Viewer, given: RuleInput) -> list[Preview]
     ]
 
 
-def _scope_key_of(rule: Rule) -> str:
-    parts = (rule.country_id, rule.service_id, rule.supplier_id)
-    return ":".join("*" if p is None else str(p) for p in parts)
+def scope_key(country_id: int | None, service_id: int | None, supplier_id: int | None) -> str:
+    """`price_rule.scope_key`: the scope's ids, `*` for any (docs/adr/0010)."""
+    return ":".join("*" if i is None else str(i) for i in (country_id, service_id, supplier_id))
 
 
 async def save(rt: Runtime, admin: Viewer, given: RuleInput, *, ip: str | None) -> PriceRule:

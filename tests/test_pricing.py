@@ -24,7 +24,8 @@ from tests.test_catalog import (
     set_price,
 )
 
-RULE = "rule { country service supplierId markupPercent minMargin { amount } }"
+RULE_FIELDS = "country service supplierId markupPercent minMargin { amount }"
+RULE = f"rule {{ {RULE_FIELDS} }}"
 SET_RULE = (
     "mutation($input: PriceRuleInput!) { setPriceRule(input: $input) {"
     f" {RULE} errors {{ code field }} }} }}"
@@ -93,6 +94,12 @@ async def test_the_most_specific_rule_applies_and_rounds_half_up_to_the_cent(api
         await set_rule(api, country=country, service=service, markupPercent="35", minMargin="0")
     )["errors"] == []
     assert await price_of(api, country, service) == "0.07"
+    listed = await api.gql(f"{{ priceRules {{ {RULE_FIELDS} }} }}", token=await api.admin_token())
+    mine = [r for r in listed["priceRules"] if r["country"] == country]
+    assert [(r["service"], r["markupPercent"], r["minMargin"]["amount"]) for r in mine] == [
+        (None, "100.00", "0.50"),
+        (service, "35.00", "0.00"),
+    ]
 
 
 async def test_the_preview_shows_prices_before_and_after_and_saves_nothing(api: Api) -> None:
