@@ -37,6 +37,7 @@ from web.graphql import graphql_endpoint
 from web.limits import BodySizeLimit
 from web.ops import MetricsMiddleware, healthz, metrics, readyz
 from web.outages import exception_handlers
+from web.request_id import RequestId
 from web.state import ActivateRuntime, AppRuntime
 
 log = structlog.get_logger("app")
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(ActivateRuntime, runtime=rt),
+            Middleware(RequestId),  # before the access log, whose lines carry the id
             *([Middleware(AccessLog)] if settings.access_log else []),
             Middleware(MetricsMiddleware),
             Middleware(

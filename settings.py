@@ -115,7 +115,9 @@ class Settings:
     # Background work
     sweeper_interval_seconds: float = 1.0
     sweeper_batch_size: int = 200
-    price_cache_seconds: float = 2.0
+    price_cache_seconds: float = 2.0  # also how long a price rule change takes to reach all
+    # The period of the success rate shown beside each offer in `prices` (docs/adr/0011).
+    offer_success_window_hours: int = 168
     # R14: how long a process trusts its copy of the maintenance switch (0: read it every time).
     maintenance_cache_seconds: float = 1.0
     # R8: how often a process looks for inactive accounts, and how many it deactivates per round.

@@ -39,6 +39,7 @@ from models.payments import (
     TopUp,
     TopUpStatus,
 )
+from models.pricing import PriceRule
 from models.upstream import UpstreamAccount, UpstreamPoll
 from models.webhooks import DeliveryStatus, SmsWebhook, WebhookDelivery
 
@@ -63,6 +64,7 @@ __all__ = [
     "PayoutState",
     "PhoneNumber",
     "Price",
+    "PriceRule",
     "RefundRequest",
     "RefundRequestState",
     "Role",

@@ -56,6 +56,7 @@ class Activation(Model):
     sms_deadline_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     ended_at = fields.DatetimeField(null=True)
+    first_sms_at = fields.DatetimeField(null=True)  # when it was captured (the figures' timing)
     refunded = fields.BooleanField(default=False)
     code = fields.CharField(max_length=20, null=True)  # the newest code received
     # Set by requestAnotherSms, cleared by the next SMS (compat: STATUS_WAIT_RETRY).
@@ -70,6 +71,7 @@ class Activation(Model):
             ("status", "sms_deadline_at"),
             ("status", "expires_at"),
             ("number_id", "status"),
+            ("created_at",),  # the figures of a period (services/stats.py)
         )
 
 

@@ -12,6 +12,7 @@ class Country(Model):
     name = fields.CharField(max_length=100)
     dial_code = fields.CharField(max_length=6)  # E.164 calling code without "+"
     compat_id = fields.IntField(unique=True)  # the sms-activate protocol's numeric id
+    on_sale = fields.BooleanField(default=True, db_default=True)  # an admin's switch
 
     class Meta:
         table = "country"
@@ -26,6 +27,7 @@ class Service(Model):
     sender_pattern = fields.CharField(max_length=200)
     code_pattern = fields.CharField(max_length=200, default=r"\b(\d{4,8})\b")
     forbidden = fields.BooleanField(default=False)
+    on_sale = fields.BooleanField(default=True, db_default=True)  # an admin's switch
 
     class Meta:
         table = "service"

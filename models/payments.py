@@ -61,6 +61,7 @@ class TopUp(Model):
             ("provider", "payment_reference"),
             ("user", "idempotency_key"),
         )
+        indexes = (("completed_at",),)  # the top-ups of a period (services/stats.py)
 
 
 class PaymentNotification(Model):

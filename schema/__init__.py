@@ -24,6 +24,8 @@ from resolvers import (
     catalog,
     maintenance,
     payments,
+    pricing,
+    stats,
     suppliers,
     webhooks,
 )
@@ -57,7 +59,9 @@ from schema.payments import (
     TopUpDiscrepancy,
     TopUpPayload,
 )
+from schema.pricing import PricePreview, PriceRule, PriceRulePayload, SaleSwitchPayload
 from schema.scalars import SCALARS
+from schema.stats import Stats
 from schema.suppliers import Supplier, SupplierPayload
 from schema.webhooks import SmsWebhookPayload, WebhookDelivery
 from settings import Settings
@@ -155,6 +159,19 @@ class Query:
         resolver=admin_users.unmatched_sms,
         description="Admin only: SMS that no activation claimed (R2), newest first, of one "
         "supplier or all.",
+    )
+    price_rules: list[PriceRule] = strawberry.field(
+        resolver=pricing.price_rules,
+        description="Admin only: the markup rules that turn supplier costs into prices.",
+    )
+    price_rule_preview: list[PricePreview] = strawberry.field(
+        resolver=pricing.price_rule_preview,
+        description="Admin only: the price of every offer the rule's scope covers, now and "
+        "with the rule saved; nothing is saved.",
+    )
+    stats: Stats = strawberry.field(
+        resolver=stats.shop_stats,
+        description="Admin only: the shop's figures for a period (default: the last 24 hours).",
     )
 
 
@@ -265,6 +282,16 @@ class Mutation:
         resolver=webhooks.set_sms_webhook,
         description="Every SMS of the viewer's activations is POSTed to this URL, signed; null "
         "turns it off. The secret is shown only here.",
+    )
+    set_price_rule: PriceRulePayload = strawberry.mutation(
+        resolver=pricing.set_price_rule,
+        description="Admin only: creates or replaces the rule for this scope (all null: the "
+        "global rule).",
+    )
+    set_on_sale: SaleSwitchPayload = strawberry.mutation(
+        resolver=pricing.set_on_sale,
+        description="Admin only: switches one country or one service (give exactly one) on or "
+        "off for sale.",
     )
 
 

@@ -37,6 +37,10 @@ class PriceOffer:
     service: Service
     price: Money
     available: int = strawberry.field(description="Numbers that can be bought now.")
+    success_rate: float | None = strawberry.field(
+        description="Share of recent activations of this offer that received a code, 0..1; "
+        "null while unknown."
+    )
 
     @classmethod
     def from_offer(cls, offer: Offer, currency: str) -> PriceOffer:
@@ -45,4 +49,5 @@ class PriceOffer:
             service=Service.from_model(offer.service),
             price=money(offer.price_minor, currency),
             available=offer.available,
+            success_rate=offer.success_rate,
         )

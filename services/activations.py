@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from models import (
     Activation,
     ActivationStatus,
+    Country,
     EventKind,
     NumberUse,
     PhoneNumber,
-    Price,
     Service,
     Supplier,
     Transfer,
@@ -38,9 +38,11 @@ from services import (
     hooks,
     ledger,
     locks,
+    metrics,
     money,
     policy,
     pool,
+    pricing,
     routing,
     text,
 )
@@ -108,7 +110,7 @@ class Purchase:
 
     user: User
     service: Service
-    price: Price
+    price: pricing.OfferPrice
     key: str | None
     request: BuyRequest
     ip: str | None
@@ -128,7 +130,7 @@ async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | Non
     country = await rt.catalog.country_for_sale(request.country)
     service = await rt.catalog.service_for_sale(request.service)
     await abuse.check_may_buy(rt, user)
-    price = await catalog.current_price(country, service)
+    price, choices = await _priced(rt, country, service)
     if request.max_price is not None:
         max_minor = money.to_minor(
             request.max_price, field="maxPrice", limit_minor=settings.max_price_minor
@@ -141,7 +143,6 @@ async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | Non
                 price_minor=price.price_minor,
             )
     purchase = Purchase(user, service, price, key, request, ip)
-    choices = await routing.choices(rt, country, service, price.cost_minor)
     # Do not take a supplier's number (and make it wait for a cancel) for a buyer who cannot
     # pay: the hold's conditional update stays the real guard (R1).
     remote = any(c.source.reaches_network for c in choices)
@@ -164,6 +165,7 @@ async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | Non
             await routing.abandon(rt, choice, acquired)
             return activation
         await rt.publish([notice])
+        metrics.PURCHASES.inc()
         await hooks.run(rt.hooks.after_purchase, activation)
         return activation
     raise NoNumbers("no free number right now, try again")
@@ -188,6 +190,26 @@ async def _take(
             if key is not None and (existing := await _replay(user_id, key, purchase.request)):
                 return existing, None
     return None
+
+
+async def _priced(
+    rt: Runtime, country: Country, service: Service
+) -> tuple[pricing.OfferPrice, list[routing.Choice]]:
+    """The offer's price over its live candidates (as the price list computes it, with the
+    same cached rules), and the candidates to ask: never one whose cost the price does not
+    cover (docs/adr/0011)."""
+    listed = await catalog.current_price(country, service)
+    choices = await routing.choices(rt, country, service, listed.cost_minor)
+    price_minor = pricing.offer_price_minor(
+        await rt.catalog.rules(),
+        country.id,
+        service.id,
+        listed.price_minor,
+        listed.cost_minor,
+        [pricing.SupplierCost(c.supplier.id, c.cost_minor) for c in choices],
+    )
+    covered = [c for c in choices if c.cost_minor <= price_minor]
+    return pricing.OfferPrice(country.id, service.id, price_minor), covered
 
 
 def _idempotency_key(raw: str | None) -> str | None:
@@ -404,6 +426,7 @@ async def _end_waiting(
                 detail=str(activation.id),
             )
     await rt.publish([notice])
+    metrics.REFUNDS.labels(status.value).inc()
     return activation
 
 

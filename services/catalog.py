@@ -2,9 +2,10 @@
 
 Reading the catalog is the hottest read of the service (price lists are polled by bots), so it
 is served from a snapshot per runtime (`Catalog`), rebuilt at most every PRICE_CACHE_SECONDS,
-or at once on `invalidate()` (catalog edits). Counts are therefore up to that many seconds old,
-in every process alike; purchases always read the current price and pick a number from the
-live pool.
+or at once on `invalidate()` (catalog edits, price rules: in the other processes within that
+many seconds). Counts are therefore up to that many seconds old, in every process alike;
+purchases price with the same cached rules over the live candidates (services/pricing.py) and
+pick a number from the live pool.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from models import Country, Price, Service
-from services import policy, stock
+from services import policy, pricing, stats, stock
 from services.errors import CountryUnavailable, NoNumbers, ServiceUnavailable
 
 
@@ -24,6 +25,7 @@ class Offer:
     service: Service
     price_minor: int
     available: int
+    success_rate: float | None  # share of recent activations that got a code
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,24 @@ class Catalog:
     """One runtime's view of the catalog: the offers snapshot and the reference rows, each at
     most `max_age_seconds` (PRICE_CACHE_SECONDS) old, or rebuilt at once after `invalidate()`."""
 
-    def __init__(self, *, max_age_seconds: float) -> None:
+    def __init__(self, *, max_age_seconds: float, success_window_hours: int = 168) -> None:
         self.max_age_seconds = max_age_seconds
+        self.success_window_hours = success_window_hours
         self._snapshot: Snapshot | None = None
         self._references: _References | None = None
+        self._rules: tuple[pricing.Rules, float] | None = None
         self._lock = asyncio.Lock()
 
     def invalidate(self) -> None:
-        self._snapshot = self._references = None
+        self._snapshot = self._references = self._rules = None
+
+    async def rules(self) -> pricing.Rules:
+        """The price rules, at most max_age_seconds old: what both the price list and a
+        purchase price with, so that a buyer pays what the list shows."""
+        cached = self._rules
+        if cached is None or time.monotonic() - cached[1] >= self.max_age_seconds:
+            cached = self._rules = (await pricing.load(), time.monotonic())
+        return cached[0]
 
     async def snapshot(self) -> Snapshot:
         current = self._snapshot
@@ -64,7 +76,8 @@ class Catalog:
             return current
         async with self._lock:  # one rebuild at a time; the others wait for it and reuse it
             if self._snapshot is None or self._snapshot is current:
-                self._snapshot = await _build()
+                rules = await self.rules()
+                self._snapshot = await _build(rules, self.success_window_hours)
             return self._snapshot
 
     async def _refs(self, *, complete: bool = True) -> _References:
@@ -131,22 +144,21 @@ class Catalog:
         return service
 
 
-async def _build() -> Snapshot:
+async def _build(rules: pricing.Rules, success_window_hours: int) -> Snapshot:
     countries = await Country.all().order_by("name")
     services = await Service.all().order_by("name")
     prices = await Price.all()
-    counts = await stock.per_offer()  # summed over suppliers
+    stocked = await stock.by_offer()
+    rates = await stats.offer_success_rates(success_window_hours)
     on_sale_countries = {c.id: c for c in countries if policy.country_on_sale(c)}
     on_sale_services = {s.id: s for s in services if policy.service_on_sale(s)}
     offers = [
-        Offer(
-            country=on_sale_countries[p.country_id],
-            service=on_sale_services[p.service_id],
-            price_minor=p.price_minor,
-            available=counts.get((p.country_id, p.service_id), 0),
+        _offer(
+            rules, p, on_sale_countries[p.country_id], on_sale_services[p.service_id], rows, rates
         )
         for p in prices
         if p.country_id in on_sale_countries and p.service_id in on_sale_services
+        for rows in [stocked.get((p.country_id, p.service_id), [])]
     ]
     offers.sort(key=lambda o: (o.country.name, o.service.name))
     offered_countries = {o.country.id for o in offers}
@@ -159,6 +171,27 @@ async def _build() -> Snapshot:
         country_by_code={c.code: c for c in countries},
         service_by_code={s.code: s for s in services},
         built_at=time.monotonic(),
+    )
+
+
+def _offer(
+    rules: pricing.Rules,
+    price: Price,
+    country: Country,
+    service: Service,
+    stocked: list[stock.Stocked],
+    rates: dict[tuple[int, int], float],
+) -> Offer:
+    costs = [pricing.SupplierCost(r.supplier_id, r.cost_minor) for r in stocked if r.available]
+    price_minor = pricing.offer_price_minor(
+        rules, country.id, service.id, price.price_minor, price.cost_minor, costs
+    )
+    return Offer(
+        country=country,
+        service=service,
+        price_minor=price_minor,
+        available=sum(r.available for r in stocked),
+        success_rate=rates.get((country.id, service.id)),
     )
 
 

@@ -185,6 +185,11 @@ def backoff_seconds(settings: Settings, attempts: int) -> float:
     return ceiling * _random.uniform(0.5, 1.0)
 
 
+async def depth() -> int:
+    """Messages not yet acknowledged (the /metrics gauge: a growing depth is a stuck handler)."""
+    return await OutboxMessage.filter(sent_at__isnull=True).count()
+
+
 async def run_once(rt: Runtime, handlers: Mapping[str, Handler]) -> int:
     """One round of a worker: claim, send, record. Returns how many messages were claimed."""
     taken = await claim(rt, sorted(handlers))

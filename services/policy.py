@@ -14,13 +14,14 @@ PROHIBITED_NAMES = ("qiwi", "webmoney")
 
 
 def country_on_sale(country: Country) -> bool:
-    return country.code.upper() not in SANCTIONED_COUNTRIES
+    return country.on_sale and country.code.upper() not in SANCTIONED_COUNTRIES
 
 
 def service_on_sale(service: Service) -> bool:
     name = f"{service.code} {service.name}".lower()
     return not (
-        service.forbidden
+        not service.on_sale
+        or service.forbidden
         or service.category.lower() in PROHIBITED_CATEGORIES
         or any(prohibited in name for prohibited in PROHIBITED_NAMES)
     )

@@ -35,7 +35,7 @@ from models import (
     SupplierKind,
     SupplierState,
 )
-from services import policy, stock
+from services import metrics, policy, stock
 from services.db import Connection, atomic
 
 if TYPE_CHECKING:
@@ -172,14 +172,18 @@ async def acquire(
     if not choice.source.reaches_network:
         return await choice.source.acquire(want)
     deadline = rt.settings.supplier_acquire_timeout_seconds
+    code = choice.supplier.code
     try:
-        async with asyncio.timeout(deadline):
-            acquired = await choice.source.acquire(want)
+        with metrics.SUPPLIER_LATENCY.labels(code).time():
+            async with asyncio.timeout(deadline):
+                acquired = await choice.source.acquire(want)
     except TimeoutError:
+        metrics.SUPPLIER_ERRORS.labels(code, "timeout").inc()
         await _failed(rt, choice.supplier, f"no answer within {deadline:g} s")
         return None
     except Exception as exc:  # any failure of a supplier is that supplier's, never the buyer's
-        log.warning("supplier failed", supplier=choice.supplier.code, error=repr(exc)[:200])
+        metrics.SUPPLIER_ERRORS.labels(code, "error").inc()
+        log.warning("supplier failed", supplier=code, error=repr(exc)[:200])
         await _failed(rt, choice.supplier, f"error: {exc!r}"[:120])
         return None
     await _answered(rt, choice.supplier)

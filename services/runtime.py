@@ -43,7 +43,10 @@ class Runtime:
         self.settings = settings
         self.clock = Clock()
         self.database = Database(settings.database_url, lock_timeout_ms=settings.lock_timeout_ms)
-        self.catalog = Catalog(max_age_seconds=settings.price_cache_seconds)
+        self.catalog = Catalog(
+            max_age_seconds=settings.price_cache_seconds,
+            success_window_hours=settings.offer_success_window_hours,
+        )
         self.identities: IdentityCache[Viewer] = IdentityCache(
             ttl_seconds=settings.auth_cache_seconds, max_entries=settings.auth_cache_entries
         )

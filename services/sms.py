@@ -27,7 +27,7 @@ from models import (
     TransferKind,
 )
 from models.activations import LIVE_STATUSES
-from services import events, ledger, locks, user_webhooks
+from services import events, ledger, locks, metrics, user_webhooks
 from services.db import Connection, IntegrityError, atomic
 
 if TYPE_CHECKING:
@@ -166,7 +166,12 @@ async def _deliver_to(
             sms_deadline_at__gt=rt.clock.now(),
         )
         .using_db(conn)
-        .update(status=ActivationStatus.RECEIVED, code=code, another_sms_requested_at=None)
+        .update(
+            status=ActivationStatus.RECEIVED,
+            code=code,
+            another_sms_requested_at=None,
+            first_sms_at=rt.clock.now(),
+        )
     )
     if not first:
         # Not waiting any more: deliver as a further SMS only if it is still RECEIVED (a cancel
@@ -182,6 +187,7 @@ async def _deliver_to(
     current = await Activation.get(id=activation.id, using_db=conn)
     notices = [await events.record(conn, current, EventKind.SMS_RECEIVED, sms_id=sms.id)]
     if first:
+        metrics.CODES.inc()
         hold = await Transfer.get(
             activation_id=activation.id, kind=TransferKind.HOLD, using_db=conn
         )

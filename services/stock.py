@@ -31,19 +31,33 @@ n.state = '{NumberState.ACTIVE.value}' AND {policy.crimean_sql_filter("n.e164")}
   (SELECT 1 FROM number_use u WHERE u.number_id = n.id AND u.service_id = p.service_id)
 """  # noqa: S608
 
-# Every (supplier, country, service) with its stock: pools counted live, the others reported.
+# Every (supplier, country, service) with its stock: pools counted live, the others reported
+# (with the cost they quoted).
 BY_SUPPLIER_AND_OFFER = f"""
-SELECT n.supplier_id, p.country_id, p.service_id, COUNT(n.id) AS available
+SELECT n.supplier_id, p.country_id, p.service_id, COUNT(n.id) AS available,
+  NULL AS quoted_cost_minor
 FROM price p
 JOIN phone_number n ON n.country_id = p.country_id
 JOIN supplier s ON s.id = n.supplier_id AND s.state = {_ACTIVE} AND s.kind IN ({_POOL})
 WHERE {_FREE_NUMBER}
 GROUP BY n.supplier_id, p.country_id, p.service_id
 UNION ALL
-SELECT st.supplier_id, st.country_id, st.service_id, st.available
+SELECT st.supplier_id, st.country_id, st.service_id, st.available, st.cost_minor
 FROM supplier_stock st
 JOIN supplier s ON s.id = st.supplier_id AND s.state = {_ACTIVE} AND s.kind NOT IN ({_POOL})
 WHERE st.available > 0
+"""  # noqa: S608
+
+# The same with what each supplier is paid for the offer: set by an admin, else quoted, else
+# its default, else the offer's reference cost (as `candidates` orders them).
+WITH_COSTS = f"""
+SELECT o.supplier_id, o.country_id, o.service_id, o.available,
+  COALESCE(c.cost_minor, o.quoted_cost_minor, s.default_cost_minor, p.cost_minor) AS cost_minor
+FROM ({BY_SUPPLIER_AND_OFFER}) o
+JOIN supplier s ON s.id = o.supplier_id
+JOIN price p ON p.country_id = o.country_id AND p.service_id = o.service_id
+LEFT JOIN supplier_cost c
+  ON c.supplier_id = o.supplier_id AND c.country_id = o.country_id AND c.service_id = o.service_id
 """  # noqa: S608
 
 # The suppliers (whole rows) that may have a number of one offer ($1 country, $2 service), with
@@ -84,13 +98,30 @@ class Candidate:
     cost_minor: int | None
 
 
-async def per_offer() -> dict[tuple[int, int], int]:
-    """(country id, service id) -> numbers available over every active supplier."""
-    totals: dict[tuple[int, int], int] = {}
-    for row in await fetch_rows(BY_SUPPLIER_AND_OFFER):
-        key = (int(row["country_id"]), int(row["service_id"]))
-        totals[key] = totals.get(key, 0) + int(row["available"])
-    return totals
+@dataclass(frozen=True)
+class Stocked:
+    """One supplier's stock of one offer and what it is paid for it."""
+
+    supplier_id: int
+    country_id: int
+    service_id: int
+    available: int
+    cost_minor: int
+
+
+async def by_offer() -> dict[tuple[int, int], list[Stocked]]:
+    """(country id, service id) -> each active supplier's stock of it, with its cost."""
+    found: dict[tuple[int, int], list[Stocked]] = {}
+    for row in await fetch_rows(WITH_COSTS):
+        stocked = Stocked(
+            int(row["supplier_id"]),
+            int(row["country_id"]),
+            int(row["service_id"]),
+            int(row["available"]),
+            int(row["cost_minor"]),
+        )
+        found.setdefault((stocked.country_id, stocked.service_id), []).append(stocked)
+    return found
 
 
 async def per_supplier() -> dict[int, int]:

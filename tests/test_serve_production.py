@@ -204,3 +204,20 @@ async def test_forwarded_for_is_believed_only_from_forwarded_allow_ips(tmp_path:
     assert request_lines
     assert f"client={IRAN}" in "\n".join(request_lines)
     assert not request_lines[0].startswith("{")
+
+
+async def test_each_request_line_carries_its_request_id(tmp_path: Path) -> None:
+    """Every line a request logs has its request id: the caller's X-Request-ID when it is a
+    plain token (echoed back), else a new one; a forged one is replaced."""
+    async with served(tmp_path) as (process, session):
+        given = await session.client.get("/healthz", headers={"x-request-id": "lb-0123456789"})
+        made = await session.client.get("/healthz")
+        forged = await session.client.get("/healthz", headers={"x-request-id": 'a"\\nfake'})
+    assert given.headers["x-request-id"] == "lb-0123456789"
+    assert re.fullmatch(r"[0-9a-f]{32}", made.headers["x-request-id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", forged.headers["x-request-id"])
+    lines = [json.loads(line) for line in process.output.splitlines() if line.strip()]
+    requests = [line for line in lines if line.get("event") == "request"]
+    assert [r["request_id"] for r in requests if r["path"] == "/healthz"] == [
+        r.headers["x-request-id"] for r in (given, made, forged)
+    ]

@@ -20,7 +20,7 @@ from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
 from schema import SubscriptionOverHttp, build_schema
-from services import json_input
+from services import json_input, metrics
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 from web.catalog_cache import CatalogResponseCache, PreEncoded
 from web.negotiation import GRAPHQL_RESPONSE_JSON, accepts_graphql_response_json, is_request_error
@@ -60,10 +60,13 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return None
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if isinstance(request, WebSocket):
+            metrics.WEBSOCKETS.inc()
         try:
             return await super().run(request, context, root_value)
         finally:
             if isinstance(request, WebSocket):
+                metrics.WEBSOCKETS.dec()
                 runtime_of(request).sockets.remove(request)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:

@@ -12,7 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import connections
 
 from resolvers.context import bearer_secret
-from services import maintenance
+from services import maintenance, outbox
+from services import metrics as metrics_
 from web.state import runtime_of
 
 REQUESTS = Counter("smsrooms_http_requests_total", "HTTP requests", ["route", "status"])
@@ -58,6 +59,7 @@ async def metrics(request: Request) -> Response:
                 status_code=401,
                 headers={"www-authenticate": "Bearer"},
             )
+    metrics_.OUTBOX_DEPTH.set(await outbox.depth())
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models import PaymentNotification, TopUp, TopUpStatus, TransferKind
-from services import activity, ledger, locks, money
+from services import activity, ledger, locks, metrics, money
 from services.db import Connection, IntegrityError, atomic
 from services.payments import clearing
 from services.payments.processor import ChargebackUpdate, PaymentUpdate
@@ -115,6 +115,8 @@ async def _credit(
     )
     if changed != 1:
         raise _AlreadySettled
+    metrics.TOP_UPS.labels(top_up.provider).inc()
+    metrics.TOP_UP_MINOR.labels(top_up.provider).inc(delta)
     source = await clearing.clearing_account(conn, top_up.provider)
     user = await ledger.user_account(top_up.user_id, conn)
     await ledger.post(
