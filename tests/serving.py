@@ -18,7 +18,7 @@ async def served(
 ) -> AsyncIterator[tuple[str, uvicorn.Server]]:
     """`app` served by uvicorn on a free local port until the block ends: (base URL, server).
     `cut_open_requests` ends the server without waiting for requests still open (a stand-in
-    that never answers); uvicorn then skips the app's lifespan shutdown too."""
+    that never answers); the app's lifespan is then shut down after the server."""
     port = testkit.backends.free_port()
     settings = {"host": "127.0.0.1", "port": port, "log_level": "warning"} | config
     server = uvicorn.Server(uvicorn.Config(app, **settings))
@@ -37,3 +37,5 @@ async def served(
         server.should_exit = True
         server.force_exit = cut_open_requests
         await task
+        if cut_open_requests:  # uvicorn skipped the lifespan's shutdown: end its task here
+            await server.lifespan.shutdown()

@@ -177,6 +177,7 @@ async def test_run_follows_the_listed_agents_until_cancelled(api: Api, fast: Set
         assert poller.polling == set()
 
 
+@pytest.mark.logs_errors("the writer fails on purpose; each failure is logged")
 async def test_a_writer_that_fails_does_not_stop_the_polling(api: Api, fast: Settings) -> None:
     class FailingWrites(Writes):
         async def __call__(self, agent: Agent, found: Services | Failure) -> None:

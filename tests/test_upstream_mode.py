@@ -241,9 +241,18 @@ async def test_an_activation_the_upstream_cancels_is_refunded_on_the_shop(
 
 async def test_when_the_upstream_is_gone_the_shop_sells_from_its_own_pool(shop: Shop) -> None:
     with shop.server.runtime.database.activate():
+        # The own pool (cost 9.00) may sell only at a price that covers it (ADR 0011): a margin
+        # of 9.00 over the cheapest supplier, the upstream, lets both be tried, cheapest first.
+        rule = await shop.api.gql(
+            'mutation { setPriceRule(input: {markupPercent: "0", minMargin: "9.00"})'
+            " { errors { code } } }",
+            token=await shop.api.admin_token(),
+        )
+        assert rule["setPriceRule"]["errors"] == []
         closed = f"http://127.0.0.1:{free_port()}{HANDLER}"
         assert (await sh.update(shop.api, shop.upstream["id"], url=closed))["errors"] == []
-        user, bought = await bought_on_a(shop)
+        user = await shop.api.funded_user("20.00")
+        bought = await shop.api.bought(user, "GB", "tg")
         number = await PhoneNumber.get(e164=bought["phoneNumber"]).prefetch_related("supplier")
         assert number.supplier.code == demo.CODE
         upstream = await Supplier.get(id=int(shop.upstream["id"]))
