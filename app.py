@@ -20,7 +20,15 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 
 from compat.endpoint import compat_endpoint
-from services import accounts, deactivation, outbox, supplier_health, sweeper, webhook_worker
+from services import (
+    accounts,
+    deactivation,
+    outbox,
+    outbox_pruning,
+    supplier_health,
+    sweeper,
+    webhook_worker,
+)
 from services.db import log_failure
 from services.payments import topups
 from settings import Settings
@@ -130,8 +138,9 @@ async def _seed(rt: AppRuntime, auto_sms: demo.AutoSms) -> None:
 
 
 async def _background(rt: AppRuntime) -> None:
-    """The sweeper (R3, R4), the demo pool's restock, the suppliers' health and the
-    deactivation of unused accounts (R8), until the app stops."""
+    """The sweeper (R3, R4), the demo pool's restock, the suppliers' health, the
+    deactivation of unused accounts (R8) and the pruning of sent outbox messages, until the
+    app stops."""
     settings = rt.settings
     last_restock = last_health = last_inactivity = 0.0
     loop = asyncio.get_running_loop()
@@ -139,6 +148,7 @@ async def _background(rt: AppRuntime) -> None:
         try:
             await sweeper.sweep_once(rt)
             await topups.expire_due(rt)
+            await outbox_pruning.prune_sent(rt)  # one bounded batch a round works off a backlog
             due = loop.time() - last_restock > settings.demo_restock_interval_seconds
             if settings.demo_supplier and due:
                 await demo.restock(rt)

@@ -199,6 +199,7 @@ class Settings:
     outbox_lease_seconds: float = 60.0  # a claim expires after this, if its worker died
     outbox_backoff_base_seconds: float = 2.0  # the first retry's delay, doubled each attempt
     outbox_backoff_max_seconds: float = 900.0  # no retry waits longer than this
+    outbox_keep_sent_hours: float = 72.0  # a sent message is deleted this long after (pruning)
 
     # Users' SMS webhooks (issue 13; services/user_webhooks.py, frontend-contract/README.md)
     # Allows http:// and private, loopback and link-local addresses: local development and
@@ -286,6 +287,9 @@ class Settings:
         if not 0 < 2 * self.webhook_timeout_seconds < self.outbox_lease_seconds:
             # The outbox gives a handler half the lease; a POST must fit in it.
             raise ValueError("need 0 < 2 x WEBHOOK_TIMEOUT_SECONDS < OUTBOX_LEASE_SECONDS")
+        if self.outbox_keep_sent_hours <= 0:
+            # While a sent message is kept, the same (kind, key) enqueued again is a no-op.
+            raise ValueError("need OUTBOX_KEEP_SENT_HOURS > 0")
         if self.webhook_max_in_flight_per_user < 1 or self.webhook_max_in_flight < 1:
             raise ValueError("need WEBHOOK_MAX_IN_FLIGHT_PER_USER, WEBHOOK_MAX_IN_FLIGHT >= 1")
 
