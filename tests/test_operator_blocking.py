@@ -268,6 +268,16 @@ async def test_r14_revoking_after_a_code_gives_the_full_price_back(api: Api) -> 
     assert after == revenue - price_minor
     logged = await ActivityLog.get(user_id=user.id, action="admin_revoke_activation")
     assert logged.detail == f"activation {activation['id']}: number reported"
+    # The buyer's history shows the money coming back as a refund of this activation.
+    history = await api.gql(
+        "{ transactions(first: 1) { edges { node { kind amount { amount } activationId } } } }",
+        token=user.token,
+    )
+    assert history["transactions"]["edges"][0]["node"] == {
+        "kind": "REFUND",
+        "amount": {"amount": activation["price"]["amount"]},
+        "activationId": activation["id"],
+    }
 
 
 @pytest.mark.parametrize(
