@@ -8,6 +8,7 @@ user's activity log with the admin, the reason and the IP (R16). Refusals change
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -318,6 +319,18 @@ async def test_r14_refused_revocations_change_nothing(
     refunded = case.startswith("revoked") or case == "cancelled"
     spent = Decimal(0) if refunded else Decimal(activation["price"]["amount"])
     assert await api.balance(user) == str(Decimal("5.00") - spent)
+
+
+async def test_r14_two_admins_revoking_at_once_refund_once(api: Api) -> None:
+    admin = await api.admin_token()
+    user = await api.funded_user("5.00")
+    activation = await api.bought(user)
+    await api.deliver_sms(activation["phoneNumber"], "Telegram code: 77123")
+    answers = await asyncio.gather(*(revoke(api, admin, activation["id"]) for _ in range(2)))
+    assert sorted(codes(a) for a in answers) == [[], ["INVALID_STATE"]]
+    assert await api.balance(user) == "5.00"
+    reversals = Transfer.filter(activation_id=int(activation["id"]), kind=TransferKind.REVERSAL)
+    assert await reversals.count() == 1
 
 
 async def test_r14_a_user_cannot_revoke_their_activation_with_a_code(api: Api) -> None:
