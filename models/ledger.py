@@ -81,6 +81,10 @@ class TransferKind(StrEnum):
     # revenue -> payable: the supplier's cost of a captured activation, posted in the same
     # database transaction as its CAPTURE (a linked transfer), so revenue keeps the margin.
     COST = "cost"
+    # revenue -> user: an admin revoked an activation after its code (R14); the buyer gets the
+    # captured price back and the shop bears the supplier's cost. At most one per activation
+    # (a unique index, migration 0011).
+    REVERSAL = "reversal"
 
 
 class Transfer(Model):

@@ -350,12 +350,43 @@ async def ban(
 
 
 async def revoke(rt: Runtime, activation_id: int, *, ip: str | None) -> Activation:
-    """R14: the shop ends a waiting activation with the refund a cancel gives (who may ask is
-    services/moderation.py's concern). After a code it has been captured: INVALID_STATE."""
+    """R14: the shop ends a live activation with a full refund (who may ask is
+    services/moderation.py's concern): a waiting one as a cancel does, one with a code by
+    reversing its captured price. Either way it ends CANCELLED; an ended one: INVALID_STATE."""
     activation = await Activation.get_or_none(id=activation_id)
     if activation is None:
         raise NotFound("no such activation", field="id")
-    return await _end_waiting(rt, activation, ActivationStatus.CANCELLED, ip=ip)
+    if activation.status == ActivationStatus.WAITING_SMS:
+        try:
+            return await _end_waiting(rt, activation, ActivationStatus.CANCELLED, ip=ip)
+        except InvalidState:
+            pass  # a code arrived meanwhile: revoke it as received, or it has ended
+    return await _revoke_received(rt, activation, ip=ip)
+
+
+async def _revoke_received(rt: Runtime, activation: Activation, *, ip: str | None) -> Activation:
+    """RECEIVED -> CANCELLED with the captured price given back (REVERSAL); the supplier keeps
+    its cost, it delivered the code."""
+    status = ActivationStatus.CANCELLED
+    async with atomic() as conn:
+        await locks.user_events(conn, activation.user_id)
+        changed = (
+            await Activation.filter(id=activation.id, status=ActivationStatus.RECEIVED)
+            .using_db(conn)
+            .update(
+                status=status, ended_at=rt.clock.now(), refunded=True, another_sms_requested_at=None
+            )
+        )
+        if changed != 1:
+            raise InvalidState("the activation has ended: nothing to revoke")
+        capture = await Transfer.get(
+            activation_id=activation.id, kind=TransferKind.CAPTURE, using_db=conn
+        )
+        await ledger.reverse_capture(conn, capture, user_id=activation.user_id)
+        activation, notice = await _ended(rt, conn, activation.id, status, ip=ip)
+    await rt.publish([notice])
+    metrics.REFUNDS.labels(status.value).inc()
+    return activation
 
 
 async def expire(rt: Runtime, activation: Activation) -> bool:
@@ -414,20 +445,29 @@ async def _end_waiting(
                 .using_db(conn)
                 .update(banned=True)
             )
-        activation = await fetch(activation.id, conn)
-        await routing.release(rt, conn, activation)  # the supplier learns how it ended
-        notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
-        if status != ActivationStatus.EXPIRED:
-            await activity.record(
-                conn,
-                status.value.lower(),
-                user_id=activation.user_id,
-                ip=ip,
-                detail=str(activation.id),
-            )
+        activation, notice = await _ended(rt, conn, activation.id, status, ip=ip)
     await rt.publish([notice])
     metrics.REFUNDS.labels(status.value).inc()
     return activation
+
+
+async def _ended(
+    rt: Runtime, conn: Connection, activation_id: int, status: ActivationStatus, *, ip: str | None
+) -> tuple[Activation, events.Notice]:
+    """What follows a refunded ending in its transaction: the supplier learns how it ended,
+    the live feed gets the event (published after the commit), the activity log the action."""
+    activation = await fetch(activation_id, conn)
+    await routing.release(rt, conn, activation)
+    notice = await events.record(conn, activation, EventKind.STATUS_CHANGED)
+    if status != ActivationStatus.EXPIRED:
+        await activity.record(
+            conn,
+            status.value.lower(),
+            user_id=activation.user_id,
+            ip=ip,
+            detail=str(activation.id),
+        )
+    return activation, notice
 
 
 async def finish(rt: Runtime, viewer: Viewer, activation_id: int | str) -> Activation:

@@ -6,7 +6,9 @@ most once and as its activation's status says, and the payments agree with the j
 processor's clearing account equals what its top-ups took back minus what they credited, each
 top-up's totals equal its transfers, and each refund request's hold is resolved as its state
 says (services/payments/); and each supplier's payable account equals the costs of its
-captured activations, each credited once, by the capture's linked COST transfer (docs/adr/0009).
+captured activations, each credited once, by the capture's linked COST transfer (docs/adr/0009);
+and an activation revoked after its code (R14) was captured, then reversed once, of its price,
+back to its buyer, while its supplier keeps the cost.
 """
 
 from __future__ import annotations
@@ -21,17 +23,25 @@ SELECT a.id, a.kind, a.user_id, a.balance_minor,
 FROM ledger_account a
 """
 
+# An activation that got its code was captured, whatever happened after (its first SMS is the
+# capture: services/sms.py); the one way for it to end other than FINISHED is a revoke (R14).
+CAPTURED = "(act.status IN ('RECEIVED', 'FINISHED') OR act.first_sms_at IS NOT NULL)"
+
 # An activation's money, by status: waiting -> an unresolved hold; received/finished -> captured;
-# cancelled/expired/banned -> voided. Anything else is a violation.
-ACTIVATION_MISMATCHES = """
-SELECT act.id, act.status, act.refunded,
+# cancelled/expired/banned -> voided, except cancelled after its code (revoked) -> captured and
+# reversed. Anything else is a violation.
+ACTIVATION_MISMATCHES = f"""
+SELECT act.id, act.status, act.refunded, {CAPTURED} AS captured,
        (SELECT COUNT(*) FROM transfer t WHERE t.activation_id = act.id AND t.kind = 'hold')
          AS holds,
        (SELECT COUNT(*) FROM transfer t WHERE t.activation_id = act.id AND t.kind = 'capture')
          AS captures,
-       (SELECT COUNT(*) FROM transfer t WHERE t.activation_id = act.id AND t.kind = 'void') AS voids
+       (SELECT COUNT(*) FROM transfer t WHERE t.activation_id = act.id AND t.kind = 'void')
+         AS voids,
+       (SELECT COUNT(*) FROM transfer t WHERE t.activation_id = act.id AND t.kind = 'reversal')
+         AS reversals
 FROM activation act
-"""
+"""  # noqa: S608 (constants only)
 
 EXPECTED_RESOLUTION = {
     "WAITING_SMS": (0, 0),
@@ -46,16 +56,55 @@ EXPECTED_RESOLUTION = {
 async def ledger_violations() -> list[str]:
     problems = await balance_violations()
     for row in await connections.get("default").execute_query_dict(ACTIVATION_MISMATCHES):
-        expected = EXPECTED_RESOLUTION[row["status"]]
+        revoked = row["status"] == "CANCELLED" and bool(row["captured"])
+        expected = (1, 0) if revoked else EXPECTED_RESOLUTION[row["status"]]
         actual = (int(row["captures"]), int(row["voids"]))
-        if int(row["holds"]) != 1 or actual != expected:
+        if int(row["holds"]) != 1 or actual != expected or int(row["reversals"]) != revoked:
             problems.append(
                 f"activation {row['id']} ({row['status']}): holds={row['holds']}"
-                f" captures={actual[0]} voids={actual[1]}"
+                f" captures={actual[0]} voids={actual[1]} reversals={row['reversals']}"
             )
-        if bool(row["refunded"]) != (expected == (0, 1)):
+        if bool(row["refunded"]) != (revoked or expected == (0, 1)):
             problems.append(f"activation {row['id']} ({row['status']}): refunded={row['refunded']}")
-    return problems + await payment_violations() + await supplier_violations()
+    return (
+        problems
+        + await reversal_violations()
+        + await payment_violations()
+        + await supplier_violations()
+    )
+
+
+# Each activation's REVERSAL transfers (R14): one, only after its capture, of exactly the
+# captured price, from revenue to its own buyer.
+REVERSAL_MISMATCHES = """
+SELECT act.id, act.status, act.price_minor, COUNT(t.id) AS reversals,
+       COALESCE(SUM(t.amount_minor), 0) AS reversed_minor,
+       (SELECT SUM(c.amount_minor) FROM transfer c
+        WHERE c.activation_id = act.id AND c.kind = 'capture') AS captured_minor,
+       COALESCE(SUM(CASE WHEN d.kind = 'revenue' AND u.kind = 'user' AND u.user_id = act.user_id
+                         THEN 1 ELSE 0 END), 0) AS to_its_buyer
+FROM activation act
+JOIN transfer t ON t.activation_id = act.id AND t.kind = 'reversal'
+JOIN ledger_account d ON d.id = t.debit_account_id
+JOIN ledger_account u ON u.id = t.credit_account_id
+GROUP BY act.id, act.status, act.price_minor, act.user_id
+"""
+
+
+async def reversal_violations() -> list[str]:
+    problems: list[str] = []
+    for row in await connections.get("default").execute_query_dict(REVERSAL_MISMATCHES):
+        once = int(row["reversals"]) == 1 == int(row["to_its_buyer"])
+        captured = row["captured_minor"] is not None
+        price = int(row["price_minor"])
+        amounts = captured and int(row["reversed_minor"]) == price == int(row["captured_minor"])
+        if not (row["status"] == "CANCELLED" and once and amounts):
+            problems.append(
+                f"activation {row['id']} ({row['status']}): price {price},"
+                f" captured {row['captured_minor']}, {row['reversals']} reversal(s) of"
+                f" {row['reversed_minor']}"
+            )
+    return problems
 
 
 async def balance_violations() -> list[str]:
@@ -152,20 +201,20 @@ async def payment_violations() -> list[str]:
 
 
 # A supplier's payable account, re-derived from its activations (not from its transfers).
-PAYABLE_MISMATCHES = """
+PAYABLE_MISMATCHES = f"""
 SELECT a.id, a.supplier_id, a.balance_minor,
        COALESCE((SELECT SUM(act.cost_minor) FROM activation act
                  JOIN phone_number n ON n.id = act.number_id
-                 WHERE n.supplier_id = a.supplier_id AND act.status IN ('RECEIVED', 'FINISHED')),
+                 WHERE n.supplier_id = a.supplier_id AND {CAPTURED}),
                 0) AS expected_minor
 FROM ledger_account a WHERE a.kind = 'payable'
-"""
+"""  # noqa: S608 (constants only)
 
 # Each activation's COST transfers: only after a capture, and then one, of its cost, to the
 # payable account of its number's supplier. (Activations captured before migration 0004 were
 # settled by one opening transfer per supplier, without an activation.)
-COST_MISMATCHES = """
-SELECT act.id, act.status, act.cost_minor, COUNT(t.id) AS costs,
+COST_MISMATCHES = f"""
+SELECT act.id, act.status, act.cost_minor, {CAPTURED} AS captured, COUNT(t.id) AS costs,
        COALESCE(SUM(t.amount_minor), 0) AS cost_transfers,
        COALESCE(SUM(CASE WHEN p.kind = 'payable' AND p.supplier_id = n.supplier_id
                          THEN 1 ELSE 0 END), 0) AS to_its_supplier
@@ -173,8 +222,8 @@ FROM activation act
 JOIN phone_number n ON n.id = act.number_id
 JOIN transfer t ON t.activation_id = act.id AND t.kind = 'cost'
 JOIN ledger_account p ON p.id = t.credit_account_id
-GROUP BY act.id, act.status, act.cost_minor
-"""
+GROUP BY act.id, act.status, act.cost_minor, act.first_sms_at
+"""  # noqa: S608 (constants only)
 
 
 async def supplier_violations() -> list[str]:
@@ -187,7 +236,7 @@ async def supplier_violations() -> list[str]:
                 f" != its captured costs {row['expected_minor']}"
             )
     for row in await conn.execute_query_dict(COST_MISMATCHES):
-        captured = row["status"] in ("RECEIVED", "FINISHED")
+        captured = bool(row["captured"])
         settled = int(row["costs"]) == 1 == int(row["to_its_supplier"])
         if not (captured and settled and int(row["cost_transfers"]) == int(row["cost_minor"])):
             problems.append(

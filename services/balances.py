@@ -24,6 +24,7 @@ HISTORY_KIND = {
     TransferKind.TOP_UP: "TOP_UP",
     TransferKind.HOLD: "PURCHASE",
     TransferKind.VOID: "REFUND",
+    TransferKind.REVERSAL: "REFUND",  # an activation revoked after its code (R14)
     TransferKind.ADJUSTMENT: "ADJUSTMENT",
     TransferKind.FORFEIT: "FORFEIT",
     TransferKind.WITHDRAWAL: "WITHDRAWAL",

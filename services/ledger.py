@@ -166,3 +166,19 @@ async def resolve_hold(
         pending=hold,
         activation_id=hold.activation_id,
     )
+
+
+async def reverse_capture(conn: Connection, capture: Transfer, *, user_id: int) -> Transfer:
+    """An activation revoked after its code (R14): the captured price goes back from revenue
+    to the buyer (REVERSAL). The supplier's COST transfer stands: it delivered the code, so
+    revenue, that is the shop, bears it."""
+    assert capture.kind == TransferKind.CAPTURE, "only a captured price is reversed"
+    return await post(
+        conn,
+        kind=TransferKind.REVERSAL,
+        debit=await system_account(AccountKind.REVENUE, conn),
+        credit=await user_account(user_id, conn),
+        amount_minor=capture.amount_minor,
+        description=f"refund: activation {capture.activation_id} revoked after its code",
+        activation_id=capture.activation_id,
+    )

@@ -215,12 +215,13 @@ async def release(rt: Runtime, conn: Connection, activation: Activation) -> None
     source = rt.sources.source(rt, number.supplier)
     if source is None:
         return
+    # To its supplier an activation that got its code was sold, even when an admin then gave
+    # the buyer the price back (revokeActivation, R14): the supplier is paid its cost, so it
+    # is told FINISHED, never a cancel that would refund the shop for a delivered code.
+    delivered = activation.first_sms_at is not None
+    status = ActivationStatus.FINISHED if delivered else activation.status
     ending = Ending(
-        number.supplier,
-        activation.id,
-        number.e164,
-        activation.supplier_activation_id,
-        activation.status,
+        number.supplier, activation.id, number.e164, activation.supplier_activation_id, status
     )
     await source.release(conn, ending)
 

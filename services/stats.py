@@ -6,9 +6,10 @@ Each figure is one aggregate query over the activations of the period (the index
 is loaded into Python, and the same SQL runs on SQLite and PostgreSQL.
 
 A purchase counts in the period it was made. "Codes" are activations that got their first SMS
-(captured: RECEIVED or FINISHED), "refunds" those that ended refunded; revenue and cost are the
-price and supplier cost of the captured ones, the margin their difference. The success rate is
-codes over the activations already decided (no longer waiting for an SMS).
+(captured: RECEIVED or FINISHED, or revoked by an admin after its code), "refunds" those that
+ended refunded; revenue is the price of the captured ones the buyer kept, cost the supplier cost
+of every captured one (after a revoke the shop still pays it), the margin their difference. The
+success rate is codes over the activations already decided (no longer waiting for an SMS).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ REFUNDED = "({})".format(
     )
 )
 WAITING = f"'{ActivationStatus.WAITING_SMS.value}'"
+# Got its code: captured, including one an admin revoked afterwards (R14) with the price given
+# back; its first SMS stays recorded.
+GOT_A_CODE = f"(a.status IN {CAPTURED} OR a.first_sms_at IS NOT NULL)"
 MAX_PERIOD = timedelta(days=366)
 DEFAULT_PERIOD = timedelta(hours=24)
 
@@ -51,11 +55,11 @@ def _counts_sql(grouping: Grouping) -> str:
     key, joins = grouping.value
     return f"""
 SELECT {key} AS key, COUNT(*) AS purchases,
-  SUM(CASE WHEN a.status IN {CAPTURED} THEN 1 ELSE 0 END) AS codes,
+  SUM(CASE WHEN {GOT_A_CODE} THEN 1 ELSE 0 END) AS codes,
   SUM(CASE WHEN a.status IN {REFUNDED} THEN 1 ELSE 0 END) AS refunds,
   SUM(CASE WHEN a.status <> {WAITING} THEN 1 ELSE 0 END) AS decided,
   SUM(CASE WHEN a.status IN {CAPTURED} THEN a.price_minor ELSE 0 END) AS revenue,
-  SUM(CASE WHEN a.status IN {CAPTURED} THEN a.cost_minor ELSE 0 END) AS cost
+  SUM(CASE WHEN {GOT_A_CODE} THEN a.cost_minor ELSE 0 END) AS cost
 FROM activation a {joins}
 WHERE a.created_at >= $1 AND a.created_at < $2
 GROUP BY {key}
@@ -90,11 +94,11 @@ WHERE status = '{TopUpStatus.SUCCEEDED.value}' AND completed_at >= $1 AND comple
 """  # noqa: S608 (constants only)
 
 OFFER_RATES_SQL = f"""
-SELECT country_id, service_id, COUNT(*) AS decided,
-  SUM(CASE WHEN status IN {CAPTURED} THEN 1 ELSE 0 END) AS codes
-FROM activation
-WHERE created_at >= $1 AND status <> {WAITING}
-GROUP BY country_id, service_id
+SELECT a.country_id, a.service_id, COUNT(*) AS decided,
+  SUM(CASE WHEN {GOT_A_CODE} THEN 1 ELSE 0 END) AS codes
+FROM activation a
+WHERE a.created_at >= $1 AND a.status <> {WAITING}
+GROUP BY a.country_id, a.service_id
 """  # noqa: S608 (constants only)
 
 

@@ -38,11 +38,16 @@ async def measure(rt: Runtime, supplier_id: int) -> tuple[float | None, float | 
         await Activation.filter(number__supplier_id=supplier_id, status__in=WITH_AN_OUTCOME)
         .order_by("-id")
         .limit(rt.settings.supplier_health_window)
-        .values_list("id", "status", "created_at")
+        .values_list("id", "status", "created_at", "first_sms_at")
     )
     if not rows:
         return None, None
-    coded = {int(i): created for i, status, created in rows if status in GOT_A_CODE}
+    # An activation revoked after its code (R14) ends CANCELLED, but the supplier delivered.
+    coded = {
+        int(i): created
+        for i, status, created, first_sms_at in rows
+        if status in GOT_A_CODE or first_sms_at is not None
+    }
     first_sms: dict[int, Any] = {}
     for activation_id, received_at in (
         await Sms.filter(activation_id__in=list(coded))

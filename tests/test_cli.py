@@ -18,12 +18,13 @@ import httpx
 import pytest
 from tortoise import connections
 
-from models import Credential, User, UserState
+from models import Activation, Credential, User, UserState
 from settings import Settings
 from tests import backends
 from tests.api import Api
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Server, running, settings_for
 from tests.live import events, wait_subscribed
+from tests.operator_helpers import REVOKE_ACTIVATION
 from tests.processes import ROOT, Finished, run_command
 from tests.test_runtime import own_database
 
@@ -271,6 +272,42 @@ async def test_audit_prints_the_violations_and_exits_1(due: Due, tmp_path: Path)
     assert "(revenue): cached" in lines[0]
     assert lines[1] == "the journal does not balance: accounts sum to 7"
     assert audited.stderr.strip().endswith("has 2 violations")
+
+
+@pytest.mark.parametrize(
+    ("tampering", "says"),
+    [
+        # The price no longer the one captured and given back.
+        ("SET price_minor = price_minor + 1", "price {p1}, captured {p}, 1 reversal(s) of {p}"),
+        # A reversal although the activation is live again: its money is not as its status says.
+        ("SET status = 'RECEIVED', refunded = false", "reversals=1"),
+    ],
+)
+async def test_audit_checks_the_reversal_of_an_activation_revoked_after_its_code(
+    due: Due, tmp_path: Path, tampering: str, says: str
+) -> None:
+    activation_id = int(due.received["id"])
+    answer = await due.api.gql(
+        REVOKE_ACTIVATION,
+        {"id": activation_id, "r": "reported"},
+        token=await due.api.admin_token(),
+    )
+    assert answer["revokeActivation"]["activation"]["status"] == "CANCELLED"
+    clean = await smsrooms("audit", env=due.env, cwd=tmp_path)
+    assert clean.stdout.strip().endswith("is consistent")
+    with due.server.runtime.database.activate():
+        price = (await Activation.get(id=activation_id)).price_minor
+        await connections.get("default").execute_query(
+            f"UPDATE activation {tampering} WHERE id = {activation_id}"  # noqa: S608 (constants)
+        )
+
+    audited = await smsrooms("audit", env=due.env, cwd=tmp_path, expect=1)
+
+    expected = says.format(p=price, p1=price + 1)
+    assert any(
+        line.startswith(f"activation {activation_id} (") and expected in line
+        for line in audited.stdout.splitlines()
+    ), audited.stdout
 
 
 @pytest.mark.backends("postgres")

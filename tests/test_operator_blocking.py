@@ -1,19 +1,32 @@
 """R14: an admin blocks a user: their sessions and API keys stop at once (in every process),
 their websockets close, waiting activations are refunded and the balance is forfeited by a
-ledger entry; unblocking may give it back by the reversing entry. An admin also ends a
-waiting activation with a full refund (revokeActivation). Every action is in the user's
-activity log with the admin, the reason and the IP (R16). Refusals change nothing.
+ledger entry; unblocking may give it back by the reversing entry. An admin also ends a live
+activation with a full refund (revokeActivation): a waiting one as a cancel does, one with a code
+by reversing its captured price while the supplier keeps its cost. Every action is in the
+user's activity log with the admin, the reason and the IP (R16). Refusals change nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from models import AccountKind, ActivityLog, Transfer, TransferKind, User, UserState
+from models import (
+    AccountKind,
+    Activation,
+    ActivationStatus,
+    ActivityLog,
+    LedgerAccount,
+    PhoneNumber,
+    Transfer,
+    TransferKind,
+    User,
+    UserState,
+)
 from services import ledger
 from tests import backends, live
 from tests.api import Api, random_ip
@@ -206,13 +219,79 @@ async def test_r14_revoking_a_waiting_activation_refunds_it_in_full(api: Api) ->
     assert logged.actor_id == int(await admin_id(api, admin))
 
 
+async def payable_minor(activation_id: str) -> int:
+    """What the shop owes the supplier of this activation's number."""
+    activation = await Activation.get(id=int(activation_id)).prefetch_related("number")
+    number: PhoneNumber = activation.number
+    payable = await LedgerAccount.get(kind=AccountKind.PAYABLE, supplier_id=number.supplier_id)
+    return payable.balance_minor
+
+
+async def test_r14_revoking_after_a_code_gives_the_full_price_back(api: Api) -> None:
+    admin = await api.admin_token()
+    user = await api.funded_user("5.00")
+    activation = await api.bought(user)
+    async with live.events(api.server.url, user.token, activationId=activation["id"]) as feed:
+        await live.wait_subscribed(api.rt.bus, user.id)
+        await api.deliver_sms(activation["phoneNumber"], "Telegram code: 77123")
+        assert [e["activation"]["status"] for e in await feed.take(2)] == ["RECEIVED"] * 2
+        owed = await payable_minor(activation["id"])
+        revenue = (await ledger.system_account(AccountKind.REVENUE)).balance_minor
+        payload = await revoke(api, admin, activation["id"])
+        (ended,) = await feed.take(1)
+    assert payload == {
+        "activation": {"id": activation["id"], "status": "CANCELLED", "refunded": True},
+        "errors": [],
+    }
+    assert ended["kind"] == "STATUS_CHANGED"
+    assert ended["activation"] == {
+        "id": activation["id"],
+        "status": "CANCELLED",
+        "code": "77123",
+        "refunded": True,
+    }
+    assert await api.balance(user) == "5.00"
+    stored = await Activation.get(id=int(activation["id"]))
+    assert (stored.status, stored.refunded, stored.code) == (
+        ActivationStatus.CANCELLED,
+        True,
+        "77123",
+    )
+    price_minor = stored.price_minor
+    reversal = await Transfer.get(activation_id=stored.id, kind=TransferKind.REVERSAL)
+    assert reversal.amount_minor == price_minor
+    assert reversal.debit_account_id == (await ledger.system_account(AccountKind.REVENUE)).id
+    assert reversal.credit_account_id == (await ledger.user_account(user.id)).id
+    # The supplier delivered the code and keeps its cost: the shop bears it.
+    assert await payable_minor(activation["id"]) == owed
+    assert await Transfer.filter(activation_id=stored.id, kind=TransferKind.COST).count() == 1
+    after = (await ledger.system_account(AccountKind.REVENUE)).balance_minor
+    assert after == revenue - price_minor
+    logged = await ActivityLog.get(user_id=user.id, action="admin_revoke_activation")
+    assert logged.detail == f"activation {activation['id']}: number reported"
+    # The buyer's history shows the money coming back as a refund of this activation.
+    history = await api.gql(
+        "{ transactions(first: 1) { edges { node { kind amount { amount } activationId } } } }",
+        token=user.token,
+    )
+    assert history["transactions"]["edges"][0]["node"] == {
+        "kind": "REFUND",
+        "amount": {"amount": activation["price"]["amount"]},
+        "activationId": activation["id"],
+    }
+
+
 @pytest.mark.parametrize(
     ("case", "reason", "code"),
     [
-        ("with a code", "late", "INVALID_STATE"),
+        ("revoked after a code", "again", "INVALID_STATE"),
+        ("revoked while waiting", "again", "INVALID_STATE"),
+        ("finished", "late", "INVALID_STATE"),
+        ("cancelled", "late", "INVALID_STATE"),
         ("unknown", "late", "NOT_FOUND"),
         ("malformed", "late", "NOT_FOUND"),
         ("waiting", "", "INVALID_INPUT"),
+        ("with a code", "", "INVALID_INPUT"),
     ],
 )
 async def test_r14_refused_revocations_change_nothing(
@@ -221,16 +300,52 @@ async def test_r14_refused_revocations_change_nothing(
     admin = await api.admin_token()
     user = await api.funded_user("5.00")
     activation = await api.bought(user)
-    if case == "with a code":
+    if case in ("revoked after a code", "finished", "with a code"):
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 77123")
+    if case == "finished":
+        assert (await api.act(user, "finishActivation", activation["id"]))["errors"] == []
+    if case == "cancelled":
+        assert (await api.act(user, "cancelActivation", activation["id"]))["errors"] == []
+    if case.startswith("revoked"):
+        assert (await revoke(api, admin, activation["id"]))["errors"] == []
     ids = {"unknown": "999999999", "malformed": "x1"}
+    status = (await Activation.get(id=int(activation["id"]))).status
     before = await snapshot(user)
     payload = await revoke(api, admin, ids.get(case, activation["id"]), reason)
     assert codes(payload) == [code]
     assert payload["activation"] is None
     assert await snapshot(user) == before
-    spent = Decimal("5.00") - Decimal(activation["price"]["amount"])
-    assert await api.balance(user) == str(spent)
+    assert (await Activation.get(id=int(activation["id"]))).status == status
+    refunded = case.startswith("revoked") or case == "cancelled"
+    spent = Decimal(0) if refunded else Decimal(activation["price"]["amount"])
+    assert await api.balance(user) == str(Decimal("5.00") - spent)
+
+
+async def test_r14_two_admins_revoking_at_once_refund_once(api: Api) -> None:
+    admin = await api.admin_token()
+    user = await api.funded_user("5.00")
+    activation = await api.bought(user)
+    await api.deliver_sms(activation["phoneNumber"], "Telegram code: 77123")
+    answers = await asyncio.gather(*(revoke(api, admin, activation["id"]) for _ in range(2)))
+    assert sorted(codes(a) for a in answers) == [[], ["INVALID_STATE"]]
+    assert await api.balance(user) == "5.00"
+    reversals = Transfer.filter(activation_id=int(activation["id"]), kind=TransferKind.REVERSAL)
+    assert await reversals.count() == 1
+
+
+async def test_r14_a_user_cannot_revoke_their_activation_with_a_code(api: Api) -> None:
+    user = await api.funded_user("5.00")
+    activation = await api.bought(user)
+    await api.deliver_sms(activation["phoneNumber"], "Telegram code: 77123")
+    before = await snapshot(user)
+    payload = await revoke(api, user.token, activation["id"])
+    assert codes(payload) == ["FORBIDDEN"]
+    assert payload["activation"] is None
+    assert await snapshot(user) == before
+    assert (await Activation.get(id=int(activation["id"]))).status == ActivationStatus.RECEIVED
+    assert not await Transfer.exists(
+        activation_id=int(activation["id"]), kind=TransferKind.REVERSAL
+    )
 
 
 @pytest.mark.backends("postgres")

@@ -34,6 +34,7 @@ from services.routing import Acquired, Ending, NumberSource, Want
 from testkit import factory
 from tests import supplier_helpers as sh
 from tests.api import Api
+from tests.operator_helpers import REVOKE_ACTIVATION
 from tests.snapshot import snapshot
 from tests.test_catalog import add_numbers, fictional_e164, fresh_country, fresh_service, set_price
 
@@ -289,6 +290,30 @@ async def test_a_remote_number_is_settled_at_its_cost_and_its_end_is_reported(
     assert shown["successRate"] == 0.5
     assert shown["medianSecondsToSms"] is not None
     assert shown["lastContactAt"] is not None
+
+
+async def test_a_number_revoked_after_its_code_is_still_sold_for_its_supplier(
+    api: Api, upstreams: Make, ledger_is_consistent: None
+) -> None:
+    """An admin gives the buyer the price back (R14), but the supplier delivered the code: it
+    is owed its cost and told FINISHED, never a cancel that would refund the shop."""
+    upstream = await upstreams("0.07")
+    buyer = await api.funded_user("5.00")
+    sold = await api.bought(buyer, "GB", "tg")
+    supplier = await Supplier.get(id=int(upstream.id))
+    await factory.sms(api.rt, supplier, sold["phoneNumber"], "Telegram code: 48213")
+    revoked = await api.gql(
+        REVOKE_ACTIVATION, {"id": sold["id"], "r": "reported"}, token=await api.admin_token()
+    )
+    assert revoked["revokeActivation"]["errors"] == []
+    assert await api.balance(buyer) == "5.00"
+    shown = (await sh.listed(api))[upstream.code]
+    assert (shown["owed"]["amount"], shown["successRate"]) == ("0.07", 1.0)  # it delivered
+    assert [(e.e164, e.status) for e in upstream.behaviour.endings] == [
+        (sold["phoneNumber"], ActivationStatus.FINISHED)
+    ]
+    stored = await Activation.get(id=int(sold["id"]))
+    assert (stored.status, stored.refunded) == (ActivationStatus.CANCELLED, True)
 
 
 # -- availability ----------------------------------------------------------------------------------
