@@ -15,7 +15,7 @@ _0003 = importlib.import_module("models.migrations.0003_payments")
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_pricing')]
+    dependencies = [('models', '0011_outbox_pruning')]
 
     initial = False
 
