@@ -83,7 +83,7 @@ class TransferKind(StrEnum):
     COST = "cost"
     # revenue -> user: an admin revoked an activation after its code (R14); the buyer gets the
     # captured price back and the shop bears the supplier's cost. At most one per activation
-    # (a unique index, migration 0011).
+    # (a unique index, migration 0012).
     REVERSAL = "reversal"
 
 
