@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
+
+from suppliers.moments import BadMoment, utc_moment
 
 MAX_TEXT = 2000
 MAX_ID = 100
@@ -146,17 +148,8 @@ def _slot(value: object, name: str, *, first: int = 1) -> int | None:
 
 
 def _moment(raw: object) -> datetime:
-    """The device's local time with its offset, as UTC; a time without an offset is refused
-    (the phone's zone is unknown to us, and hours of error would break R4's windows)."""
-    if not isinstance(raw, str) or len(raw) > 40:
-        raise BadEnvelope("'receivedAt' must be an ISO-8601 date-time")
+    """The device's local time with its offset, as UTC."""
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadEnvelope("'receivedAt' must be an ISO-8601 date-time") from None
-    if value.tzinfo is None:
-        raise BadEnvelope("'receivedAt' needs a time zone offset")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # year 1 east of Greenwich, 9999 west of it: no date in UTC
-        raise BadEnvelope("'receivedAt' is out of range") from None
+        return utc_moment(raw)
+    except BadMoment as bad:
+        raise BadEnvelope(str(bad)) from None
