@@ -82,7 +82,7 @@ async def test_a_key_the_admin_gives_is_not_shown_back_and_works(api: Api) -> No
 
 
 async def test_upstream_keeps_its_url_and_our_key_there(api: Api) -> None:
-    url = "https://upstream.example/stubs/handler_api.php"
+    url = "http://127.0.0.1:9/stubs/handler_api.php"
     supplier, secret = await sh.created(api, kind="UPSTREAM", url=url, apiKey="our-key-at-them")
     assert (supplier["kind"], supplier["url"], secret) == ("UPSTREAM", url, None)
     row = await Supplier.get(code=supplier["code"])
@@ -100,7 +100,7 @@ BAD_INPUT: dict[str, tuple[dict[str, Any], str]] = {
     "empty name": ({"name": "  "}, "name"),
     "agent without url": ({"kind": "SMSHUB_AGENT"}, "url"),
     "url not http": ({"kind": "SMSHUB_AGENT", "url": "ftp://agent.example/"}, "url"),
-    "upstream without key": ({"kind": "UPSTREAM", "url": "https://up.example/"}, "apiKey"),
+    "upstream without key": ({"kind": "UPSTREAM", "url": "http://127.0.0.1:9/up/"}, "apiKey"),
     "short key": ({"apiKey": "short"}, "apiKey"),
     "other currency": ({"currency": "EUR"}, "currency"),
     "negative cost": ({"defaultCost": "-0.01"}, "defaultCost"),
@@ -202,7 +202,7 @@ async def test_a_secret_not_ours_to_choose_is_not_rotated(api: Api, kind: str) -
     if kind == "DEMO":
         supplier_id = str((await Supplier.get(code="demo")).id)
     else:
-        upstream = {"url": "https://up.example/", "apiKey": "our-key-at-them"}
+        upstream = {"url": "http://127.0.0.1:9/up/", "apiKey": "our-key-at-them"}
         supplier_id = (await sh.created(api, kind=kind, **upstream))[0]["id"]
     before = await snapshot()
     payload = await sh.rotate(api, supplier_id)

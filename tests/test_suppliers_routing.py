@@ -87,7 +87,7 @@ async def upstreams(api: Api) -> AsyncIterator[Make]:
         cost: str, answer: str = "number", offers: dict[tuple[str, str], int] | None = None
     ) -> Upstream:
         supplier, _ = await sh.created(
-            api, kind="UPSTREAM", url="https://upstream.example/", apiKey="our-key-there"
+            api, kind="UPSTREAM", url="http://127.0.0.1:9/", apiKey="our-key-there"
         )
         behaviour = Double.behaviours[supplier["code"]] = Behaviour(answer)
         quotes = []
