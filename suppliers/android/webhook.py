@@ -24,8 +24,6 @@ from web.state import runtime_of
 
 log = structlog.get_logger("suppliers.android")
 
-KIND = "android"  # the path segment; the registry's ANDROID_GATEWAY kind
-
 
 def _answer(http_status: int, **body: object) -> JSONResponse:
     return JSONResponse(body, status_code=http_status)
