@@ -7,10 +7,15 @@ from it and checked by tests/test_contract.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from inspect import isawaitable
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from graphql import execute as graphql_execute
+from strawberry.execution import optimized_is_awaitable
+from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -49,7 +54,14 @@ from schema.admin import (
 )
 from schema.balances import TransactionConnection
 from schema.catalog import Country, PriceOffer, Service
-from schema.limits import code_request_errors, extensions, is_unexpected
+from schema.documents import Prepared, PreparedDocuments
+from schema.limits import (
+    code_request_errors,
+    extensions,
+    is_unexpected,
+    mask_bugs,
+    validation_rules,
+)
 from schema.maintenance import Maintenance, MaintenancePayload
 from schema.payments import (
     PaymentProvider,
@@ -301,19 +313,79 @@ class SubscriptionOverHttp(Exception):
 
 
 class Schema(strawberry.Schema):
-    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+    """strawberry's schema, with prepared documents: a query whose text has already parsed and
+    validated runs straight on graphql-core's executor, without strawberry's per-request
+    extension pipeline, every step of which would do nothing for it (ADR 0015)."""
+
+    documents: PreparedDocuments  # set by build_schema
+
+    async def execute(  # noqa: PLR0913 - strawberry's signature
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
         # Only HTTP executes here (websockets go through `stream`). A subscription let through
         # would run its field as a query: "Cannot return null", and a traceback in the log.
-        allowed = kwargs.get("allowed_operation_types") or set(OperationType)
-        kwargs["allowed_operation_types"] = set(allowed) - {OperationType.SUBSCRIPTION}
-        try:
-            result = await super().execute(*args, **kwargs)
-        except InvalidOperationTypeError as refused:
-            if refused.operation_type is OperationType.SUBSCRIPTION:
-                raise SubscriptionOverHttp from None
-            raise
+        allowed = set(allowed_operation_types or OperationType) - {OperationType.SUBSCRIPTION}
+        prepared = self.documents.get(query) if query else None
+        if (
+            prepared is not None
+            and OperationType.QUERY in allowed
+            and prepared.operation_type(operation_name) is OperationType.QUERY
+        ):
+            result = await self._execute_prepared(
+                prepared, variable_values, context_value, root_value, operation_name
+            )
+        else:
+            try:
+                result = await super().execute(
+                    query,
+                    variable_values,
+                    context_value,
+                    root_value,
+                    operation_name,
+                    allowed,
+                    operation_extensions,
+                )
+            except InvalidOperationTypeError as refused:
+                if refused.operation_type is OperationType.SUBSCRIPTION:
+                    raise SubscriptionOverHttp from None
+                raise
         code_request_errors(result.errors)
         return result
+
+    async def _execute_prepared(
+        self,
+        prepared: Prepared,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_name: str | None,
+    ) -> ExecutionResult:
+        """What strawberry's pipeline does for a valid query, less the steps that do nothing
+        for one: the document is parsed and validated already, the maintenance guard looks at
+        mutations only; bugs are logged and masked as MaskBugs would."""
+        outcome = graphql_execute(
+            self._schema,
+            prepared.document,
+            root_value=root_value,
+            context_value=context_value,
+            variable_values=variable_values,
+            operation_name=operation_name,
+            is_awaitable=optimized_is_awaitable,
+            **execution_context_class_kwargs(self.execution_context_class),
+        )
+        done = await outcome if isawaitable(outcome) else outcome
+        errors = done.errors
+        if errors:
+            self._process_errors(errors)  # logs the bugs, before they are masked
+            errors = mask_bugs(errors)
+        return ExecutionResult(data=done.data, errors=errors)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Logs bugs only. strawberry logs every error with a traceback, including a client's
@@ -323,10 +395,17 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> Schema:
     """The schema of one app, with the query limits of its settings."""
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions(settings),
         config=StrawberryConfig(scalar_map=SCALARS),
     )
+    schema.documents = PreparedDocuments(
+        schema._schema,
+        validation_rules(settings),
+        max_tokens=settings.graphql_max_tokens,
+        max_entries=settings.graphql_document_cache_size,
+    )
+    return schema

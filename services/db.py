@@ -67,6 +67,7 @@ def tortoise_config(database_url: str, *, lock_timeout_ms: int | None = None) ->
             # Set `?maxsize=N` in DATABASE_URL to choose another size.
             url += ("&" if "?" in url else "?") + f"maxsize={DEFAULT_POOL_MAX}"
         connection = expand_db_url(url)
+        connection["credentials"]["reset"] = keep_session
         if lock_timeout_ms is not None:
             server_settings = connection["credentials"].setdefault("server_settings", {})
             server_settings["lock_timeout"] = str(lock_timeout_ms)
@@ -82,6 +83,14 @@ def tortoise_config(database_url: str, *, lock_timeout_ms: int | None = None) ->
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """What asyncpg's pool does to a connection coming back, after it has rolled back any open
+    transaction: nothing. Its default reset is one more round trip per release, so per request
+    (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`), undoing session state this
+    app never leaves: its advisory locks are transaction-level (services/locks.py), it holds
+    no cursor, listens to nothing and sets no session variable (ADR 0015)."""
 
 
 _open: weakref.WeakSet[Database] = weakref.WeakSet()  # every open database of this process
