@@ -360,8 +360,11 @@ def wrk_figure(
     token: str | None,
     args: argparse.Namespace,
     seconds: float | None = None,
-) -> tuple[WrkResult, str]:
-    """wrk against the server after a 1 s warm-up; with the CPU use during the measured part."""
+) -> tuple[WrkResult, str, float]:
+    """wrk against the server after a 1 s warm-up; with the CPU use during the measured part,
+    and the server's CPU time per request in microseconds: on a busy machine the figure that
+    moves least (the ratio of two servers' CPU per request is what their req/s would be on
+    cores of their own)."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -370,7 +373,8 @@ def wrk_figure(
     run_wrk(url, script, connections=args.connections, seconds=1)
     meter = CpuMeter(server.pid)
     result = run_wrk(url, script, connections=args.connections, seconds=seconds or args.seconds)
-    return result, meter.stop()
+    cpu_us = 1e6 * (process_cpu_seconds(server.pid) - meter.process0) / max(1, result.requests)
+    return result, meter.stop(), cpu_us
 
 
 async def audit_ledger(database_url: str, prefix: str) -> list[str]:
@@ -386,40 +390,73 @@ def cpu_ms(buys: dict[str, Any]) -> float:
     return 1000 * buys["cpu_seconds"] / max(1, buys["buys"])
 
 
+def http_rows(figures: dict[str, Any]) -> list[list[str]]:
+    """The rows of (a) and (b), of those measured."""
+    rows = []
+    labels = {
+        "a": ("(a) {me{balance{amount}}} req/s", ">= 5,000"),
+        "b": (
+            f"(b) prices, {figures['offers']} offers ({figures['prices_bytes']:,} B) req/s",
+            ">= 2,500",
+        ),
+    }
+    for key, (label, target) in labels.items():
+        if key not in figures:
+            continue
+        ours, base = figures[key]
+        rows.append(
+            [
+                label,
+                target,
+                fmt(ours.requests_per_second, 0),
+                fmt(base.requests_per_second, 0),
+                ratio(ours.requests_per_second, base.requests_per_second),
+            ]
+        )
+        ours_us, base_us = figures[f"{key} cpu"]
+        rows.append(
+            [
+                f"({key}) server CPU per request, us",
+                "",
+                fmt(ours_us, 0),
+                fmt(base_us, 0),
+                ratio(base_us, ours_us),  # as a throughput ratio: baseline time / ours
+            ]
+        )
+        rows.append(
+            [
+                f"({key}) p99 latency, ms",
+                "",
+                fmt(ours.p99_ms, 2),
+                fmt(base.p99_ms, 2),
+                ratio(ours.p99_ms, base.p99_ms),
+            ]
+        )
+    return rows
+
+
+def print_http_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
+    """The report of a run of (a) and/or (b) only (--figures a,b)."""
+    print()
+    print("SMS Rooms API benchmark (issue 2) - PostgreSQL + Redis, one uvicorn worker")
+    for line in [*machine_lines(), figures["quiet"]]:
+        print(line)
+    print(f"load: wrk -t1 -c{args.connections} -d{args.seconds}s --latency (after a 1 s warm-up)")
+    print("baseline: bench/baseline_app.py (raw Starlette, same JSON, same uvicorn flags)")
+    print()
+    columns = ["figure", "target", "SMS Rooms", "baseline", "ours/baseline"]
+    print(table(columns, http_rows(figures), text_columns=2))
+    print()
+    print("CPU during the measured runs: " + f"\n{'':30}".join(figures["cpu"]))
+
+
 def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     a_ours, a_base = figures["a"]
     b_ours, b_base = figures["b"]
     buys = figures["c"]
     agent = figures["d"]
     rows = [
-        [
-            "(a) {me{balance{amount}}} req/s",
-            ">= 5,000",
-            fmt(a_ours.requests_per_second, 0),
-            fmt(a_base.requests_per_second, 0),
-            ratio(a_ours.requests_per_second, a_base.requests_per_second),
-        ],
-        [
-            "(a) p99 latency, ms",
-            "",
-            fmt(a_ours.p99_ms, 2),
-            fmt(a_base.p99_ms, 2),
-            ratio(a_ours.p99_ms, a_base.p99_ms),
-        ],
-        [
-            f"(b) prices, {figures['offers']} offers ({figures['prices_bytes']:,} B) req/s",
-            ">= 2,500",
-            fmt(b_ours.requests_per_second, 0),
-            fmt(b_base.requests_per_second, 0),
-            ratio(b_ours.requests_per_second, b_base.requests_per_second),
-        ],
-        [
-            "(b) p99 latency, ms",
-            "",
-            fmt(b_ours.p99_ms, 2),
-            fmt(b_base.p99_ms, 2),
-            ratio(b_ours.p99_ms, b_base.p99_ms),
-        ],
+        *http_rows(figures),
         [
             f"(c) buys/s with cancels, {args.buyers} clients",
             "a figure",
@@ -505,19 +542,24 @@ async def profile(
 ) -> None:
     runs = [
         (
+            "a",
             "(a) small query",
             lambda: wrk_figure(ours, {"query": SMALL_QUERY}, token, args, args.profile_seconds),
         ),
         (
+            "b",
             "(b) prices",
             lambda: wrk_figure(ours, {"query": PRICES_QUERY}, None, args, args.profile_seconds),
         ),
         (
+            "c",
             "(c) buys with cancels",
             lambda: run_buyers(ours.url, tokens, offers, args.profile_seconds),
         ),
     ]
-    for name, run in runs:
+    for key, name, run in runs:
+        if key not in args.figures:
+            continue
         out = Path(tempfile.mkstemp(prefix="smsrooms-pyspy-", suffix=".txt")[1])
         spy = None
         try:
@@ -574,14 +616,22 @@ async def measure(args: argparse.Namespace, quiet: str, database_url: str, prefi
             "offers": len(json.loads(prices)["data"]["prices"]),
         }
         for key, query, auth in (("a", SMALL_QUERY, token), ("b", PRICES_QUERY, None)):
+            if key not in args.figures:
+                continue
             body = {"query": query, "variables": {}}
-            (ours_result, ours_cpu), (base_result, base_cpu) = (
+            (ours_result, ours_cpu, ours_us), (base_result, base_cpu, base_us) = (
                 wrk_figure(ours, body, auth, args),
                 wrk_figure(baseline, body, auth, args),
             )
             figures[key] = (ours_result, base_result)
+            figures[f"{key} cpu"] = (ours_us, base_us)
             figures["cpu"].append(f"({key}) SMS Rooms: {ours_cpu}; baseline: {base_cpu}")
         await baseline.stop()
+        if not {"c", "d"} & args.figures:
+            print_http_report(args, figures)
+            if args.profile:
+                await profile(ours, args, token, tokens, offers)
+            return
         meter = CpuMeter(ours.pid)
         figures["c"] = run_buyers(ours.url, tokens, offers, args.seconds)
         figures["cpu"].append(f"(c) SMS Rooms: {meter.stop()} (includes client start-up)")
@@ -649,6 +699,12 @@ def main() -> None:
         "--profile",
         action="store_true",
         help="afterwards, run each SMS Rooms figure again under py-spy",
+    )
+    parser.add_argument(
+        "--figures",
+        type=lambda text: set(text.split(",")),
+        default={"a", "b", "c", "d"},
+        help="which figures to measure, comma-separated (default a,b,c,d)",
     )
     parser.add_argument("--profile-seconds", type=float, default=8.0)
     parser.add_argument("--profile-top", type=int, default=12)

@@ -1,13 +1,14 @@
 """Where one small GraphQL request's time goes, without HTTP, wrk or a busy machine's noise.
 
     .venv/bin/python bench/query_profile.py [--requests 3000] [--query '{me{balance{amount}}}']
-                                            [--apq] [--cprofile] [--top 25]
+                                            [--concurrency 1] [--apq] [--cprofile] [--top 25]
 
 SMS Rooms' app (create_app, PostgreSQL + Redis as in bench/api_bench.py) is driven in this
 process through ASGI calls, the whole middleware stack included, with one signed-in, funded
 user's bearer token. Printed: the app's CPU time per request (process time, so the database
 server's share is left out), the database round trips per request (every statement asyncpg
-sends, counted), and with --cprofile the functions that took the time. --apq sends the query as
+sends, counted), and with --cprofile the Python function calls per request (a count: the same
+on a busy machine as on a quiet one) and the functions that took the time. --apq sends the query as
 an automatic persisted query (its sha256 hash only, after one registration), as Apollo does.
 Figure (a) of api_bench.py is this path plus uvicorn's HTTP handling.
 """
@@ -132,12 +133,17 @@ async def run(args: argparse.Namespace) -> None:
             cpu0, wall0 = time.process_time(), time.perf_counter()
             if profiler:
                 profiler.enable()
-            for _ in range(args.requests):
-                await call(app, method, path, qs, body, user.token)
+
+            async def client(count: int) -> None:
+                for _ in range(count):
+                    await call(app, method, path, qs, body, user.token)
+
+            each = args.requests // args.concurrency
+            await asyncio.gather(*(client(each) for _ in range(args.concurrency)))
             if profiler:
                 profiler.disable()
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-            n = args.requests
+            n = each * args.concurrency
             print(
                 f"{n} requests: {1e6 * cpu / n:,.0f} us CPU and {1e6 * wall / n:,.0f} us wall per "
                 f"request in this process; {trips.count / n:.2f} database round trips per request"
@@ -146,6 +152,8 @@ async def run(args: argparse.Namespace) -> None:
             if profiler:
                 out = io.StringIO()
                 stats = pstats.Stats(profiler, stream=out)
+                calls = stats.total_calls  # type: ignore[attr-defined]
+                print(f"{calls / n:,.0f} Python function calls per request (machine-independent)")
                 stats.sort_stats("tottime").print_stats(args.top)
                 stats.sort_stats("cumulative").print_stats(args.top)
                 print(out.getvalue())
@@ -155,6 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--query", default=SMALL_QUERY)
+    parser.add_argument("--concurrency", type=int, default=1, help="requests at once")
     parser.add_argument("--apq", action="store_true", help="send the query's hash only (GET)")
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--top", type=int, default=25)

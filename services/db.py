@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import asyncpg
 from tortoise import connections
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
@@ -256,6 +257,12 @@ async def fetch_value(sql: str, *params: Any) -> Any:
     (PostgreSQL's; rewritten for SQLite). For the hottest reads, where building the query
     through the ORM would cost more than running it."""
     conn = connections.get("default")
+    pool = conn._pool if type(conn) is AsyncpgDBClient else None  # not in a transaction
+    if pool is not None:
+        # Straight on the pool tortoise opened: its query layer (logging, exception
+        # translation, result shaping) cost as much CPU as the round trip (ADR 0015).
+        async with pool.acquire() as pooled:
+            return await pooled.fetchval(sql, *params)
     if not is_postgres():
         sql = _PLACEHOLDER.sub("?", sql)
     _, rows = await conn.execute_query(sql, list(params))
