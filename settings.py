@@ -78,6 +78,8 @@ class Settings:
     # which refuses a longer one (close 1009) before reading it whole.
     graphql_max_body_bytes: int = 64 * 1024
     graphql_document_cache_size: int = 512  # distinct query texts kept parsed and validated
+    # Automatic persisted queries (web/apq.py): hashes known per process; 0 turns APQ off.
+    graphql_apq_cache_entries: int = 1000
     # GraphiQL at GET /graphql: on by default with the demo supplier, off otherwise.
     graphiql: bool | None = None
     # Schema introspection (`__schema`, `__type`): on by default with the demo supplier, off

@@ -22,6 +22,7 @@ from resolvers.context import Context
 from schema import SubscriptionOverHttp, build_schema
 from services import json_input, metrics
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
+from web.apq import PersistedQueries, Refusal
 from web.catalog_cache import CatalogResponseCache, PreEncoded
 from web.negotiation import GRAPHQL_RESPONSE_JSON, accepts_graphql_response_json, is_request_error
 from web.state import AppRuntime, runtime_of
@@ -41,6 +42,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyWSHandler
     max_message_bytes = 64 * 1024
     catalog_cache: CatalogResponseCache
+    persisted_queries: PersistedQueries
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         return Context(
@@ -99,8 +101,14 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         root_value: Any,
         request_data: Any,
     ) -> Any:
-        """Public catalog queries are answered from the catalog response cache; a subscription
-        (never cached: the cache holds queries) is refused with 400."""
+        """A persisted query's hash stands for its text (web/apq.py); public catalog queries
+        are answered from the catalog response cache; a subscription (never cached: the cache
+        holds queries) is refused with 400."""
+        query = self.persisted_queries.resolve(request_data.query, request_data.extensions)
+        if isinstance(query, Refusal):
+            sub_response.status_code = query.status or sub_response.status_code
+            return ExecutionResult(data=None, errors=[query.error])
+        request_data.query = query
         key = self.catalog_cache.key(
             request_data.query, request_data.variables, request_data.operation_name
         )
@@ -169,8 +177,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
 def graphql_endpoint(rt: AppRuntime) -> GraphQLEndpoint:
     """The endpoint of one app: its schema, limits and caches built from the app's settings."""
     settings = rt.settings
+    schema = build_schema(settings)
     endpoint = GraphQLEndpoint(
-        build_schema(settings),
+        schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=True,  # queries only: strawberry refuses mutations over GET
         keep_alive=True,  # legacy graphql-ws "ka" messages; transport-ws clients ping us
@@ -181,4 +190,7 @@ def graphql_endpoint(rt: AppRuntime) -> GraphQLEndpoint:
     )
     endpoint.max_message_bytes = settings.graphql_max_body_bytes
     endpoint.catalog_cache = CatalogResponseCache(settings.catalog_response_cache_entries)
+    endpoint.persisted_queries = PersistedQueries(
+        settings.graphql_apq_cache_entries, lambda query: schema.documents.get(query) is not None
+    )
     return endpoint
