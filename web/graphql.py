@@ -144,6 +144,12 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return data.entry.body
         return super().encode_json(data)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET without `query` but with `extensions` is a persisted query's hash (web/apq.py),
+        an operation: not a browser asking for GraphiQL, even if it accepts `*/*`."""
+        has_extensions = "extensions" in request.query_params
+        return not has_extensions and super().should_render_graphql_ide(request)
+
     def parse_json(self, data: str | bytes) -> Any:
         # strawberry calls `.get` on what this returns: a body of `"x"`, `5` or `null` was a 500.
         parsed = self._decoded(data, "request body")
