@@ -62,13 +62,13 @@ from common import (
     percentile,
     process_cpu_seconds,
     ratio,
+    require_wrk,
     run_wrk,
     runtime,
     start_py_spy,
     summarise_py_spy,
     table,
     wait_until_quiet,
-    wrk_available,
 )
 
 SMALL_QUERY = "{me{balance{amount}}}"
@@ -579,8 +579,7 @@ async def profile(
 
 
 async def run(args: argparse.Namespace) -> None:
-    if not wrk_available():
-        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    require_wrk(args.install_wrk)
     quiet = wait_until_quiet(args.wait_quiet)
     async with backend() as (database_url, prefix):
         await measure(args, quiet, database_url, prefix)
@@ -699,6 +698,11 @@ def main() -> None:
         "--profile",
         action="store_true",
         help="afterwards, run each SMS Rooms figure again under py-spy",
+    )
+    parser.add_argument(
+        "--install-wrk",
+        action="store_true",
+        help="if wrk is missing, install it with apt-get (as root) instead of stopping",
     )
     parser.add_argument(
         "--figures",

@@ -302,6 +302,27 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
+WRK_MISSING = """wrk (the HTTP load generator: https://github.com/wg/wrk) is not installed; the HTTP
+figures need it. Install it, then run this again:
+    Debian/Ubuntu:  sudo apt-get install -y wrk
+    macOS:          brew install wrk
+or pass --install-wrk to let this script run `apt-get install -y wrk` (as root)."""
+
+
+def require_wrk(install: bool) -> None:
+    """Ends the script with the instructions above when wrk is missing; with `install`, first
+    installs it through apt-get (the Debian package), saying so."""
+    if wrk_available():
+        return
+    if install and shutil.which("apt-get"):
+        print("wrk is missing: apt-get install -y wrk", flush=True)
+        done = subprocess.run(["apt-get", "install", "-y", "wrk"], check=False)
+        if done.returncode == 0 and wrk_available():
+            return
+        print("apt-get could not install wrk (not root? run `apt-get update` first?)")
+    raise SystemExit(WRK_MISSING)
+
+
 def lua_post(body: str, headers: dict[str, str]) -> str:
     """A wrk script sending the same POST on every request."""
     lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(body)}"]
@@ -320,7 +341,7 @@ def run_wrk(
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
     try:
-        output = subprocess.run(
+        done = subprocess.run(
             [
                 "wrk",
                 f"-t{threads}",
@@ -333,12 +354,15 @@ def run_wrk(
             ],
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
             timeout=seconds + 60,
-        ).stdout
+        )
     finally:
         os.unlink(handle.name)
-    return parse_wrk(output)
+    if done.returncode != 0:
+        output = done.stderr + done.stdout
+        raise RuntimeError(f"wrk failed (exit {done.returncode}) on {url}:\n{output}")
+    return parse_wrk(done.stdout)
 
 
 def parse_wrk(output: str) -> WrkResult:
