@@ -101,7 +101,10 @@ async def run(args: argparse.Namespace) -> None:
 
     trips = RoundTrips()
     async with backend() as (database_url, prefix):
-        settings = Settings.from_env(env_file=None, **app_settings(database_url, prefix))
+        # The identity cache kept warm all run: a re-authentication every AUTH_CACHE_SECONDS
+        # would count in a slow run and not in a fast one.
+        fixed = app_settings(database_url, prefix, auth_cache_seconds=3600)
+        settings = Settings.from_env(env_file=None, **fixed)
         app = create_app(settings)
         rt = app.state.runtime
         quiet_logs()

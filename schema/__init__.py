@@ -338,28 +338,27 @@ class Schema(strawberry.Schema):
             and OperationType.QUERY in allowed
             and prepared.operation_type(operation_name) is OperationType.QUERY
         ):
-            result = await self._execute_prepared(
+            return await self.execute_prepared(
                 prepared, variable_values, context_value, root_value, operation_name
             )
-        else:
-            try:
-                result = await super().execute(
-                    query,
-                    variable_values,
-                    context_value,
-                    root_value,
-                    operation_name,
-                    allowed,
-                    operation_extensions,
-                )
-            except InvalidOperationTypeError as refused:
-                if refused.operation_type is OperationType.SUBSCRIPTION:
-                    raise SubscriptionOverHttp from None
-                raise
+        try:
+            result = await super().execute(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                allowed,
+                operation_extensions,
+            )
+        except InvalidOperationTypeError as refused:
+            if refused.operation_type is OperationType.SUBSCRIPTION:
+                raise SubscriptionOverHttp from None
+            raise
         code_request_errors(result.errors)
         return result
 
-    async def _execute_prepared(
+    async def execute_prepared(
         self,
         prepared: Prepared,
         variable_values: dict[str, Any] | None,
@@ -369,7 +368,8 @@ class Schema(strawberry.Schema):
     ) -> ExecutionResult:
         """What strawberry's pipeline does for a valid query, less the steps that do nothing
         for one: the document is parsed and validated already, the maintenance guard looks at
-        mutations only; bugs are logged and masked as MaskBugs would."""
+        mutations only; bugs are logged and masked as MaskBugs would. The document must be
+        prepared by `self.documents` and name a query operation."""
         outcome = graphql_execute(
             self._schema,
             prepared.document,
@@ -385,6 +385,7 @@ class Schema(strawberry.Schema):
         if errors:
             self._process_errors(errors)  # logs the bugs, before they are masked
             errors = mask_bugs(errors)
+            code_request_errors(errors)  # a variable that did not coerce, say
         return ExecutionResult(data=done.data, errors=errors)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:

@@ -36,7 +36,10 @@ class Prepared:
 
     def operation_type(self, operation_name: str | None) -> OperationType | None:
         """The type of the operation a request names (None when it names none that exists,
-        or names none and the document has several: strawberry's pipeline says why)."""
+        or names none and the document has several, or the name is no string: strawberry's
+        pipeline says why)."""
+        if operation_name is not None and not isinstance(operation_name, str):
+            return None
         return self.operations.get(operation_name)
 
 

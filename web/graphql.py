@@ -13,13 +13,14 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.types import QueryParams
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from resolvers.context import Context
-from schema import SubscriptionOverHttp, build_schema
+from schema import Schema, SubscriptionOverHttp, build_schema
 from services import json_input, metrics
 from subscriptions.protocols import LegacyWSHandler, TransportWSHandler
 from web.apq import PersistedQueries, Refusal
@@ -38,6 +39,8 @@ SUBSCRIPTION_OVER_HTTP = (
 
 
 class GraphQLEndpoint(GraphQL[Context, None]):
+    schema: Schema
+
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     max_message_bytes = 64 * 1024
@@ -62,14 +65,67 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         return None
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        if isinstance(request, WebSocket):
-            metrics.WEBSOCKETS.inc()
+        if not isinstance(request, WebSocket):
+            answered = await self.answer_prepared_query(request)
+            if answered is not None:
+                return answered
+            return await super().run(request, context, root_value)
+        metrics.WEBSOCKETS.inc()
         try:
             return await super().run(request, context, root_value)
         finally:
-            if isinstance(request, WebSocket):
-                metrics.WEBSOCKETS.dec()
-                runtime_of(request).sockets.remove(request)
+            metrics.WEBSOCKETS.dec()
+            runtime_of(request).sockets.remove(request)
+
+    async def answer_prepared_query(self, request: Request) -> Response | None:
+        """A plain query (GET, or a JSON POST) whose document is already prepared, answered
+        without strawberry's generic request handling (ADR 0015); None for anything else,
+        which strawberry's `run` then handles whole (the body read here is kept for it)."""
+        request_data = await self.plain_request(request)
+        if request_data is None:
+            return None
+        query = self.persisted_queries.resolve(request_data.query, request_data.extensions)
+        if not isinstance(query, str):
+            return None  # a refusal, answered by the full path
+        prepared = self.schema.documents.get(query)
+        operation = request_data.operation_name
+        if prepared is None or prepared.operation_type(operation) is not OperationType.QUERY:
+            return None
+        if self.catalog_cache.key(query, request_data.variables, operation) is not None:
+            return None  # answered from the catalog response cache by execute_single
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        result = await self.schema.execute_prepared(
+            prepared, request_data.variables, context, None, operation
+        )
+        return self.create_response(await self.process_result(request, result), sub_response)
+
+    async def plain_request(self, request: Request) -> GraphQLRequestData | None:
+        """The operation of a GET or `application/json` POST of one operation, not asking for
+        a streamed answer; None for any other request (multipart, batches, the IDE...)."""
+        accept = request.headers.get("accept", "")
+        if "multipart" in accept or "event-stream" in accept:
+            return None
+        if request.method == "GET":
+            data: object = self.parse_query_params(request.query_params)
+        elif request.method == "POST" and request.headers.get("content-type", "").startswith(
+            "application/json"
+        ):
+            data = self.parse_json(await request.body())
+        else:
+            return None
+        if not isinstance(data, dict):
+            return None
+        query, variables = data.get("query"), data.get("variables")
+        extensions, operation_name = data.get("extensions"), data.get("operationName")
+        if not (
+            isinstance(query, str | None)
+            and isinstance(variables, dict | None)
+            and isinstance(extensions, dict | None)
+            and isinstance(operation_name, str | None)
+        ):
+            return None  # strawberry's run refuses these with its own 400s
+        return GraphQLRequestData(query, variables, operation_name, extensions)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
