@@ -101,9 +101,17 @@ async def run(args: argparse.Namespace) -> None:
 
     trips = RoundTrips()
     async with backend() as (database_url, prefix):
-        # The identity cache kept warm all run: a re-authentication every AUTH_CACHE_SECONDS
-        # would count in a slow run and not in a fast one.
-        fixed = app_settings(database_url, prefix, auth_cache_seconds=3600)
+        # The identity cache kept warm and the background jobs (sweeper, outbox) quiet all run:
+        # their statements and calls would count in a slow run and not in a fast one.
+        fixed = app_settings(
+            database_url,
+            prefix,
+            auth_cache_seconds=3600,
+            sweeper_interval_seconds=3600,
+            outbox_poll_seconds=3600,
+            smshub_poll_min_seconds=3600,
+            smshub_poll_max_seconds=3600,
+        )
         settings = Settings.from_env(env_file=None, **fixed)
         app = create_app(settings)
         rt = app.state.runtime

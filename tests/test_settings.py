@@ -11,7 +11,8 @@ LOG_FORMAT and GRAPHQL_MAX_BODY_BYTES (websockets) in test_serve_production.py, 
 `smsrooms serve`; RATE_LIMIT_REDIS_* in test_ratelimit_outage.py. Of issue 12,
 INACTIVE_ACCOUNT_DAYS is in test_cli.py (`deactivate-inactive`), MAINTENANCE_CACHE_SECONDS in
 test_operator_maintenance.py (a second process). OUTBOX_KEEP_SENT_HOURS is in
-test_outbox_pruning.py (the app's background job).
+test_outbox_pruning.py (the app's background job). GRAPHQL_APQ_CACHE_ENTRIES is in
+test_graphql_apq.py (its bound, and 0).
 """
 
 from __future__ import annotations
