@@ -7,9 +7,9 @@ from it and checked by tests/test_contract.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from inspect import isawaitable
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import strawberry
 from graphql import GraphQLError
@@ -377,7 +377,7 @@ class Schema(strawberry.Schema):
             context_value=context_value,
             variable_values=variable_values,
             operation_name=operation_name,
-            is_awaitable=optimized_is_awaitable,
+            is_awaitable=cast("Callable[[Any], TypeGuard[Awaitable[Any]]]", optimized_is_awaitable),
             **execution_context_class_kwargs(self.execution_context_class),
         )
         done = await outcome if isawaitable(outcome) else outcome
