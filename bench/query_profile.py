@@ -113,7 +113,7 @@ async def run(args: argparse.Namespace) -> None:
             smshub_poll_max_seconds=3600,
         )
         settings = Settings.from_env(env_file=None, **fixed)
-        app = create_app(settings)
+        app = create_app(settings, freeze_gc_after_start=True)  # as the served app
         rt = app.state.runtime
         quiet_logs()
         async with app.router.lifespan_context(app):
