@@ -40,7 +40,7 @@ from suppliers.smshub import push as smshub_push
 from suppliers.smshub.hub import Hub as SmsHub
 from suppliers.upstream import install as upstream
 from suppliers.webhook import receive_sms
-from web import logs, payments
+from web import logs, payments, ui
 from web.access_log import AccessLog
 from web.graphql import graphql_endpoint
 from web.limits import BodySizeLimit
@@ -112,6 +112,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *ui.routes(),  # the web app: last, after every route of the API
         ],
         middleware=[
             Middleware(ActivateRuntime, runtime=rt),

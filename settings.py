@@ -51,7 +51,11 @@ class Settings:
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "SMS Rooms <no-reply@localhost>"
     public_url: str = "http://localhost:8000"
-    allowed_origins: tuple[str, ...] = ("http://localhost:8000", "http://localhost:3000")
+    allowed_origins: tuple[str, ...] = (
+        "http://localhost:8000",
+        "http://127.0.0.1:8000",  # the address `smsrooms serve` prints
+        "http://localhost:3000",
+    )
 
     # Business rules (RULES.md)
     sms_wait_seconds: int = 300  # R4
