@@ -82,7 +82,8 @@ async def done(request: Request) -> Response:
         message = "Payment cancelled: nothing was charged."
     else:
         message = "Thank you: the balance is credited once the payment processor confirms it."
-    return HTMLResponse(PAGE.format(title="Payment", body=f"<p>{message}</p>"))
+    back = '<p><a href="/">Back to the shop</a></p>'
+    return HTMLResponse(PAGE.format(title="Payment", body=f"<p>{message}</p>{back}"))
 
 
 def _refused(exc: Exception) -> Response:

@@ -66,9 +66,12 @@ export function App() {
         <div class="who">
           {me ? (
             <>
-              <a class="balance" href="/topup" title="Top up">
+              <span class="balance">
                 <span class="sr-only">Balance: </span>
                 <span data-testid="balance">{money(me.balance)}</span>
+              </span>
+              <a href="/topup" aria-current={pathname === "/topup" ? "page" : undefined}>
+                Top up
               </a>
               <span class={`socket ${live}`} role="status" data-testid="socket-state" title="Live updates">
                 {SOCKET_TEXT[live]}
