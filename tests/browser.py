@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -25,7 +25,7 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
-def missing(reason: str) -> None:
+def missing(reason: str) -> NoReturn:
     """Skips the test with `reason`, or fails it in CI where every part must be there."""
     if IN_CI:
         pytest.fail(f"CI=true and {reason}")
@@ -43,14 +43,18 @@ def build_web_app() -> None:
         pytest.fail(f"the web app does not build:\n{done.stdout}\n{done.stderr}")
 
 
+def chromium_installed() -> None:
+    if not Path(CHROMIUM).exists():
+        missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+
+
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
     try:
         from playwright.async_api import async_playwright
     except ImportError:
         missing("Playwright for Python is not installed (pip install -e '.[dev]')")
-    if not Path(CHROMIUM).exists():
-        missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    chromium_installed()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -70,7 +70,9 @@ async def auto_sms(web: Api) -> AsyncIterator[None]:
     rt.settings = dataclasses.replace(rt.settings, demo_auto_sms_seconds=None)
 
 
-async def signed_in_page(browser: Any, web: Api, token: str, path: str = "/", **options: Any) -> Any:
+async def signed_in_page(
+    browser: Any, web: Api, token: str, path: str = "/", **options: Any
+) -> Any:
     context = await browser.new_context(**(options or DESKTOP))
     await context.add_init_script(f"localStorage.setItem('smsrooms.token', {json.dumps(token)})")
     page = await context.new_page()
@@ -135,7 +137,9 @@ async def test_a_dropped_socket_resumes_after_its_last_event_and_loses_no_sms(
 ) -> None:
     user = await web.funded_user("5.00")
     context = await browser.new_context(**DESKTOP)
-    await context.add_init_script(f"localStorage.setItem('smsrooms.token', {json.dumps(user.token)})")
+    await context.add_init_script(
+        f"localStorage.setItem('smsrooms.token', {json.dumps(user.token)})"
+    )
     page = await context.new_page()
     sockets: list[Any] = []
     subscribes: list[dict[str, Any]] = []  # what the page asked for

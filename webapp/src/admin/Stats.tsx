@@ -59,20 +59,26 @@ function Chart({ title, rows }: { title: string; rows: StatsRowFieldsFragment[] 
   useEffect(() => {
     if (!box.current || rows.length === 0) return;
     const xs = rows.map((_, i) => i);
-    const bars = uPlot.paths.bars!({ size: [0.6, 40] });
+    const left = uPlot.paths.bars!({ size: [0.35, 28], align: 1 });
+    const right = uPlot.paths.bars!({ size: [0.35, 28], align: -1 });
     const plot = new uPlot(
       {
-        width: Math.min(box.current.clientWidth || 320, 480),
+        width: Math.max(260, Math.min(box.current.clientWidth || 320, 480)),
         height: 220,
-        scales: { x: { time: false, range: [-0.5, rows.length - 0.5] } },
+        legend: { show: false }, // the caption names the two colours; the table has the figures
+        cursor: { show: false },
+        scales: {
+          x: { time: false, range: [-0.5, rows.length - 0.5] },
+          y: { range: (_u, _min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] },
+        },
         axes: [
           { values: (_u, splits) => splits.map((i) => rows[i]?.key ?? ""), splits: () => xs, stroke: "#888" },
           { stroke: "#888" },
         ],
         series: [
           {},
-          { label: "Purchases", stroke: "#0b57d0", fill: "#0b57d099", paths: bars },
-          { label: "Codes", stroke: "#188038", fill: "#18803899", paths: bars },
+          { label: "Purchases", stroke: "#0b57d0", fill: "#0b57d0cc", paths: left, points: { show: false } },
+          { label: "Codes", stroke: "#188038", fill: "#188038cc", paths: right, points: { show: false } },
         ],
       },
       [xs, rows.map((r) => r.purchases), rows.map((r) => r.codes)],
@@ -82,7 +88,9 @@ function Chart({ title, rows }: { title: string; rows: StatsRowFieldsFragment[] 
   }, [rows]);
   return (
     <figure class="chart">
-      <figcaption>{title}</figcaption>
+      <figcaption>
+        {title}: <span class="swatch purchases">purchases</span> <span class="swatch codes">codes</span>
+      </figcaption>
       {rows.length === 0 ? <p>Nothing in this period.</p> : <div ref={box} aria-hidden="true" />}
       <details>
         <summary>Figures</summary>
