@@ -190,7 +190,8 @@ async def test_a_dropped_socket_resumes_after_its_last_event_and_loses_no_sms(
     await asyncio.sleep(0.5)
     refuse.clear()  # back: the client reconnects and asks for what it missed
 
-    await page.get_by_test_id("messages").filter(has_text="22222").wait_for(timeout=LIVE)
+    # the client retries with a growing pause (at most 4 s): allow it two of them
+    await page.get_by_test_id("messages").filter(has_text="22222").wait_for(timeout=2 * LIVE)
     resumed = [
         s for s in subscribes if s["payload"]["variables"].get("activationId") == activation["id"]
     ]

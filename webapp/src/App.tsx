@@ -1,5 +1,5 @@
 // The shell: header (balance, the live connection's state, navigation), banners, the routes.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { request, signOutReason, socketState } from "./api";
 import { MaintenanceDocument } from "./gql/graphql";
 import { money } from "./format";
@@ -33,6 +33,12 @@ export function App() {
     const title = document.querySelector("main h1")?.textContent;
     document.title = title ? `${title} · SMS Rooms` : "SMS Rooms";
   });
+  const first = useRef(true);
+  useEffect(() => {
+    // A new screen: keyboard and screen-reader users start at its content, not at the old link.
+    if (first.current) first.current = false;
+    else document.getElementById("main")?.focus();
+  }, [pathname]);
 
   return (
     <div class="shell" onClick={onLinkClick}>

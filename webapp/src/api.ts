@@ -87,7 +87,7 @@ function socket(): Client {
     retryAttempts: Infinity,
     // A fast first retry: a dropped socket should be back before the user notices.
     retryWait: (retries) =>
-      new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** retries, 8000) + Math.random() * 300)),
+      new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** retries, 4000) + Math.random() * 300)),
     shouldRetry: (event) => !(isClose(event) && event.code === 4403),
     on: {
       connecting: () => socketState.set(everConnected ? "reconnecting" : "connecting"),

@@ -30,7 +30,7 @@ export function Catalog() {
   const shown = useMemo(() => {
     const words = search.toLowerCase().split(/\s+/).filter(Boolean);
     return (offers ?? []).filter((o) => {
-      const hay = `${o.country.name} ${o.country.code} ${o.country.dialCode} ${o.service.name} ${o.service.code}`.toLowerCase();
+      const hay = `${o.country.name} ${o.country.code} ${dial(o.country.dialCode)} ${o.service.name} ${o.service.code}`.toLowerCase();
       return words.every((w) => hay.includes(w));
     });
   }, [offers, search]);
@@ -76,12 +76,16 @@ export function Catalog() {
               {shown.map((o) => (
                 <tr key={`${o.country.code}-${o.service.code}`} data-offer={`${o.country.code}-${o.service.code}`}>
                   <td>
-                    {o.country.name} <small>{o.country.dialCode}</small>
+                    {o.country.name} <small>{dial(o.country.dialCode)}</small>
                   </td>
                   <td>{o.service.name}</td>
                   <td class="num">{money(o.price)}</td>
-                  <td class="num">{o.available}</td>
-                  <td class="num">{percent(o.successRate)}</td>
+                  <td class="num" data-label="Available">
+                    {o.available}
+                  </td>
+                  <td class="num" data-label="Success rate">
+                    {percent(o.successRate)}
+                  </td>
                   <td>
                     {me ? (
                       <button
@@ -174,4 +178,8 @@ function BuyForm({ offer, onClose }: { offer: Offer; onClose: () => void }) {
       </div>
     </form>
   );
+}
+
+function dial(code: string): string {
+  return code.startsWith("+") ? code : `+${code}`;
 }
