@@ -13,7 +13,10 @@ export default defineConfig({
     assetsInlineLimit: 0,
     target: "es2022",
   },
+  // `npm run dev`: on :3000 (an origin the server allows by default), the API of a server on :8000.
   server: {
+    port: 3000,
+    strictPort: true,
     proxy: { "/graphql": { target: "http://127.0.0.1:8000", ws: true }, "/payments": "http://127.0.0.1:8000" },
   },
 });
