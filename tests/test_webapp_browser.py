@@ -216,6 +216,13 @@ async def test_an_admin_blocks_a_user_whose_open_page_is_signed_out(web: Api, br
     await web.bought(user)
     user_page = await signed_in_page(browser, user.token)
     await user_page.goto(web.server.url + "/history")
+    await user_page.get_by_test_id("activations").get_by_role("link").first.wait_for()
+    await screenshot(user_page, "history")
+    await user_page.get_by_role("link", name="Account").click()
+    await user_page.get_by_label("New key's name").fill("my bot")
+    await user_page.get_by_role("button", name="Create API key").click()
+    assert (await user_page.get_by_test_id("api-key").inner_text()).startswith("srk_")
+    await screenshot(user_page, "account")
     await live(user_page)
 
     admin = (await web.login(ADMIN_EMAIL, ADMIN_PASSWORD))["token"]

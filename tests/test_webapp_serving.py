@@ -59,7 +59,7 @@ async def test_without_a_build_the_page_says_what_to_install(
     monkeypatch.setattr(web.ui, "UI_DIR", tmp_path)
     response = await api.client.get("/")
     assert response.status_code == 503
-    assert "Node.js 20 or newer with npm" in response.text
+    assert "Node.js 20.19 or newer with npm" in response.text
     assert (await api.client.post("/graphql", json={"query": "{ __typename }"})).status_code == 200
 
 

@@ -103,7 +103,7 @@ NOT_BUILT = """<!doctype html>
 <body><h1>SMS Rooms is running</h1>
 <p>The web app is not built, so there is no page to show here yet. The API works:
 <a href="/graphql">/graphql</a>.</p>
-<p>To get the web app, install <strong>Node.js 20 or newer with npm</strong>
+<p>To get the web app, install <strong>Node.js 20.19 or newer with npm</strong>
 (for instance <code>apt-get install nodejs npm</code>, or from https://nodejs.org) and run
 <code>scripts/serve</code> again: it builds the app (<code>webapp/</code>) before starting.</p>
 </body></html>
