@@ -70,7 +70,7 @@ export const socketState = signal<SocketState>("off");
 export const signOutReason = signal<"blocked" | "expired" | null>(null);
 
 let client: Client | null = null;
-let everConnected = false;
+let generation = 0;
 
 function wsUrl(): string {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -79,8 +79,12 @@ function wsUrl(): string {
 
 function socket(): Client {
   if (client) return client;
-  everConnected = false;
-  client = createClient({
+  let everConnected = false;
+  // Events of a client that was replaced (sign-in, sign-out) no longer speak for the socket.
+  // (A generation, not the client itself: lazy: false emits `connecting` inside createClient.)
+  const mine = ++generation;
+  const current = () => generation === mine;
+  const created: Client = createClient({
     url: wsUrl(),
     lazy: false, // open at once: a revoked session is noticed even with nothing subscribed
     connectionParams: () => ({ authorization: `Bearer ${token.get() ?? ""}` }),
@@ -90,22 +94,24 @@ function socket(): Client {
       new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** retries, 4000) + Math.random() * 300)),
     shouldRetry: (event) => !(isClose(event) && event.code === 4403),
     on: {
-      connecting: () => socketState.set(everConnected ? "reconnecting" : "connecting"),
+      connecting: () => current() && socketState.set(everConnected ? "reconnecting" : "connecting"),
       connected: () => {
         everConnected = true;
-        socketState.set("connected");
+        if (current()) socketState.set("connected");
       },
       closed: (event) => {
+        if (!current()) return;
         if (isClose(event) && event.code === 4403) {
           // The server refused or revoked our token (logout elsewhere, a blocked account).
           signedOut("blocked");
           return;
         }
-        if (client) socketState.set("reconnecting");
+        socketState.set("reconnecting");
       },
     },
   });
-  return client;
+  client = created;
+  return created;
 }
 
 function isClose(event: unknown): event is CloseEvent {
@@ -115,6 +121,7 @@ function isClose(event: unknown): event is CloseEvent {
 export function closeSocket(): void {
   const old = client;
   client = null;
+  generation++;
   socketState.set("off");
   void old?.dispose();
 }
