@@ -1,19 +1,24 @@
 """SMS ingest (R2, R3): store every message, deliver it to the one live activation it is for.
 
-One transaction stores the message, matches it to the live activation on that number whose
-service the sender or text belongs to, extracts the code, and on the first SMS moves the
-activation to RECEIVED and captures its hold. Events are published after the commit.
+The message is stored, matched to the live activation on that number whose service the sender
+or text belongs to, its code extracted, and on the first SMS the activation moves to RECEIVED
+and its hold is captured, all or nothing: on PostgreSQL by one statement after a read of the
+candidates (services/sms_writes.py, docs/adr/0013), on SQLite by the ORM in one transaction.
+Events are published after the commit.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+from tortoise import connections
 
 from models import (
     Activation,
@@ -27,8 +32,8 @@ from models import (
     TransferKind,
 )
 from models.activations import LIVE_STATUSES
-from services import events, ledger, locks, metrics, user_webhooks
-from services.db import Connection, IntegrityError, atomic
+from services import events, ledger, locks, metrics, sms_writes, user_webhooks
+from services.db import Connection, IntegrityError, atomic, is_postgres
 
 if TYPE_CHECKING:
     from services.runtime import Runtime
@@ -55,18 +60,28 @@ class IncomingSms:
     code: str | None = None
 
 
+class Patterns(Protocol):
+    """What R2 matches a message with: a service's (services/catalog) sender and code patterns."""
+
+    @property
+    def sender_pattern(self) -> str: ...
+
+    @property
+    def code_pattern(self) -> str: ...
+
+
 @lru_cache(maxsize=1024)
 def _pattern(source: str) -> re.Pattern[str]:
     return re.compile(source, re.IGNORECASE)
 
 
-def belongs_to(service: Service, sender: str | None, text: str) -> bool:
+def belongs_to(service: Patterns, sender: str | None, text: str) -> bool:
     """R2: does this message come from this service (by its sender, or its text)?"""
     pattern = _pattern(service.sender_pattern)
     return bool((sender and pattern.search(sender)) or pattern.search(text))
 
 
-def extract_code(service: Service, text: str) -> str | None:
+def extract_code(service: Patterns, text: str) -> str | None:
     match = _pattern(service.code_pattern).search(text)
     if match is None:
         return None
@@ -91,29 +106,55 @@ def _as_stored(rt: Runtime, received_at: datetime) -> datetime:
 async def ingest(rt: Runtime, message: IncomingSms) -> Outcome:
     message = dataclasses.replace(message, received_at=_as_stored(rt, message.received_at))
     try:
-        async with atomic() as conn:
-            sms = await Sms.create(
-                supplier=message.supplier,
-                supplier_message_id=message.message_id,
-                to_e164=message.to,
-                sender=message.sender,
-                text=message.text,
-                received_at=message.received_at,
-                using_db=conn,
-            )
-            notices = await _deliver(rt, conn, sms, message)
-            # Pushed to the user's webhook too, if they have one: decided here, sent after.
-            pushed = bool(notices) and await user_webhooks.enqueue(
-                conn, rt, notices[0].user_id, notices[0].activation_id, sms.id
-            )
+        if is_postgres():
+            notices = await _ingest_in_statements(rt, message)
+        else:
+            notices = await _ingest_in_transaction(rt, message)
     except IntegrityError:
         if await Sms.exists(supplier=message.supplier, supplier_message_id=message.message_id):
             return Outcome.DUPLICATE
         raise
     await rt.publish(notices)
+    return Outcome.DELIVERED if notices else Outcome.STORED
+
+
+async def _ingest_in_statements(rt: Runtime, message: IncomingSms) -> list[events.Notice]:
+    """PostgreSQL: a read of the candidates, then one statement that writes it all and commits
+    by itself (services/sms_writes.py, docs/adr/0013)."""
+    conn = connections.get("default")  # outside a transaction: each statement is its own
+    sms = _unsaved(message)
+    candidates = await sms_writes.candidates(conn, message.to, message.supplier.id, rt.clock.now())
+    chosen = _choose(message, [(c.activation, c) for c in candidates])
+    if chosen is None:
+        await sms_writes.store(conn, sms)
+        return []
+    return await _deliver_to(rt, conn, sms, *chosen)
+
+
+async def _ingest_in_transaction(rt: Runtime, message: IncomingSms) -> list[events.Notice]:
+    """SQLite (one writer): the ORM's statements in one transaction."""
+    async with atomic() as conn:
+        sms = _unsaved(message)
+        await sms.save(using_db=conn)
+        notices = await _deliver(rt, conn, sms, message)
+        # Pushed to the user's webhook too, if they have one: decided here, sent after.
+        pushed = bool(notices) and await user_webhooks.enqueue(
+            conn, rt, notices[0].user_id, notices[0].activation_id, sms.id
+        )
     if pushed:
         rt.webhook_wakeup.set()  # this process's webhook worker sends it now, not at a poll
-    return Outcome.DELIVERED if notices else Outcome.STORED
+    return notices
+
+
+def _unsaved(message: IncomingSms) -> Sms:
+    return Sms(
+        supplier=message.supplier,
+        supplier_message_id=message.message_id,
+        to_e164=message.to,
+        sender=message.sender,
+        text=message.text,
+        received_at=message.received_at,
+    )
 
 
 async def _deliver(
@@ -137,25 +178,38 @@ async def _deliver(
     # transaction to end (one connection per process), so a cache rebuild here would deadlock.
     service_ids = {a.service_id for a in live}
     service_by_id = {s.id: s for s in await Service.filter(id__in=service_ids).using_db(conn)}
+    chosen = _choose(message, [(a, service_by_id.get(a.service_id)) for a in live])
+    if chosen is None:
+        return []
+    return await _deliver_to(rt, conn, sms, *chosen)
+
+
+def _choose(
+    message: IncomingSms, live: Sequence[tuple[Activation, Patterns | None]]
+) -> tuple[Activation, str | None] | None:
+    """Of the live activations on the number (oldest first, each with its service's patterns),
+    the one this message is for, and the code read from it; None if it is for none (R2)."""
     if message.for_activation_id is not None:
-        live = [a for a in live if a.id == message.for_activation_id]
-    for activation in live:
+        live = [(a, p) for a, p in live if a.id == message.for_activation_id]
+    for activation, patterns in live:
         if activation.created_at > message.received_at:
             # R2: an SMS older than the activation was meant for whoever had the number before
             # (a late delivery, or a forged date): stored for audit, never shown nor charged for.
             continue
         if message.for_activation_id is not None:
-            return await _deliver_to(rt, conn, sms, activation, message.code)
-        service = service_by_id.get(activation.service_id)
-        if service is not None and belongs_to(service, message.sender, message.text):
-            code = extract_code(service, message.text)
-            return await _deliver_to(rt, conn, sms, activation, code)
-    return []
+            return activation, message.code
+        if patterns is not None and belongs_to(patterns, message.sender, message.text):
+            return activation, extract_code(patterns, message.text)
+    return None
 
 
 async def _deliver_to(
     rt: Runtime, conn: Connection, sms: Sms, activation: Activation, code: str | None
 ) -> list[events.Notice]:
+    """Delivers the SMS to the activation it was matched to, if it is still live: its events
+    (none if it was not). On PostgreSQL this also stores the SMS and commits."""
+    if is_postgres():
+        return await _deliver_in_one_statement(rt, conn, sms, activation, code)
     await locks.user_events(conn, activation.user_id)  # events of a user commit in id order
     # R4: past sms_deadline the activation is due to expire with a refund, even if the sweeper
     # has not got to it yet; a late first SMS must not capture it.
@@ -200,6 +254,26 @@ async def _deliver_to(
         )
         notices.append(await events.record(conn, current, EventKind.STATUS_CHANGED))
     return notices
+
+
+async def _deliver_in_one_statement(
+    rt: Runtime, conn: Connection, sms: Sms, activation: Activation, code: str | None
+) -> list[events.Notice]:
+    """PostgreSQL: the delivery, its capture, events and webhook, committed by one statement."""
+    written = await sms_writes.deliver(
+        conn,
+        sms=sms,
+        activation=activation,
+        code=code,
+        now=rt.clock.now(),
+        idempotency_key=user_webhooks.new_idempotency_key(),
+        outbox_kind=user_webhooks.KIND,
+    )
+    if written.first:
+        metrics.CODES.inc()
+    if written.queued:
+        rt.webhook_wakeup.set()  # committed: this process's webhook worker sends it now
+    return written.notices
 
 
 async def latest_delivered(activation_ids: list[int]) -> dict[int, Sms]:

@@ -69,6 +69,11 @@ async def webhook_url(user_id: int) -> str | None:
     return None if webhook is None else webhook.url
 
 
+def new_idempotency_key() -> str:
+    """A delivery's Idempotency-Key: the same on every attempt of it, unique per SMS."""
+    return uuid.uuid4().hex
+
+
 async def enqueue(
     conn: Connection, rt: Runtime, user_id: int, activation_id: int, sms_id: int
 ) -> bool:
@@ -81,7 +86,7 @@ async def enqueue(
         user_id=user_id,
         sms_id=sms_id,
         activation_id=activation_id,
-        idempotency_key=uuid.uuid4().hex,
+        idempotency_key=new_idempotency_key(),
         using_db=conn,
     )
     await outbox.enqueue(conn, rt, KIND, str(delivery.id), {"delivery": delivery.id})
