@@ -3,7 +3,7 @@ the database, and how many the services ingest per second. Prints a table; not a
 
     .venv/bin/python bench/ingest_bench.py [--subscribers 300] [--first 300] [--seconds 3]
                                            [--concurrency 32] [--webhook-users 100]
-                                           [--webhook-rate 1000] [--profile]
+                                           [--webhook-rate 1000] [--profile further|webhooks]
 
 No HTTP and no websocket: this driver calls `services.sms.ingest` itself (the supplier webhook's
 own path after its signature check) on a throw-away PostgreSQL database, with the app's
@@ -16,7 +16,8 @@ runtime publishing on Redis, so that the figures are the write path's alone. It 
   pg_stat_activity wait events of this database sampled meanwhile (what its backends wait on);
 - with --webhook-users: SMS committed -> POST received p50/p99 at the user's webhook (a
   receiver in this process; the app's webhook worker runs here too) at --webhook-rate;
-- with --profile: py-spy's top frames of this process during the further-code run.
+- with --profile: py-spy's top frames of this process during the further-code run, or during
+  the webhook run.
 """
 
 from __future__ import annotations
@@ -356,7 +357,8 @@ async def measure(
     await SmsWebhook.filter(user_id=further[1].user_id).delete()
 
     profile_out = Path(tempfile.mkdtemp()) / "ingest.txt"
-    spy = start_py_spy(os.getpid(), args.seconds, profile_out) if args.profile else None
+    profiled = args.profile == "further"
+    spy = start_py_spy(os.getpid(), args.seconds, profile_out) if profiled else None
     (rate, n), waits = await with_waits(
         url, flat_out(further, args.seconds, args.concurrency, sender.sms)
     )
@@ -372,6 +374,8 @@ async def measure(
     print_waits(waits)
     if args.webhook_users:
         hooked = further[: args.webhook_users]
+        if args.profile == "webhooks":
+            spy = start_py_spy(os.getpid(), args.seconds, profile_out)
         latencies, missing, sent = await webhook_latency(
             rt, sender, hooked, args.webhook_rate, args.seconds
         )
@@ -382,7 +386,8 @@ async def measure(
             f"{missing} missing after 10 s"
         )
     if spy is not None:
-        print("\npy-spy, this process during the further-code run:")
+        spy.wait()
+        print(f"\npy-spy, this process during the {args.profile} run:")
         for line in summarise_py_spy(profile_out, args.profile_top):
             print(line)
 
@@ -395,7 +400,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--webhook-users", type=int, default=100)
     parser.add_argument("--webhook-rate", type=float, default=1000.0)
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--profile", choices=("further", "webhooks"), help="py-spy this process during that run"
+    )
     parser.add_argument("--profile-top", type=int, default=12)
     parser.add_argument("--verbose", action="store_true", help="print each statement counted")
     args = parser.parse_args()

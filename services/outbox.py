@@ -25,6 +25,7 @@ process that does not know a kind leaves it to one that does.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import random
 import secrets
@@ -85,12 +86,33 @@ class Claim:
     messages: list[OutboxMessage]
 
 
+@dataclass(frozen=True)
+class NewClaim:
+    token: str
+    lease_end: datetime
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """What recording a message's outcome needs of it (a claim that reads its messages with
+    more than the outbox's columns: services/webhook_delivery.py)."""
+
+    id: int
+    kind: str
+    attempts: int
+
+
+def new_claim(rt: Runtime) -> NewClaim:
+    """The token and lease end of a claim made now."""
+    lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
+    return NewClaim(secrets.token_hex(16), rt.clock.now() + lease)
+
+
 async def claim(rt: Runtime, kinds: list[str]) -> Claim:
     """Takes up to OUTBOX_BATCH_SIZE due messages of these kinds for this worker."""
     settings = rt.settings
     now = rt.clock.now()
-    token = secrets.token_hex(16)
-    lease_end = now + timedelta(seconds=settings.outbox_lease_seconds)
+    token, lease_end = dataclasses.astuple(new_claim(rt))
     if not kinds:
         return Claim(token, [])
     if is_postgres():
@@ -140,23 +162,36 @@ async def send_claimed(rt: Runtime, claim: Claim, handlers: Mapping[str, Handler
 async def _send(
     rt: Runtime, token: str, message: OutboxMessage, handlers: Mapping[str, Handler]
 ) -> bool:
-    # Half the lease: a handler that hangs is given up while the claim still holds, so that
-    # its failure is recorded before another worker may take the message.
-    limit = rt.settings.outbox_lease_seconds / 2
     try:
-        async with asyncio.timeout(limit):
+        async with handler_time_limit(rt):
             await handlers[message.kind](json.loads(message.payload))
     except Exception as failure:  # any failure of a handler is a retry, never a lost message
-        error = f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
-        await _record_failure(rt, token, message, error)
+        await record_failure(rt, token, message, error_text(failure))
         return False
-    await OutboxMessage.filter(id=message.id, sent_at__isnull=True).update(
-        sent_at=rt.clock.now(), claimed_until=None, claim_token=None, last_error=None
-    )
+    await acknowledge(rt, message.id)
     return True
 
 
-async def _record_failure(rt: Runtime, token: str, message: OutboxMessage, error: str) -> None:
+def handler_time_limit(rt: Runtime) -> asyncio.Timeout:
+    """Half the lease: a handler that hangs is given up while the claim still holds, so that
+    its failure is recorded before another worker may take the message."""
+    return asyncio.timeout(rt.settings.outbox_lease_seconds / 2)
+
+
+def error_text(failure: BaseException) -> str:
+    return f"{type(failure).__name__}: {failure}" if str(failure) else type(failure).__name__
+
+
+async def acknowledge(rt: Runtime, message_id: int) -> None:
+    """Sent: no claim ever takes the message again."""
+    await OutboxMessage.filter(id=message_id, sent_at__isnull=True).update(
+        sent_at=rt.clock.now(), claimed_until=None, claim_token=None, last_error=None
+    )
+
+
+async def record_failure(
+    rt: Runtime, token: str, message: OutboxMessage | ClaimedMessage, error: str
+) -> None:
     delay = backoff_seconds(rt.settings, message.attempts)
     log.warning(
         "outbox message not sent; retrying later",

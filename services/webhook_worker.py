@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from services import outbox, user_webhooks, webhook_delivery, webhook_http
+from services.db import is_postgres, log_failure
 
 if TYPE_CHECKING:
     from services.runtime import Runtime
@@ -65,11 +66,14 @@ async def run(rt: Runtime, verify: ssl.SSLContext | bool = True) -> None:
     slots = PerUserSlots(settings.webhook_max_in_flight_per_user, settings.webhook_timeout_seconds)
     async with webhook_http.clients(settings, verify) as http:
         handlers = {user_webhooks.KIND: webhook_delivery.handler(rt, http, slots.slot)}
-        in_flight: set[asyncio.Task[int]] = set()
+        in_flight: set[asyncio.Task[Any]] = set()
         try:
             while True:
                 rt.webhook_wakeup.clear()
-                claimed = await _claim_and_start(rt, handlers, in_flight)
+                if is_postgres():
+                    claimed = await _claim_jobs_and_start(rt, http, slots, in_flight)
+                else:
+                    claimed = await _claim_and_start(rt, handlers, in_flight)
                 if claimed == rt.settings.outbox_batch_size:
                     continue  # more may be due at once
                 await _wait(rt, in_flight)
@@ -79,33 +83,54 @@ async def run(rt: Runtime, verify: ssl.SSLContext | bool = True) -> None:
             await asyncio.gather(*in_flight, return_exceptions=True)
 
 
+async def _claim_jobs_and_start(
+    rt: Runtime, http: webhook_http.Clients, slots: PerUserSlots, in_flight: set[asyncio.Task[Any]]
+) -> int:
+    """PostgreSQL: one statement claims a batch with all its POSTs need (no query per POST
+    before it is sent, docs/adr/0013)."""
+    if len(in_flight) >= rt.settings.webhook_max_in_flight:
+        return 0
+    try:
+        token, jobs = await webhook_delivery.claim_jobs(rt, user_webhooks.KIND)
+    except Exception as error:  # the database may be away for a moment; keep the worker alive
+        log_failure(log, "claiming webhook deliveries failed", error)
+        return 0
+    for job in jobs:
+        _start(in_flight, webhook_delivery.send_claimed_job(rt, http, slots.slot, token, job))
+    return len(jobs)
+
+
 async def _claim_and_start(
-    rt: Runtime, handlers: dict[str, outbox.Handler], in_flight: set[asyncio.Task[int]]
+    rt: Runtime, handlers: dict[str, outbox.Handler], in_flight: set[asyncio.Task[Any]]
 ) -> int:
     if len(in_flight) >= rt.settings.webhook_max_in_flight:
         return 0
     try:
         taken = await outbox.claim(rt, [user_webhooks.KIND])
-    except Exception:  # the database may be away for a moment; keep the worker alive
-        log.exception("claiming webhook deliveries failed")
+    except Exception as error:  # the database may be away for a moment; keep the worker alive
+        log_failure(log, "claiming webhook deliveries failed", error)
         return 0
     for message in taken.messages:
         one = outbox.Claim(taken.token, [message])
-        task = asyncio.create_task(_send(rt, one, handlers))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
+        _start(in_flight, outbox.send_claimed(rt, one, handlers))
     return len(taken.messages)
 
 
-async def _send(rt: Runtime, claim: outbox.Claim, handlers: dict[str, outbox.Handler]) -> int:
+def _start(in_flight: set[asyncio.Task[Any]], sending: Coroutine[Any, Any, Any]) -> None:
+    """Each POST a task of its own: one slow receiver holds only its own slot."""
+    task = asyncio.create_task(_logged(sending))
+    in_flight.add(task)
+    task.add_done_callback(in_flight.discard)
+
+
+async def _logged(sending: Coroutine[Any, Any, Any]) -> None:
     try:
-        return await outbox.send_claimed(rt, claim, handlers)
-    except Exception:  # recording the outcome failed; the lease ends and it is sent again
-        log.exception("sending a webhook delivery failed")
-        return 0
+        await sending
+    except Exception as error:  # recording the outcome failed; the lease ends and it is sent again
+        log_failure(log, "sending a webhook delivery failed", error)
 
 
-async def _wait(rt: Runtime, in_flight: set[asyncio.Task[int]]) -> None:
+async def _wait(rt: Runtime, in_flight: set[asyncio.Task[Any]]) -> None:
     """Until a wake-up, the next poll, or (when full) a POST ends."""
     wakeup = asyncio.ensure_future(rt.webhook_wakeup.wait())
     waits: set[asyncio.Future[Any]] = {wakeup}
