@@ -31,6 +31,7 @@ from models import (
 from models.activations import LIVE_STATUSES
 from services import (
     abuse,
+    activation_writes,
     activity,
     catalog,
     events,
@@ -47,7 +48,7 @@ from services import (
     text,
 )
 from services.accounts import Viewer
-from services.db import Connection, IntegrityError, atomic
+from services.db import Connection, IntegrityError, atomic, is_postgres
 from services.errors import (
     AccountBlocked,
     EmailNotVerified,
@@ -241,6 +242,8 @@ def _check_may_buy(settings: Settings, user: User) -> None:
 async def _assign_and_hold(
     rt: Runtime, purchase: Purchase, choice: routing.Choice, acquired: routing.Acquired
 ) -> tuple[Activation, events.Notice]:
+    if acquired.e164 is None and is_postgres():
+        return await _hold_pool_number(rt, purchase, choice)
     settings = rt.settings
     user, service, price = purchase.user, purchase.service, purchase.price
     async with atomic() as conn:
@@ -282,6 +285,41 @@ async def _assign_and_hold(
         await activity.record(
             conn, "purchase", user_id=user.id, ip=purchase.ip, detail=str(activation.id)
         )
+    return activation, notice
+
+
+async def _hold_pool_number(
+    rt: Runtime, purchase: Purchase, choice: routing.Choice
+) -> tuple[Activation, events.Notice]:
+    """_assign_and_hold for a pool's number on PostgreSQL: the same rows, written by one
+    statement (services/activation_writes.py, docs/adr/0012)."""
+    settings, price, now = rt.settings, purchase.price, rt.clock.now()
+    bought = activation_writes.PoolPurchase(
+        user_id=purchase.user.id,
+        supplier_id=choice.supplier.id,
+        country_id=price.country_id,
+        service_id=purchase.service.id,
+        service_name=purchase.service.name,
+        price_minor=price.price_minor,
+        cost_minor=choice.cost_minor,
+        currency=settings.currency,
+        now=now,
+        sms_deadline_at=now + timedelta(seconds=settings.sms_wait_seconds),
+        expires_at=now + timedelta(seconds=settings.activation_window_seconds),
+        idempotency_key=purchase.key,
+        fingerprint=purchase.request.fingerprint(),
+        ip=purchase.ip,
+    )
+    async with atomic() as conn:
+        written = await activation_writes.buy_from_pool(conn, bought)
+        if written is None:
+            raise NoNumbers("no free number for this service in this country")
+        if written.event_id is None:  # raising rolls the number and the activation back
+            raise InsufficientBalance("the balance is too low")
+    activation = written.activation
+    notice = events.Notice(
+        written.event_id, activation.id, activation.user_id, EventKind.STATUS_CHANGED.value
+    )
     return activation, notice
 
 
@@ -417,6 +455,8 @@ async def _end_waiting(
     due: bool = False,
 ) -> Activation:
     assert status in REFUNDED_ENDINGS
+    if is_postgres():
+        return await _end_waiting_in_one_statement(rt, activation, status, ip=ip, due=due)
     now = rt.clock.now()
     async with atomic() as conn:
         await locks.user_events(conn, activation.user_id)
@@ -447,6 +487,40 @@ async def _end_waiting(
             )
         activation, notice = await _ended(rt, conn, activation.id, status, ip=ip)
     await rt.publish([notice])
+    metrics.REFUNDS.labels(status.value).inc()
+    return activation
+
+
+async def _end_waiting_in_one_statement(
+    rt: Runtime, activation: Activation, status: ActivationStatus, *, ip: str | None, due: bool
+) -> Activation:
+    """_end_waiting on PostgreSQL: the same rows, written by one statement
+    (services/activation_writes.py, docs/adr/0012), then the supplier's release."""
+    ending = activation_writes.Ending(
+        user_id=activation.user_id,
+        activation_id=activation.id,
+        status=status,
+        now=rt.clock.now(),
+        due=due,
+        description=f"refund: activation {activation.id} {status.value.lower()}",
+        action=None if status == ActivationStatus.EXPIRED else status.value.lower(),
+        ip=ip,
+    )
+    async with atomic() as conn:
+        written = await activation_writes.end_waiting(conn, ending)
+        if written is None:
+            raise InvalidState("an SMS has arrived or the activation has ended: no refund (R4)")
+        if written.event_id is None:  # no hold to void: never so; raising rolls it back
+            raise InvalidState("this activation's hold has already been resolved")
+        activation = written.activation
+        await routing.release_number(rt, conn, activation, activation.number)
+    await rt.publish(
+        [
+            events.Notice(
+                written.event_id, activation.id, activation.user_id, EventKind.STATUS_CHANGED.value
+            )
+        ]
+    )
     metrics.REFUNDS.labels(status.value).inc()
     return activation
 
