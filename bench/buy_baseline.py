@@ -30,11 +30,11 @@ RECENT_CANCELS = (
     "SELECT COUNT(*) FROM activation WHERE user_id = $1 AND created_at >= $2"
     " AND status IN ('CANCELLED', 'BANNED')"
 )
-PRICE = "SELECT id, price_minor, cost_minor FROM price WHERE country_id = $1 AND service_id = $2"
 ACTIVATION = (
     "SELECT a.*, n.e164 FROM activation a JOIN phone_number n ON n.id = a.number_id"
     " WHERE a.id = $1 AND a.user_id = $2"
 )
+PRICE = "SELECT id, price_minor, cost_minor FROM price WHERE country_id = $1 AND service_id = $2"
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,12 @@ async def seed(
 
 class Buyer:
     def __init__(self, pool: asyncpg.Pool, user_id: int, supplier_id: int, stats: dict) -> None:
-        from services import activation_writes, stock
+        from services import activation_writes, locks, stock
 
         self.pool, self.user_id, self.supplier_id, self.stats = pool, user_id, supplier_id, stats
         self.buy_sql, self.end_sql = activation_writes.BUY_FROM_POOL, activation_writes.END_WAITING
         self.candidates_sql = stock.CANDIDATES
+        self.lock_sql = locks.user_events_statement(user_id)
 
     async def buy(self, offer: Offer) -> int | None:
         pool, now = self.pool, datetime.now(UTC)
@@ -86,8 +87,8 @@ class Buyer:
         await pool.fetchval(RECENT_CANCELS, self.user_id, now - timedelta(hours=1))
         price = await pool.fetchrow(PRICE, offer.country_id, offer.service_id)
         await pool.fetch(self.candidates_sql, offer.country_id, offer.service_id)
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(7406302, $1)", self.user_id)
+        async with pool.acquire() as conn:
+            await conn.execute(f"BEGIN; {self.lock_sql}")
             row = await conn.fetchrow(
                 self.buy_sql,
                 self.user_id,
@@ -106,6 +107,7 @@ class Buyer:
                 offer.service_name,
                 "127.0.0.1",
             )
+            await conn.execute("COMMIT")
         return None if row is None or row["event_id"] is None else int(row["id"])
 
     async def cancel(self, activation_id: int) -> None:

@@ -158,9 +158,7 @@ async def run(verbose: bool) -> None:
         rows = await measure(database_url, prefix, verbose)
     print()
     print("Statements per write path (services/activations.py, PostgreSQL, one buyer)")
-    print(
-        table(["path", "SQL", "BEGIN/COMMIT", "pool resets", "prepares", "round trips"], rows)
-    )
+    print(table(["path", "SQL", "BEGIN/COMMIT", "pool resets", "prepares", "round trips"], rows))
 
 
 def main() -> None:

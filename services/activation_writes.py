@@ -31,7 +31,8 @@ from models import (
     TransferKind,
 )
 from services import locks, policy
-from services.db import Connection
+from services.db import Connection, postgres_transaction
+from services.errors import InsufficientBalance
 
 
 def _columns(model: type[Any], alias: str) -> str:
@@ -202,17 +203,17 @@ class PoolPurchase:
     ip: str | None
 
 
-async def buy_from_pool(conn: Connection, p: PoolPurchase) -> Written | None:
-    """Takes a free number of the supplier's pool and holds the price: None if none was free.
+async def buy_from_pool(p: PoolPurchase) -> Written | None:
+    """Takes a free number of the supplier's pool and holds the price, in a transaction of its
+    own: None if no number was free (nothing written); InsufficientBalance (nothing written).
 
-    The user's lock is a statement of its own here, before the purchase's: a statement sees
-    the rows committed when it started, and one that waited for the lock inside itself would
-    not see the numbers its user's previous purchases took while it waited (it would pick one
-    of them, and fail on the unique (number, service) pair)."""
-    await locks.user_events(conn, p.user_id)
-    rows = await conn.execute_query_dict(
-        BUY_FROM_POOL,
-        [
+    The user's lock is a statement of its own here, before the purchase's (sent with BEGIN, in
+    one round trip): a statement sees the rows committed when it started, and one that waited
+    for the lock inside itself would not see the numbers its user's previous purchases took
+    while it waited (it would pick one of them, and fail on the unique (number, service))."""
+    async with postgres_transaction(locks.user_events_statement(p.user_id)) as conn:
+        row = await conn.fetchrow(
+            BUY_FROM_POOL,
             p.user_id,
             p.supplier_id,
             p.country_id,
@@ -228,9 +229,13 @@ async def buy_from_pool(conn: Connection, p: PoolPurchase) -> Written | None:
             datetime.now(UTC),
             p.service_name,
             _ip(p.ip),
-        ],
-    )
-    return _written(rows[0]) if rows else None
+        )
+        if row is None:
+            return None
+        written = _written(dict(row))
+        if written.event_id is None:  # raising rolls the number and the activation back
+            raise InsufficientBalance("the balance is too low")
+    return written
 
 
 @dataclass(frozen=True)

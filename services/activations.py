@@ -310,17 +310,19 @@ async def _hold_pool_number(
         fingerprint=purchase.request.fingerprint(),
         ip=purchase.ip,
     )
-    async with atomic() as conn:
-        written = await activation_writes.buy_from_pool(conn, bought)
-        if written is None:
-            raise NoNumbers("no free number for this service in this country")
-        if written.event_id is None:  # raising rolls the number and the activation back
-            raise InsufficientBalance("the balance is too low")
+    written = await activation_writes.buy_from_pool(bought)
+    if written is None:
+        raise NoNumbers("no free number for this service in this country")
+    return written.activation, _status_changed(written)
+
+
+def _status_changed(written: activation_writes.Written) -> events.Notice:
+    """The wake-up of the event a statement of services/activation_writes.py wrote."""
     activation = written.activation
-    notice = events.Notice(
+    assert written.event_id is not None, "a written change has its event"
+    return events.Notice(
         written.event_id, activation.id, activation.user_id, EventKind.STATUS_CHANGED.value
     )
-    return activation, notice
 
 
 async def _number(
@@ -456,7 +458,9 @@ async def _end_waiting(
 ) -> Activation:
     assert status in REFUNDED_ENDINGS
     if is_postgres():
-        return await _end_waiting_in_one_statement(rt, activation, status, ip=ip, due=due)
+        return await _end_waiting_in_one_statement(
+            rt, activation.user_id, activation.id, status, ip=ip, due=due
+        )
     now = rt.clock.now()
     async with atomic() as conn:
         await locks.user_events(conn, activation.user_id)
@@ -492,17 +496,23 @@ async def _end_waiting(
 
 
 async def _end_waiting_in_one_statement(
-    rt: Runtime, activation: Activation, status: ActivationStatus, *, ip: str | None, due: bool
+    rt: Runtime,
+    user_id: int,
+    activation_id: int,
+    status: ActivationStatus,
+    *,
+    ip: str | None,
+    due: bool,
 ) -> Activation:
     """_end_waiting on PostgreSQL: the same rows, written by one statement
     (services/activation_writes.py, docs/adr/0012), then the supplier's release."""
     ending = activation_writes.Ending(
-        user_id=activation.user_id,
-        activation_id=activation.id,
+        user_id=user_id,
+        activation_id=activation_id,
         status=status,
         now=rt.clock.now(),
         due=due,
-        description=f"refund: activation {activation.id} {status.value.lower()}",
+        description=f"refund: activation {activation_id} {status.value.lower()}",
         action=None if status == ActivationStatus.EXPIRED else status.value.lower(),
         ip=ip,
     )
@@ -514,13 +524,7 @@ async def _end_waiting_in_one_statement(
             raise InvalidState("this activation's hold has already been resolved")
         activation = written.activation
         await routing.release_number(rt, conn, activation, activation.number)
-    await rt.publish(
-        [
-            events.Notice(
-                written.event_id, activation.id, activation.user_id, EventKind.STATUS_CHANGED.value
-            )
-        ]
-    )
+    await rt.publish([_status_changed(written)])
     metrics.REFUNDS.labels(status.value).inc()
     return activation
 

@@ -252,6 +252,35 @@ async def atomic() -> AsyncIterator[Connection]:
         raise lost from error
 
 
+@contextlib.asynccontextmanager
+async def postgres_transaction(opening: str) -> AsyncIterator[asyncpg.Connection]:
+    """PostgreSQL only: a transaction on a connection of the same pool (`atomic`'s, where
+    asyncpg keeps each connection's prepared statements), begun in ONE round trip with
+    `opening`, a statement of constants (the user's lock, docs/adr/0012): `BEGIN` and the lock
+    as tortoise would send them are two round trips, each a wait for the event loop while the
+    transaction is open. Errors as `atomic`'s: a lock not granted or a lost connection ends
+    it with `Busy`, a unique or check violation is tortoise's IntegrityError."""
+    try:
+        async with connections.get("default").acquire_connection() as conn:
+            try:
+                await conn.execute(f"BEGIN; {opening}")
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):  # the error that ended it is the one to tell
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+    except asyncpg.exceptions.LockNotAvailableError:
+        raise Busy("the service is busy, try again") from None
+    except asyncpg.exceptions.IntegrityConstraintViolationError as error:
+        raise IntegrityError(error) from error
+    except Exception as error:
+        lost = unavailable(error)
+        if lost is None:
+            raise
+        raise lost from error
+
+
 async def fetch_value(sql: str, *params: Any) -> Any:
     """The first column of the first row of a read-only query with `$1, $2...` placeholders
     (PostgreSQL's; rewritten for SQLite). For the hottest reads, where building the query
