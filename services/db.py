@@ -19,7 +19,7 @@ from typing import Any, cast
 import asyncpg
 from tortoise import connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext, _current_context, set_global_context
@@ -260,8 +260,11 @@ async def postgres_transaction(opening: str) -> AsyncIterator[asyncpg.Connection
     as tortoise would send them are two round trips, each a wait for the event loop while the
     transaction is open. Errors as `atomic`'s: a lock not granted or a lost connection ends
     it with `Busy`, a unique or check violation is tortoise's IntegrityError."""
+    client = connections.get("default")
+    # Inside atomic() the current client is that transaction's: a BEGIN there would be nested.
+    assert not isinstance(client, TransactionalDBClient), "not inside another transaction"
     try:
-        async with connections.get("default").acquire_connection() as conn:
+        async with client.acquire_connection() as conn:
             try:
                 await conn.execute(f"BEGIN; {opening}")
                 yield conn
