@@ -33,8 +33,9 @@ per figure after a 1 s warm-up, percentiles from wrk's latency histogram):
 
 The machine has 2 cores: wrk, the client processes, PostgreSQL, Redis and the one server
 process share them, so the figures are lower bounds of what one worker does on its own core.
-With --profile, each SMS Rooms figure is run again afterwards with py-spy sampling the server
-(not during the measured runs), and the top frames are printed.
+With --profile, figures (a) to (c) of SMS Rooms are run again after (c), before (d)'s agent
+joins, with py-spy sampling the server (not during the measured runs); the top frames are
+printed after the table.
 """
 
 from __future__ import annotations
@@ -551,7 +552,10 @@ async def profile(
     token: str,
     tokens: list[str],
     offers: list[tuple[str, str]],
-) -> None:
+) -> list[str]:
+    """The profiles' lines. Run before (d) registers its agent: after it, routing would buy
+    (c)'s numbers from the agent too."""
+    lines: list[str] = []
     runs = [
         (
             "a",
@@ -582,12 +586,11 @@ async def profile(
             await spy_task
             if spy is not None:
                 spy.wait(timeout=30)
-            print()
-            print(f"py-spy, SMS Rooms server under {name}:")
-            for line in summarise_py_spy(out, args.profile_top):
-                print("  " + line)
+            lines += ["", f"py-spy, SMS Rooms server under {name}:"]
+            lines += ["  " + line for line in summarise_py_spy(out, args.profile_top)]
         finally:
             await asyncio.to_thread(out.unlink, True)
+    return lines
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -650,13 +653,14 @@ async def measure(args: argparse.Namespace, quiet: str, database_url: str, prefi
         figures["c_raw"] = await buy_baseline.measure(
             args.seconds, args.buyers, numbers_each=args.numbers_per_country
         )
+        profiles = await profile(ours, args, token, tokens, offers) if args.profile else []
         figures["d"], figures["finished"] = await agent_path(
             args, ours, agent, stocked, agent_stock, database_url, prefix, tokens, offers
         )
         figures["violations"] = await audit_ledger(database_url, prefix)
         print_report(args, figures)
-        if args.profile:
-            await profile(ours, args, token, tokens, offers)
+        for line in profiles:
+            print(line)
     finally:
         await agent.stop()
         await baseline.stop()
