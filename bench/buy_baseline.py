@@ -6,7 +6,7 @@ item 3). Prints a table; bench/api_bench.py also runs it beside (c).
 On its own throw-away database (migrated and stocked as api_bench.py stocks its own: 40
 countries x 5 services, 60 numbers each, one funded user per buyer), `--buyers` clients loop
 buy then cancel, spread over the offers, for `--seconds`. Each purchase sends what
-services/activations.py sends to PostgreSQL for one (the buyer's row, R5's count, the price,
+services/activations.py sends to PostgreSQL for one (the buyer's row with R5's count, the price,
 the routing candidates, then the transaction: the user's lock and services/activation_writes.py's
 statement), each cancel the activation's row then its one statement; through an asyncpg pool
 of the app's size (services/db.py), with prepared statements. No HTTP, GraphQL, sessions,
@@ -25,11 +25,6 @@ from typing import Any
 import asyncpg
 from common import backend, fmt, percentile, runtime, table
 
-USER_ROW = 'SELECT * FROM "user" WHERE id = $1'
-RECENT_CANCELS = (
-    "SELECT COUNT(*) FROM activation WHERE user_id = $1 AND created_at >= $2"
-    " AND status IN ('CANCELLED', 'BANNED')"
-)
 ACTIVATION = (
     "SELECT a.*, n.e164 FROM activation a JOIN phone_number n ON n.id = a.number_id"
     " WHERE a.id = $1 AND a.user_id = $2"
@@ -74,17 +69,17 @@ async def seed(
 
 class Buyer:
     def __init__(self, pool: asyncpg.Pool, user_id: int, supplier_id: int, stats: dict) -> None:
-        from services import activation_writes, locks, stock
+        from services import abuse, activation_writes, locks, stock
 
         self.pool, self.user_id, self.supplier_id, self.stats = pool, user_id, supplier_id, stats
         self.buy_sql, self.end_sql = activation_writes.BUY_FROM_POOL, activation_writes.END_WAITING
         self.candidates_sql = stock.CANDIDATES
+        self.buyer_sql = abuse.BUYER
         self.lock_sql = locks.user_events_statement(user_id)
 
     async def buy(self, offer: Offer) -> int | None:
         pool, now = self.pool, datetime.now(UTC)
-        await pool.fetchrow(USER_ROW, self.user_id)
-        await pool.fetchval(RECENT_CANCELS, self.user_id, now - timedelta(hours=1))
+        await pool.fetchrow(self.buyer_sql, self.user_id, now - timedelta(hours=1))
         price = await pool.fetchrow(PRICE, offer.country_id, offer.service_id)
         await pool.fetch(self.candidates_sql, offer.country_id, offer.service_id)
         async with pool.acquire() as conn:

@@ -126,11 +126,11 @@ async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | Non
         if existing is not None:
             return existing
     geo.refuse_sanctioned(ip)
-    user = await User.get(id=viewer.user_id)
+    user, cancelled = await abuse.buyer(rt, viewer.user_id)
     _check_may_buy(settings, user)
     country = await rt.catalog.country_for_sale(request.country)
     service = await rt.catalog.service_for_sale(request.service)
-    await abuse.check_may_buy(rt, user)
+    await abuse.check_may_buy(rt, user, cancelled=cancelled)
     price, choices = await _priced(rt, country, service)
     if request.max_price is not None:
         max_minor = money.to_minor(
