@@ -29,7 +29,6 @@ ACTIVATION = (
     "SELECT a.*, n.e164 FROM activation a JOIN phone_number n ON n.id = a.number_id"
     " WHERE a.id = $1 AND a.user_id = $2"
 )
-PRICE = "SELECT id, price_minor, cost_minor FROM price WHERE country_id = $1 AND service_id = $2"
 
 
 @dataclass(frozen=True)
@@ -69,18 +68,19 @@ async def seed(
 
 class Buyer:
     def __init__(self, pool: asyncpg.Pool, user_id: int, supplier_id: int, stats: dict) -> None:
-        from services import abuse, activation_writes, locks, stock
+        from services import abuse, activation_writes, catalog, locks, stock
 
         self.pool, self.user_id, self.supplier_id, self.stats = pool, user_id, supplier_id, stats
         self.buy_sql, self.end_sql = activation_writes.BUY_FROM_POOL, activation_writes.END_WAITING
         self.candidates_sql = stock.CANDIDATES
         self.buyer_sql = abuse.BUYER
+        self.price_sql = catalog.CURRENT_PRICE
         self.lock_sql = locks.user_events_statement(user_id)
 
     async def buy(self, offer: Offer) -> int | None:
         pool, now = self.pool, datetime.now(UTC)
         await pool.fetchrow(self.buyer_sql, self.user_id, now - timedelta(hours=1))
-        price = await pool.fetchrow(PRICE, offer.country_id, offer.service_id)
+        price = await pool.fetchrow(self.price_sql, offer.country_id, offer.service_id)
         await pool.fetch(self.candidates_sql, offer.country_id, offer.service_id)
         async with pool.acquire() as conn:
             await conn.execute(f"BEGIN; {self.lock_sql}")
