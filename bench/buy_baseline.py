@@ -6,11 +6,12 @@ item 3). Prints a table; bench/api_bench.py also runs it beside (c).
 On its own throw-away database (migrated and stocked as api_bench.py stocks its own: 40
 countries x 5 services, 60 numbers each, one funded user per buyer), `--buyers` clients loop
 buy then cancel, spread over the offers, for `--seconds`. Each purchase sends what
-services/activations.py sends to PostgreSQL for one (the buyer's row with R5's count, the price,
-the routing candidates, then the transaction: the user's lock and services/activation_writes.py's
-statement), each cancel the activation's row then its one statement; through an asyncpg pool
-of the app's size (services/db.py), with prepared statements. No HTTP, GraphQL, sessions,
-Redis or ORM: what is left is the database's own cost of these statements and the client's.
+services/activations.py sends to PostgreSQL for one (the buyer's row with R5's count, the
+price, the routing candidates, then the transaction: the user's lock, the purchase's statement
+of services/activation_writes.py, the HOLD of services/ledger.py), each cancel the
+activation's row then its one statement; through an asyncpg pool of the app's size
+(services/db.py), with prepared statements. No HTTP, GraphQL, sessions, Redis or ORM: what is
+left is the database's own cost of these statements and the client's.
 """
 
 from __future__ import annotations
@@ -68,13 +69,14 @@ async def seed(
 
 class Buyer:
     def __init__(self, pool: asyncpg.Pool, user_id: int, supplier_id: int, stats: dict) -> None:
-        from services import abuse, activation_writes, catalog, locks, stock
+        from services import abuse, activation_writes, catalog, ledger, locks, stock
 
         self.pool, self.user_id, self.supplier_id, self.stats = pool, user_id, supplier_id, stats
         self.buy_sql, self.end_sql = activation_writes.BUY_FROM_POOL, activation_writes.END_WAITING
         self.candidates_sql = stock.CANDIDATES
         self.buyer_sql = abuse.BUYER
         self.price_sql = catalog.CURRENT_PRICE
+        self.post_sql = ledger.POST
         self.lock_sql = locks.user_events_statement(user_id)
 
     async def buy(self, offer: Offer) -> int | None:
@@ -99,11 +101,23 @@ class Buyer:
                 None,
                 "baseline",
                 now,
-                offer.service_name,
                 "127.0.0.1",
             )
-            await conn.execute("COMMIT")
-        return None if row is None or row["event_id"] is None else int(row["id"])
+            held = row is not None and await conn.fetchrow(
+                self.post_sql,
+                row["user_account_id"],
+                row["escrow_account_id"],
+                price["price_minor"],
+                True,
+                "hold",
+                None,
+                row["id"],
+                None,
+                f"{offer.service_name} number {row['n__e164']}",
+                now,
+            )
+            await conn.execute("COMMIT" if held else "ROLLBACK")
+        return int(row["id"]) if held else None
 
     async def cancel(self, activation_id: int) -> None:
         pool, now = self.pool, datetime.now(UTC)

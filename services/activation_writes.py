@@ -1,12 +1,15 @@
-"""The hot write paths of activations as one PostgreSQL statement each (docs/adr/0012).
+"""The hot write paths of activations as few PostgreSQL statements as the rules allow
+(docs/adr/0012).
 
 A purchase from a pool and a refunded ending (cancel, ban, expiry) were ~17 and ~15 ORM
 statements in one transaction, each a round trip taken while the user's locks were held. Here
 each is one statement of data-modifying CTEs, chained by what each part RETURNS, so that the
-order of its steps is the order of the data: the user's event lock (services/locks.py) first,
-then the number (SKIP LOCKED), then the user's account before its escrow (ascending id, as
-services/ledger.py locks them), then the transfer, the event and the activity row. Run inside
-`atomic()`: a refusal found by the statement (no balance) raises and rolls the whole back.
+order of its steps is the order of the data. The purchase: its transaction begins with the
+user's event lock (services/locks.py), then one statement takes the number (SKIP LOCKED) and
+writes its use, the activation, the event and the activity row, then services/ledger.py `post`
+writes the HOLD (one statement too). The ending: one statement takes the user's lock, ends the
+activation, voids its hold (user account before escrow: ascending id, as `post` locks them),
+bans the pair if asked, writes the event and the activity row.
 
 The rules are the ones services/activations.py and services/ledger.py state; the database's
 guards (migration 0002, the unique (number, service) and (user, idempotency key) pairs, the
@@ -25,14 +28,14 @@ from models import (
     Activation,
     ActivationStatus,
     EventKind,
+    LedgerAccount,
     NumberState,
     PhoneNumber,
     Supplier,
     TransferKind,
 )
-from services import locks, policy
+from services import ledger, locks, policy
 from services.db import Connection, postgres_transaction
-from services.errors import InsufficientBalance
 
 
 def _columns(model: type[Any], alias: str) -> str:
@@ -56,8 +59,9 @@ _USER, _ESCROW = f"'{AccountKind.USER.value}'", f"'{AccountKind.ESCROW.value}'"
 
 # $1 user, $2 supplier, $3 country, $4 service, $5 price, $6 cost, $7 currency, $8 now (the
 # runtime's clock), $9 SMS deadline, $10 window end, $11 idempotency key, $12 fingerprint,
-# $13 the wall clock (what auto_now_add columns get), $14 the service's name, $15 ip.
-# Its row: the activation and its number; `event_id` NULL when the balance was too low.
+# $13 the wall clock (what auto_now_add columns get), $14 ip.
+# Its row: the activation, its number, its event, the user's two accounts (for the HOLD that
+# services/ledger.py `post` writes next, in the same transaction).
 BUY_FROM_POOL = f"""
 WITH picked AS (
   SELECT n.* FROM phone_number n
@@ -79,34 +83,19 @@ bought AS (
     $11, $12
   FROM used RETURNING *
 ),
-paid AS (
-  UPDATE ledger_account a SET balance_minor = a.balance_minor - b.price_minor FROM bought b
-  WHERE a.kind = {_USER} AND a.user_id = $1 AND a.balance_minor >= b.price_minor
-  RETURNING a.id, a.balance_minor
-),
-held AS (
-  UPDATE ledger_account a SET balance_minor = a.balance_minor + b.price_minor FROM bought b, paid
-  WHERE a.kind = {_ESCROW} AND a.user_id = $1
-  RETURNING a.id, a.balance_minor
-),
-hold AS (
-  INSERT INTO transfer (kind, debit_account_id, credit_account_id, amount_minor,
-    debit_balance_after, credit_balance_after, activation_id, description, created_at)
-  SELECT '{TransferKind.HOLD.value}', paid.id, held.id, b.price_minor, paid.balance_minor,
-    held.balance_minor, b.id, left($14::text || ' number ' || picked.e164, 200), $13
-  FROM bought b, paid, held, picked RETURNING id
-),
 event AS (
   INSERT INTO activation_event (activation_id, user_id, kind, status, created_at)
-  SELECT b.id, b.user_id, {_STATUS_CHANGED}, b.status, $13 FROM bought b, hold RETURNING id
+  SELECT b.id, b.user_id, {_STATUS_CHANGED}, b.status, $13 FROM bought b RETURNING id
 ),
 logged AS (
   INSERT INTO activity_log (user_id, action, ip, detail, created_at)
-  SELECT b.user_id, 'purchase', $15::text, b.id::text, $13 FROM bought b, event RETURNING id
+  SELECT b.user_id, 'purchase', $14::text, b.id::text, $13 FROM bought b, event RETURNING id
 )
 SELECT b.*, event.id AS event_id, (SELECT count(*) FROM logged) AS logged,
-  {_columns(PhoneNumber, "n")}
-FROM bought b JOIN picked n ON n.id = b.number_id LEFT JOIN event ON true
+  {_columns(PhoneNumber, "n")},
+  (SELECT id FROM ledger_account WHERE kind = {_USER} AND user_id = $1) AS user_account_id,
+  (SELECT id FROM ledger_account WHERE kind = {_ESCROW} AND user_id = $1) AS escrow_account_id
+FROM bought b JOIN picked n ON n.id = b.number_id JOIN event ON true
 """  # noqa: S608 (constants only; every value is a parameter)
 
 # The user's lock is taken inside this statement (one round trip less): what it reads after
@@ -204,8 +193,9 @@ class PoolPurchase:
 
 
 async def buy_from_pool(p: PoolPurchase) -> Written | None:
-    """Takes a free number of the supplier's pool and holds the price, in a transaction of its
-    own: None if no number was free (nothing written); InsufficientBalance (nothing written).
+    """Takes a free number of the supplier's pool and holds the price (ledger.post, one
+    statement too), in a transaction of its own: None if no number was free, InsufficientBalance
+    if the balance is too low; either way nothing is written.
 
     The user's lock is a statement of its own here, before the purchase's (sent with BEGIN, in
     one round trip): a statement sees the rows committed when it started, and one that waited
@@ -227,14 +217,21 @@ async def buy_from_pool(p: PoolPurchase) -> Written | None:
             p.idempotency_key,
             p.fingerprint,
             datetime.now(UTC),
-            p.service_name,
             _ip(p.ip),
         )
         if row is None:
             return None
         written = _written(dict(row))
-        if written.event_id is None:  # raising rolls the number and the activation back
-            raise InsufficientBalance("the balance is too low")
+        # InsufficientBalance from here rolls the number and the activation back.
+        await ledger.post(
+            conn,
+            kind=TransferKind.HOLD,
+            debit=LedgerAccount(id=row["user_account_id"], kind=AccountKind.USER),
+            credit=LedgerAccount(id=row["escrow_account_id"], kind=AccountKind.ESCROW),
+            amount_minor=p.price_minor,
+            description=f"{p.service_name} number {written.activation.number.e164}",
+            activation_id=written.activation.id,
+        )
     return written
 
 
