@@ -167,7 +167,7 @@ async def measure(seconds: float, buyers: int, *, numbers_each: int = 60) -> dic
             supplier_id = (await Supplier.get(code=demo.CODE)).id
         pool = await asyncpg.create_pool(
             database_url,
-            min_size=DEFAULT_POOL_MAX,
+            min_size=1,
             max_size=DEFAULT_POOL_MAX,
             connection_class=StatelessConnection,
         )
