@@ -460,7 +460,7 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     b_ours, b_base = figures["b"]
     buys = figures["c"]
     raw = figures["c_raw"]
-    agent = figures["d"]
+    agent = figures.get("d")  # None without figure d (--figures)
     rows = [
         *http_rows(figures),
         [
@@ -490,29 +490,33 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
             ),
             "",
         ],
-        [
-            f"(d) buys/s with cancels through an SMSHub agent ({args.agent_delay_ms:g} ms)",
-            ">= (c) / 1.5",
-            fmt(agent["buys"] / agent["seconds"], 0),
-            "",
-            "(c)/(d) " + ratio(buys["buys"] / buys["seconds"], agent["buys"] / agent["seconds"]),
-        ],
-        [
-            "(c) / (d) server CPU per buy and its cancel, ms",
-            "",
-            f"{fmt(cpu_ms(buys))} / {fmt(cpu_ms(agent))}",
-            "",
-            "(d)/(c) " + ratio(cpu_ms(agent), cpu_ms(buys)),
-        ],
-        [
-            "(d) buy p50 / p99 latency, ms",
-            "",
-            f"{fmt(percentile(agent['buy_ms'], 50))} / {fmt(percentile(agent['buy_ms'], 99))}",
-            "",
-            "",
-        ],
         ["(c, d) ledger violations after the run", "0", str(len(figures["violations"])), "", ""],
     ]
+    if agent is not None:
+        rows[-1:-1] = [
+            [
+                f"(d) buys/s with cancels through an SMSHub agent ({args.agent_delay_ms:g} ms)",
+                ">= (c) / 1.5",
+                fmt(agent["buys"] / agent["seconds"], 0),
+                "",
+                "(c)/(d) "
+                + ratio(buys["buys"] / buys["seconds"], agent["buys"] / agent["seconds"]),
+            ],
+            [
+                "(c) / (d) server CPU per buy and its cancel, ms",
+                "",
+                f"{fmt(cpu_ms(buys))} / {fmt(cpu_ms(agent))}",
+                "",
+                "(d)/(c) " + ratio(cpu_ms(agent), cpu_ms(buys)),
+            ],
+            [
+                "(d) buy p50 / p99 latency, ms",
+                "",
+                f"{fmt(percentile(agent['buy_ms'], 50))} / {fmt(percentile(agent['buy_ms'], 99))}",
+                "",
+                "",
+            ],
+        ]
     print()
     print("SMS Rooms API benchmark (issue 2) - PostgreSQL + Redis, one uvicorn worker")
     for line in [*machine_lines(), figures["quiet"]]:
@@ -537,11 +541,12 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     print(
         "CPU during the measured runs: " + "\n                              ".join(figures["cpu"])
     )
-    print(
-        f"(d) buys {agent['buys']:,}, cancels {agent['cancels']:,}, refused: "
-        f"{dict(agent['errors']) or 'none'}; FINISH_ACTIVATION received by the agent, by status:"
-        f" {figures['finished'] or 'none'}"
-    )
+    if agent is not None:
+        print(
+            f"(d) buys {agent['buys']:,}, cancels {agent['cancels']:,}, refused: "
+            f"{dict(agent['errors']) or 'none'}; FINISH_ACTIVATION received by the agent, by"
+            f" status: {figures['finished'] or 'none'}"
+        )
     for problem in figures["violations"][:10]:
         print("  violation:", problem)
 
@@ -643,8 +648,8 @@ async def measure(args: argparse.Namespace, quiet: str, database_url: str, prefi
         await baseline.stop()
         if not {"c", "d"} & args.figures:
             print_http_report(args, figures)
-            if args.profile:
-                await profile(ours, args, token, tokens, offers)
+            for line in await profile(ours, args, token, tokens, offers) if args.profile else []:
+                print(line)
             return
         meter = CpuMeter(ours.pid)
         figures["c"] = run_buyers(ours.url, tokens, offers, args.seconds)
@@ -654,9 +659,10 @@ async def measure(args: argparse.Namespace, quiet: str, database_url: str, prefi
             args.seconds, args.buyers, numbers_each=args.numbers_per_country
         )
         profiles = await profile(ours, args, token, tokens, offers) if args.profile else []
-        figures["d"], figures["finished"] = await agent_path(
-            args, ours, agent, stocked, agent_stock, database_url, prefix, tokens, offers
-        )
+        if "d" in args.figures:
+            figures["d"], figures["finished"] = await agent_path(
+                args, ours, agent, stocked, agent_stock, database_url, prefix, tokens, offers
+            )
         figures["violations"] = await audit_ledger(database_url, prefix)
         print_report(args, figures)
         for line in profiles:
