@@ -158,7 +158,7 @@ class Buyer:
 async def measure(seconds: float, buyers: int, *, numbers_each: int = 60) -> dict[str, Any]:
     """buys (each cancelled), buy_ms, cancel_ms, refused and seconds of one run."""
     from models import Supplier
-    from services.db import DEFAULT_POOL_MAX, StatelessConnection
+    from services.db import DEFAULT_POOL_MAX, keep_session
     from suppliers import demo
 
     async with backend() as (database_url, prefix):
@@ -169,7 +169,7 @@ async def measure(seconds: float, buyers: int, *, numbers_each: int = 60) -> dic
             database_url,
             min_size=1,
             max_size=DEFAULT_POOL_MAX,
-            connection_class=StatelessConnection,
+            reset=keep_session,
         )
         stats: dict[str, Any] = {"buy_ms": [], "cancel_ms": [], "refused": 0}
         try:
