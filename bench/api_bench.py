@@ -19,6 +19,9 @@ per figure after a 1 s warm-up, percentiles from wrk's latency histogram):
     as its own funded user, each looping buyNumber then cancelActivation (spread over the 200
     offers) for `--seconds`; buys/s counts purchases that succeeded (each was then cancelled).
     Afterwards services/audit.py's ledger_violations() runs on the database: must print 0.
+    Its baseline is the raw limit of the same statements: bench/buy_baseline.py, the same
+    purchases and cancels as bare asyncpg statements (no HTTP, GraphQL or ORM), from as many
+    clients, on a throw-away database of its own stocked the same way.
     R5's cool-down is off for the run (ABUSE_CANCEL_THRESHOLD), as are the sign-up/sign-in rate
     limits: the benchmark signs up its users from one address.
 (d) the same buyers, the same way, through an SMSHub agent (issue 8): bench/smshub_agent_app.py
@@ -30,8 +33,9 @@ per figure after a 1 s warm-up, percentiles from wrk's latency histogram):
 
 The machine has 2 cores: wrk, the client processes, PostgreSQL, Redis and the one server
 process share them, so the figures are lower bounds of what one worker does on its own core.
-With --profile, each SMS Rooms figure is run again afterwards with py-spy sampling the server
-(not during the measured runs), and the top frames are printed.
+With --profile, figures (a) to (c) of SMS Rooms are run again after (c), before (d)'s agent
+joins, with py-spy sampling the server (not during the measured runs); the top frames are
+printed after the table.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import buy_baseline
 import common
 from common import (
     HOST,
@@ -454,53 +459,64 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     a_ours, a_base = figures["a"]
     b_ours, b_base = figures["b"]
     buys = figures["c"]
-    agent = figures["d"]
+    raw = figures["c_raw"]
+    agent = figures.get("d")  # None without figure d (--figures)
     rows = [
         *http_rows(figures),
         [
             f"(c) buys/s with cancels, {args.buyers} clients",
-            "a figure",
+            ">= 1,000",
             fmt(buys["buys"] / buys["seconds"], 0),
-            "",
-            "",
+            fmt(raw["buys"] / raw["seconds"], 0),
+            ratio(buys["buys"] / buys["seconds"], raw["buys"] / raw["seconds"]),
         ],
         [
-            "(c) buy p50 / p99 latency, ms",
-            "",
-            f"{fmt(percentile(buys['buy_ms'], 50))} / {fmt(percentile(buys['buy_ms'], 99))}",
-            "",
-            "",
+            "(c) buy p99 latency, ms",
+            "<= 50",
+            fmt(percentile(buys["buy_ms"], 99)),
+            fmt(percentile(raw["buy_ms"], 99)),
+            ratio(percentile(buys["buy_ms"], 99), percentile(raw["buy_ms"], 99)),
         ],
         [
-            "(c) cancel p50 / p99 latency, ms",
+            "(c) buy p50 / cancel p50 / cancel p99, ms",
             "",
-            f"{fmt(percentile(buys['cancel_ms'], 50))} / {fmt(percentile(buys['cancel_ms'], 99))}",
-            "",
-            "",
-        ],
-        [
-            f"(d) buys/s with cancels through an SMSHub agent ({args.agent_delay_ms:g} ms)",
-            ">= (c) / 1.5",
-            fmt(agent["buys"] / agent["seconds"], 0),
-            "",
-            "(c)/(d) " + ratio(buys["buys"] / buys["seconds"], agent["buys"] / agent["seconds"]),
-        ],
-        [
-            "(c) / (d) server CPU per buy and its cancel, ms",
-            "",
-            f"{fmt(cpu_ms(buys))} / {fmt(cpu_ms(agent))}",
-            "",
-            "(d)/(c) " + ratio(cpu_ms(agent), cpu_ms(buys)),
-        ],
-        [
-            "(d) buy p50 / p99 latency, ms",
-            "",
-            f"{fmt(percentile(agent['buy_ms'], 50))} / {fmt(percentile(agent['buy_ms'], 99))}",
-            "",
+            " / ".join(
+                fmt(percentile(buys[k], q))
+                for k, q in (("buy_ms", 50), ("cancel_ms", 50), ("cancel_ms", 99))
+            ),
+            " / ".join(
+                fmt(percentile(raw[k], q))
+                for k, q in (("buy_ms", 50), ("cancel_ms", 50), ("cancel_ms", 99))
+            ),
             "",
         ],
         ["(c, d) ledger violations after the run", "0", str(len(figures["violations"])), "", ""],
     ]
+    if agent is not None:
+        rows[-1:-1] = [
+            [
+                f"(d) buys/s with cancels through an SMSHub agent ({args.agent_delay_ms:g} ms)",
+                ">= (c) / 1.5",
+                fmt(agent["buys"] / agent["seconds"], 0),
+                "",
+                "(c)/(d) "
+                + ratio(buys["buys"] / buys["seconds"], agent["buys"] / agent["seconds"]),
+            ],
+            [
+                "(c) / (d) server CPU per buy and its cancel, ms",
+                "",
+                f"{fmt(cpu_ms(buys))} / {fmt(cpu_ms(agent))}",
+                "",
+                "(d)/(c) " + ratio(cpu_ms(agent), cpu_ms(buys)),
+            ],
+            [
+                "(d) buy p50 / p99 latency, ms",
+                "",
+                f"{fmt(percentile(agent['buy_ms'], 50))} / {fmt(percentile(agent['buy_ms'], 99))}",
+                "",
+                "",
+            ],
+        ]
     print()
     print("SMS Rooms API benchmark (issue 2) - PostgreSQL + Redis, one uvicorn worker")
     for line in [*machine_lines(), figures["quiet"]]:
@@ -509,7 +525,8 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         f"load: wrk -t1 -c{args.connections} -d{args.seconds}s --latency (after a 1 s warm-up);"
         f" buys: {args.buyers} clients in 2 processes for {args.seconds} s"
     )
-    print("baseline: bench/baseline_app.py (raw Starlette, same JSON, same uvicorn flags)")
+    print("baseline: bench/baseline_app.py (raw Starlette, same JSON, same uvicorn flags);")
+    print("  for (c): bench/buy_baseline.py (the same statements, bare asyncpg, own database)")
     print()
     print(
         table(["figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows, text_columns=2)
@@ -524,11 +541,12 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     print(
         "CPU during the measured runs: " + "\n                              ".join(figures["cpu"])
     )
-    print(
-        f"(d) buys {agent['buys']:,}, cancels {agent['cancels']:,}, refused: "
-        f"{dict(agent['errors']) or 'none'}; FINISH_ACTIVATION received by the agent, by status:"
-        f" {figures['finished'] or 'none'}"
-    )
+    if agent is not None:
+        print(
+            f"(d) buys {agent['buys']:,}, cancels {agent['cancels']:,}, refused: "
+            f"{dict(agent['errors']) or 'none'}; FINISH_ACTIVATION received by the agent, by"
+            f" status: {figures['finished'] or 'none'}"
+        )
     for problem in figures["violations"][:10]:
         print("  violation:", problem)
 
@@ -539,7 +557,10 @@ async def profile(
     token: str,
     tokens: list[str],
     offers: list[tuple[str, str]],
-) -> None:
+) -> list[str]:
+    """The profiles' lines. Run before (d) registers its agent: after it, routing would buy
+    (c)'s numbers from the agent too."""
+    lines: list[str] = []
     runs = [
         (
             "a",
@@ -570,12 +591,11 @@ async def profile(
             await spy_task
             if spy is not None:
                 spy.wait(timeout=30)
-            print()
-            print(f"py-spy, SMS Rooms server under {name}:")
-            for line in summarise_py_spy(out, args.profile_top):
-                print("  " + line)
+            lines += ["", f"py-spy, SMS Rooms server under {name}:"]
+            lines += ["  " + line for line in summarise_py_spy(out, args.profile_top)]
         finally:
             await asyncio.to_thread(out.unlink, True)
+    return lines
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -628,20 +648,25 @@ async def measure(args: argparse.Namespace, quiet: str, database_url: str, prefi
         await baseline.stop()
         if not {"c", "d"} & args.figures:
             print_http_report(args, figures)
-            if args.profile:
-                await profile(ours, args, token, tokens, offers)
+            for line in await profile(ours, args, token, tokens, offers) if args.profile else []:
+                print(line)
             return
         meter = CpuMeter(ours.pid)
         figures["c"] = run_buyers(ours.url, tokens, offers, args.seconds)
         figures["cpu"].append(f"(c) SMS Rooms: {meter.stop()} (includes client start-up)")
         figures["c"]["cpu_seconds"] = process_cpu_seconds(ours.pid) - meter.process0
-        figures["d"], figures["finished"] = await agent_path(
-            args, ours, agent, stocked, agent_stock, database_url, prefix, tokens, offers
+        figures["c_raw"] = await buy_baseline.measure(
+            args.seconds, args.buyers, numbers_each=args.numbers_per_country
         )
+        profiles = await profile(ours, args, token, tokens, offers) if args.profile else []
+        if "d" in args.figures:
+            figures["d"], figures["finished"] = await agent_path(
+                args, ours, agent, stocked, agent_stock, database_url, prefix, tokens, offers
+            )
         figures["violations"] = await audit_ledger(database_url, prefix)
         print_report(args, figures)
-        if args.profile:
-            await profile(ours, args, token, tokens, offers)
+        for line in profiles:
+            print(line)
     finally:
         await agent.stop()
         await baseline.stop()

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tortoise.exceptions import DoesNotExist
 from tortoise.queryset import QuerySet
 
 from models import Activation, ActivationStatus, User
 from services import pages
+from services.db import fetch_rows, is_postgres
 from services.errors import RateLimited
 
 if TYPE_CHECKING:
@@ -61,7 +63,31 @@ async def flagged(*, first: int, after: int | None) -> tuple[list[User], bool]:
     return await pages.newest_first(query, first=first, after=after)
 
 
-async def check_may_buy(rt: Runtime, user: User) -> None:
+# The buyer's row with R5's first count (`check_may_buy`'s), in one round trip on PostgreSQL
+# (docs/adr/0012): every purchase reads both before it buys.
+_REFUNDED = ", ".join(f"'{s.value}'" for s in REFUNDED_ON_REQUEST)
+BUYER = f"""
+SELECT u.*, (SELECT COUNT(*) FROM activation a
+             WHERE a.user_id = u.id AND a.created_at >= $2 AND a.status IN ({_REFUNDED}))
+       AS refunded_on_request
+FROM "user" u WHERE u.id = $1
+"""  # noqa: S608 (constants only)
+
+
+async def buyer(rt: Runtime, user_id: int) -> tuple[User, int | None]:
+    """The buyer, and on PostgreSQL the cancellations R5 counts in the window so far (None on
+    SQLite: `check_may_buy` counts them)."""
+    if not is_postgres():
+        return await User.get(id=user_id), None
+    since = rt.clock.now() - timedelta(seconds=rt.settings.abuse_window_seconds)
+    rows = await fetch_rows(BUYER, user_id, since)
+    if not rows:
+        raise DoesNotExist(User)
+    return User._init_from_db(**rows[0]), int(rows[0]["refunded_on_request"])
+
+
+async def check_may_buy(rt: Runtime, user: User, *, cancelled: int | None = None) -> None:
+    """R5. `cancelled`: the window's cancellations, if already counted (`buyer`)."""
     settings = rt.settings
     now = rt.clock.now()
     if user.cooldown_until is not None and user.cooldown_until > now:
@@ -69,8 +95,9 @@ async def check_may_buy(rt: Runtime, user: User) -> None:
             "too many cancellations: buying is paused (R5)", until=user.cooldown_until
         )
     recent = _window(rt, user.id, now, closed=False)
-    # A ban refunds like a cancel; counting only cancels would let a ban loop drain the pool.
-    cancelled = await recent.filter(status__in=REFUNDED_ON_REQUEST).count()
+    if cancelled is None:
+        # A ban refunds like a cancel; counting only cancels would let a ban loop drain the pool.
+        cancelled = await recent.filter(status__in=REFUNDED_ON_REQUEST).count()
     if cancelled < settings.abuse_cancel_threshold:
         return
     purchases = await recent.count()

@@ -31,6 +31,7 @@ from models import (
 from models.activations import LIVE_STATUSES
 from services import (
     abuse,
+    activation_writes,
     activity,
     catalog,
     events,
@@ -47,7 +48,7 @@ from services import (
     text,
 )
 from services.accounts import Viewer
-from services.db import Connection, IntegrityError, atomic
+from services.db import Connection, IntegrityError, atomic, is_postgres
 from services.errors import (
     AccountBlocked,
     EmailNotVerified,
@@ -125,11 +126,11 @@ async def buy(rt: Runtime, viewer: Viewer, request: BuyRequest, *, ip: str | Non
         if existing is not None:
             return existing
     geo.refuse_sanctioned(ip)
-    user = await User.get(id=viewer.user_id)
+    user, cancelled = await abuse.buyer(rt, viewer.user_id)
     _check_may_buy(settings, user)
     country = await rt.catalog.country_for_sale(request.country)
     service = await rt.catalog.service_for_sale(request.service)
-    await abuse.check_may_buy(rt, user)
+    await abuse.check_may_buy(rt, user, cancelled=cancelled)
     price, choices = await _priced(rt, country, service)
     if request.max_price is not None:
         max_minor = money.to_minor(
@@ -241,6 +242,8 @@ def _check_may_buy(settings: Settings, user: User) -> None:
 async def _assign_and_hold(
     rt: Runtime, purchase: Purchase, choice: routing.Choice, acquired: routing.Acquired
 ) -> tuple[Activation, events.Notice]:
+    if acquired.e164 is None and is_postgres():
+        return await _hold_pool_number(rt, purchase, choice)
     settings = rt.settings
     user, service, price = purchase.user, purchase.service, purchase.price
     async with atomic() as conn:
@@ -283,6 +286,43 @@ async def _assign_and_hold(
             conn, "purchase", user_id=user.id, ip=purchase.ip, detail=str(activation.id)
         )
     return activation, notice
+
+
+async def _hold_pool_number(
+    rt: Runtime, purchase: Purchase, choice: routing.Choice
+) -> tuple[Activation, events.Notice]:
+    """_assign_and_hold for a pool's number on PostgreSQL: the same rows, written by one
+    statement (services/activation_writes.py, docs/adr/0012)."""
+    settings, price, now = rt.settings, purchase.price, rt.clock.now()
+    bought = activation_writes.PoolPurchase(
+        user_id=purchase.user.id,
+        supplier_id=choice.supplier.id,
+        country_id=price.country_id,
+        service_id=purchase.service.id,
+        service_name=purchase.service.name,
+        price_minor=price.price_minor,
+        cost_minor=choice.cost_minor,
+        currency=settings.currency,
+        now=now,
+        sms_deadline_at=now + timedelta(seconds=settings.sms_wait_seconds),
+        expires_at=now + timedelta(seconds=settings.activation_window_seconds),
+        idempotency_key=purchase.key,
+        fingerprint=purchase.request.fingerprint(),
+        ip=purchase.ip,
+    )
+    written = await activation_writes.buy_from_pool(bought)
+    if written is None:
+        raise NoNumbers("no free number for this service in this country")
+    return written.activation, _status_changed(written)
+
+
+def _status_changed(written: activation_writes.Written) -> events.Notice:
+    """The wake-up of the event a statement of services/activation_writes.py wrote."""
+    activation = written.activation
+    assert written.event_id is not None, "a written change has its event"
+    return events.Notice(
+        written.event_id, activation.id, activation.user_id, EventKind.STATUS_CHANGED.value
+    )
 
 
 async def _number(
@@ -417,6 +457,10 @@ async def _end_waiting(
     due: bool = False,
 ) -> Activation:
     assert status in REFUNDED_ENDINGS
+    if is_postgres():
+        return await _end_waiting_in_one_statement(
+            rt, activation.user_id, activation.id, status, ip=ip, due=due
+        )
     now = rt.clock.now()
     async with atomic() as conn:
         await locks.user_events(conn, activation.user_id)
@@ -447,6 +491,40 @@ async def _end_waiting(
             )
         activation, notice = await _ended(rt, conn, activation.id, status, ip=ip)
     await rt.publish([notice])
+    metrics.REFUNDS.labels(status.value).inc()
+    return activation
+
+
+async def _end_waiting_in_one_statement(
+    rt: Runtime,
+    user_id: int,
+    activation_id: int,
+    status: ActivationStatus,
+    *,
+    ip: str | None,
+    due: bool,
+) -> Activation:
+    """_end_waiting on PostgreSQL: the same rows, written by one statement
+    (services/activation_writes.py, docs/adr/0012), then the supplier's release."""
+    ending = activation_writes.Ending(
+        user_id=user_id,
+        activation_id=activation_id,
+        status=status,
+        now=rt.clock.now(),
+        due=due,
+        description=f"refund: activation {activation_id} {status.value.lower()}",
+        action=None if status == ActivationStatus.EXPIRED else status.value.lower(),
+        ip=ip,
+    )
+    async with atomic() as conn:
+        written = await activation_writes.end_waiting(conn, ending)
+        if written is None:
+            raise InvalidState("an SMS has arrived or the activation has ended: no refund (R4)")
+        if written.event_id is None:  # no hold to void: never so; raising rolls it back
+            raise InvalidState("this activation's hold has already been resolved")
+        activation = written.activation
+        await routing.release_number(rt, conn, activation, activation.number)
+    await rt.publish([_status_changed(written)])
     metrics.REFUNDS.labels(status.value).inc()
     return activation
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from models import Country, Price, Service
 from services import policy, pricing, stats, stock
+from services.db import fetch_rows
 from services.errors import CountryUnavailable, NoNumbers, ServiceUnavailable
 
 
@@ -196,7 +197,11 @@ def _offer(
 
 
 async def current_price(country: Country, service: Service) -> Price:
-    price = await Price.get_or_none(country_id=country.id, service_id=service.id)
-    if price is None:
+    # Read by every purchase: raw SQL, prepared once per connection (docs/adr/0012).
+    rows = await fetch_rows(CURRENT_PRICE, country.id, service.id)
+    if not rows:
         raise NoNumbers("no numbers for this service in this country")
-    return price
+    return Price._init_from_db(**rows[0])  # integers only: the same on both dialects
+
+
+CURRENT_PRICE = "SELECT * FROM price WHERE country_id = $1 AND service_id = $2"

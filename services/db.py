@@ -19,7 +19,7 @@ from typing import Any, cast
 import asyncpg
 from tortoise import connections
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.context import TortoiseContext, _current_context, set_global_context
@@ -245,6 +245,38 @@ async def atomic() -> AsyncIterator[Connection]:
             yield conn
     except asyncpg.exceptions.LockNotAvailableError:
         raise Busy("the service is busy, try again") from None
+    except Exception as error:
+        lost = unavailable(error)
+        if lost is None:
+            raise
+        raise lost from error
+
+
+@contextlib.asynccontextmanager
+async def postgres_transaction(opening: str) -> AsyncIterator[asyncpg.Connection]:
+    """PostgreSQL only: a transaction on a connection of the same pool (`atomic`'s, where
+    asyncpg keeps each connection's prepared statements), begun in ONE round trip with
+    `opening`, a statement of constants (the user's lock, docs/adr/0012): `BEGIN` and the lock
+    as tortoise would send them are two round trips, each a wait for the event loop while the
+    transaction is open. Errors as `atomic`'s: a lock not granted or a lost connection ends
+    it with `Busy`, a unique or check violation is tortoise's IntegrityError."""
+    client = connections.get("default")
+    # Inside atomic() the current client is that transaction's: a BEGIN there would be nested.
+    assert not isinstance(client, TransactionalDBClient), "not inside another transaction"
+    try:
+        async with client.acquire_connection() as conn:
+            try:
+                await conn.execute(f"BEGIN; {opening}")
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):  # the error that ended it is the one to tell
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+    except asyncpg.exceptions.LockNotAvailableError:
+        raise Busy("the service is busy, try again") from None
+    except asyncpg.exceptions.IntegrityConstraintViolationError as error:
+        raise IntegrityError(error) from error
     except Exception as error:
         lost = unavailable(error)
         if lost is None:

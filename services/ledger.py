@@ -10,8 +10,10 @@ below zero (migration 0002) even if this code were wrong.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from tortoise.expressions import F
 
 from models import AccountKind, LedgerAccount, Transfer, TransferKind, User
@@ -58,7 +60,7 @@ async def balance_minor_in(conn: Connection, account_id: int) -> int:
 
 
 async def post(
-    conn: Connection,
+    conn: Connection | asyncpg.Connection,
     *,
     kind: TransferKind,
     debit: LedgerAccount,
@@ -69,10 +71,28 @@ async def post(
     activation_id: int | None = None,
     top_up_id: int | None = None,
 ) -> Transfer:
-    """Moves `amount_minor` from `debit` to `credit`. Must run inside a transaction."""
+    """Moves `amount_minor` from `debit` to `credit`. Must run inside a transaction: atomic()'s,
+    or on PostgreSQL a bare one of services/db.postgres_transaction (then in one statement)."""
     assert amount_minor > 0, "a transfer moves a positive amount"
     assert debit.id != credit.id, "a transfer moves money between two accounts"
     assert (kind in RESOLVING_KINDS) == (pending is not None), "only capture/void resolve a hold"
+    if isinstance(conn, asyncpg.Connection):
+        row = await conn.fetchrow(
+            POST,
+            debit.id,
+            credit.id,
+            amount_minor,
+            debit.kind in NON_NEGATIVE_KINDS,
+            kind.value,
+            None if pending is None else pending.id,
+            activation_id,
+            top_up_id,
+            description[:200],
+            datetime.now(UTC),
+        )
+        if row is None:
+            raise InsufficientBalance("the balance is too low")
+        return Transfer._init_from_db(**row)
     # Fixed lock order (ascending id) so that two transfers never deadlock on the same pair.
     balances: dict[int, int] = {}
     for account, delta in sorted(
@@ -97,6 +117,28 @@ async def post(
         if pending is not None:
             raise InvalidState("this hold has already been resolved") from exc
         raise
+
+
+# `post` as one statement (docs/adr/0012): both balances in one UPDATE (rows locked in index
+# order, ascending id, as `post` orders them), the debit only if it keeps a user's money at
+# zero or above; no transfer row, and so no row at all, when it would not.
+# $1 debit, $2 credit, $3 amount, $4 the debit may not go below zero, $5 kind, $6 pending,
+# $7 activation, $8 top-up, $9 description, $10 now.
+POST = """
+WITH moved AS (
+  UPDATE ledger_account a
+  SET balance_minor = a.balance_minor + CASE WHEN a.id = $1 THEN -$3::bigint ELSE $3::bigint END
+  WHERE a.id IN ($1, $2) AND (a.id <> $1 OR NOT $4::boolean OR a.balance_minor >= $3::bigint)
+  RETURNING a.id, a.balance_minor
+)
+INSERT INTO transfer (kind, debit_account_id, credit_account_id, amount_minor,
+  debit_balance_after, credit_balance_after, pending_id, activation_id, top_up_id, description,
+  created_at)
+SELECT $5::text, d.id, c.id, $3::bigint, d.balance_minor, c.balance_minor, $6::bigint,
+  $7::integer, $8::integer, $9::text, $10
+FROM moved d JOIN moved c ON c.id = $2 WHERE d.id = $1
+RETURNING *
+"""
 
 
 async def _apply(conn: Connection, account: LedgerAccount, delta: int) -> int:

@@ -35,6 +35,12 @@ async def user_events(conn: Connection, user_id: int) -> None:
         )
 
 
+def user_events_statement(user_id: int) -> str:
+    """`user_events` as a statement of constants, for a transaction that begins with it in the
+    same round trip (services/db.py `postgres_transaction`)."""
+    return f"SELECT pg_advisory_xact_lock({EVENT_LOCK_CLASS}, {int(user_id)})"
+
+
 def rows(query: QuerySet[_Row], *, skip_locked: bool = False) -> QuerySet[_Row]:
     """The rows of `query`, locked FOR UPDATE on PostgreSQL (SKIP LOCKED: others' are passed
     over instead of waited for)."""

@@ -212,6 +212,13 @@ async def release(rt: Runtime, conn: Connection, activation: Activation) -> None
     number = await PhoneNumber.get(id=activation.number_id, using_db=conn).select_related(
         "supplier"
     )
+    await release_number(rt, conn, activation, number)
+
+
+async def release_number(
+    rt: Runtime, conn: Connection, activation: Activation, number: PhoneNumber
+) -> None:
+    """`release` with the activation's number and its supplier already read."""
     source = rt.sources.source(rt, number.supplier)
     if source is None:
         return
