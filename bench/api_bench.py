@@ -456,8 +456,6 @@ def print_http_report(args: argparse.Namespace, figures: dict[str, Any]) -> None
 
 
 def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
-    a_ours, a_base = figures["a"]
-    b_ours, b_base = figures["b"]
     buys = figures["c"]
     raw = figures["c_raw"]
     agent = figures.get("d")  # None without figure d (--figures)
@@ -531,11 +529,14 @@ def print_report(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     print(
         table(["figure", "target", "SMS Rooms", "baseline", "ours/baseline"], rows, text_columns=2)
     )
-    bad = a_ours.bad_responses + a_base.bad_responses + b_ours.bad_responses + b_base.bad_responses
+    http = [(key, *figures[key]) for key in ("a", "b") if key in figures]  # absent: --figures
+    bad = sum(ours.bad_responses + base.bad_responses for _, ours, base in http)
+    requests = "".join(
+        f"({key}) {ours.requests:,} / {base.requests:,}, " for key, ours, base in http
+    )
     print()
     print(
-        f"requests: (a) {a_ours.requests:,} / {a_base.requests:,}, (b) {b_ours.requests:,} / "
-        f"{b_base.requests:,}; non-2xx or socket errors: {bad}; buys {buys['buys']:,}, "
+        f"requests: {requests}non-2xx or socket errors: {bad}; buys {buys['buys']:,}, "
         f"cancels {buys['cancels']:,}, refused: {dict(buys['errors']) or 'none'}"
     )
     print(
