@@ -106,6 +106,7 @@ SUBSCRIPTION = (
     "subscription($a:ID){activationEvents(activationId:$a){cursor kind "
     "activation{id status code} sms{id sender text code receivedAt}}}"
 )
+IDLE_SUBSCRIPTION = "subscription{activationEvents{cursor kind activation{id status code}}}"
 TAG = "ref="
 TAG_LENGTH = 12  # "r" + 11 digits: never a standalone 5-digit Telegram code
 PER_SUBSCRIBER_RATE = 20.0
@@ -184,13 +185,15 @@ class ClientWorker:
             )
             await self._expect(ws, "connection_ack")
             acked = time.monotonic()
-            payload = (
-                {"query": SUBSCRIPTION, "variables": {"a": str(item["activation_id"])}}
-                if kind == "ours"
-                else {"channel": item["channel"]}
-            )
+            if kind == "ours":
+                payload = {"query": SUBSCRIPTION, "variables": {"a": str(item["activation_id"])}}
+            elif kind == "idle":  # every activation of a user who has none: no first frame
+                payload = {"query": IDLE_SUBSCRIPTION}
+            else:
+                payload = {"channel": item["channel"]}
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-            await self._expect(ws, "next")
+            if kind != "idle":
+                await self._expect(ws, "next")
             first = time.monotonic()
         socket = Socket(ws)
         socket.reader = asyncio.create_task(self._read(socket))
