@@ -495,7 +495,10 @@ class BusPublisher:
     def __init__(self, rt: AppRuntime, supplier: Supplier, prefix: str, template: str) -> None:
         import redis.asyncio as aioredis
 
-        self.redis = aioredis.from_url(REDIS_URL)
+        # Blocking: on a loaded machine paced publishes pile up; they wait for a connection
+        # rather than fail with "Too many connections" (redis-py's pool is bounded).
+        pool = aioredis.BlockingConnectionPool.from_url(REDIS_URL, max_connections=256, timeout=60)
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.rt = rt
         self.supplier = supplier
         self.prefix = prefix
