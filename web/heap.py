@@ -8,9 +8,13 @@ frames (issue 11: bus -> client p99 7-58x the raw baseline while p50 stayed low)
 app is up:
 
 - `gc.freeze()` moves what start-up made to the permanent generation, never walked again.
-  The thresholds stay CPython's: a young collection walks only the young generation, and a
-  larger young threshold only made each of those pauses longer (measured at 50,000: 100-230 ms
-  each on the loaded bench machine; ADR 0014).
+- Full collections wait for 1,000 middle-generation collections instead of 10. While sockets
+  connect, their objects survive into the oldest generation and CPython ran a full collection
+  each time it grew by a quarter: 14 of them, 1.6 s each, while 3,000 sockets connected on the
+  loaded bench machine (this module's metric). Cyclic garbage is still collected young; what
+  reaches the oldest generation waits longer (about 7 million allocations).
+- The young threshold stays CPython's 700: a young collection walks only the young generation,
+  and a larger one only made each pause longer (at 50,000: 100-230 ms each; ADR 0014).
 
 The pauses that remain are counted in `smsrooms_gc_pause_seconds` (/metrics).
 """
@@ -23,6 +27,7 @@ from typing import Any
 
 from prometheus_client import Histogram
 
+FULL_COLLECTION_AFTER = 1_000  # middle-generation collections (CPython: 10)
 GC_PAUSES = Histogram(
     "smsrooms_gc_pause_seconds",
     "Garbage collector pauses, by generation",
@@ -43,5 +48,7 @@ def settle_after_start_up() -> None:
     """Called once the app is up (idempotent: several apps may share a process in tests)."""
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_AFTER)
     if _observe not in gc.callbacks:
         gc.callbacks.append(_observe)
