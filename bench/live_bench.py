@@ -940,7 +940,6 @@ def print_idle_report(figures: IdleFigures, args: argparse.Namespace) -> None:
             f"({fmt(len(connect['first']) / figures.connect_seconds, 0)})",
         ],
         ["init->ack p50 / p99, ms", "p99 <= 50", ms_pair(connect["ack"])],
-        ["subscribe sent -> next message p50 / p99, ms", "", ms_pair(connect["first"])],
         ["RSS per idle subscriber, KiB", "<= 32", fmt(figures.rss_per_sub_kib)],
         ["server RSS with all connected, MiB", "", fmt(figures.rss_mib)],
     ]
