@@ -106,6 +106,7 @@ SUBSCRIPTION = (
     "subscription($a:ID){activationEvents(activationId:$a){cursor kind "
     "activation{id status code} sms{id sender text code receivedAt}}}"
 )
+IDLE_SUBSCRIPTION = "subscription{activationEvents{cursor kind activation{id status code}}}"
 TAG = "ref="
 TAG_LENGTH = 12  # "r" + 11 digits: never a standalone 5-digit Telegram code
 PER_SUBSCRIBER_RATE = 20.0
@@ -184,13 +185,15 @@ class ClientWorker:
             )
             await self._expect(ws, "connection_ack")
             acked = time.monotonic()
-            payload = (
-                {"query": SUBSCRIPTION, "variables": {"a": str(item["activation_id"])}}
-                if kind == "ours"
-                else {"channel": item["channel"]}
-            )
+            if kind == "ours":
+                payload = {"query": SUBSCRIPTION, "variables": {"a": str(item["activation_id"])}}
+            elif kind == "idle":  # every activation of a user who has none: no first frame
+                payload = {"query": IDLE_SUBSCRIPTION}
+            else:
+                payload = {"channel": item["channel"]}
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-            await self._expect(ws, "next")
+            if kind != "idle":
+                await self._expect(ws, "next")
             first = time.monotonic()
         socket = Socket(ws)
         socket.reader = asyncio.create_task(self._read(socket))
@@ -492,7 +495,10 @@ class BusPublisher:
     def __init__(self, rt: AppRuntime, supplier: Supplier, prefix: str, template: str) -> None:
         import redis.asyncio as aioredis
 
-        self.redis = aioredis.from_url(REDIS_URL)
+        # Blocking: on a loaded machine paced publishes pile up; they wait for a connection
+        # rather than fail with "Too many connections" (redis-py's pool is bounded).
+        pool = aioredis.BlockingConnectionPool.from_url(REDIS_URL, max_connections=256, timeout=60)
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.rt = rt
         self.supplier = supplier
         self.prefix = prefix
@@ -616,7 +622,7 @@ def throughput_of(
 
 
 async def flat_out(
-    sender: WebhookSender, subs: list[Subscriber], seconds: float, concurrency: int
+    sender: WebhookSender | SplitSender, subs: list[Subscriber], seconds: float, concurrency: int
 ) -> tuple[Tags, int, float, float]:
     """Supplier webhooks as fast as the server answers them on `concurrency` connections:
     (tags, accepted, start, seconds spent sending)."""
@@ -638,7 +644,7 @@ async def flat_out(
 
 async def webhook_throughput(
     clients: Clients,
-    sender: WebhookSender,
+    sender: WebhookSender | SplitSender,
     subs: list[Subscriber],
     seconds: float,
     concurrency: int,
@@ -875,6 +881,182 @@ async def frame_template(database_url: str, prefix: str, clients: Clients, sub: 
     finally:
         sender.close()
         await server.stop()
+
+
+# =============================================================================================
+# Scale (issue 11, item 6): many idle subscribers in one process; two processes, one Redis.
+# =============================================================================================
+@dataclass
+class IdleFigures:
+    count: int = 0
+    connect_seconds: float = float("nan")
+    connect: dict[str, Any] = field(default_factory=dict)
+    rss_per_sub_kib: float = float("nan")
+    rss_mib: float = float("nan")
+
+
+async def measure_idle(
+    database_url: str, prefix: str, clients: Clients, tokens: list[str], args: argparse.Namespace
+) -> IdleFigures:
+    """`len(tokens)` users, each with one idle `activationEvents` subscription (no activation:
+    nothing to replay), connected to one fresh SMS Rooms process: RSS and connect time."""
+    figures = IdleFigures(count=len(tokens))
+    server = await app_server(database_url, prefix).start()
+    try:
+        items = [{"token": t} for t in tokens]
+        await clients.connect(server.url, "idle", items[:10], 10)  # warm-up
+        await clients.call("close")
+        await asyncio.sleep(0.5)
+        rss0 = rss_kib(server.pid)
+        started = time.monotonic()
+        figures.connect = await clients.connect(server.url, "idle", items, args.connect_concurrency)
+        figures.connect_seconds = time.monotonic() - started
+        await asyncio.sleep(1.0)
+        rss = rss_kib(server.pid)
+        figures.rss_mib = rss / 1024
+        connected = len(figures.connect["first"])
+        if connected:
+            figures.rss_per_sub_kib = (rss - rss0) / connected
+        figures.connect["closed_early"] = (await clients.collect())[1]
+        await clients.call("close")
+        return figures
+    finally:
+        await server.stop()
+
+
+def print_idle_report(figures: IdleFigures, args: argparse.Namespace) -> None:
+    connect = figures.connect
+    print()
+    print(
+        f"Idle subscribers in one process: {figures.count} users, one subscription each, "
+        f"{args.clients} client processes x {args.connect_concurrency} connects in flight"
+    )
+    rows = [
+        ["connected / failed", "", f"{len(connect['first'])} / {len(connect['errors'])}"],
+        [
+            "connect all, s (sockets/s)",
+            "",
+            f"{fmt(figures.connect_seconds)} "
+            f"({fmt(len(connect['first']) / figures.connect_seconds, 0)})",
+        ],
+        ["init->ack p50 / p99, ms", "p99 <= 50", ms_pair(connect["ack"])],
+        ["RSS per idle subscriber, KiB", "<= 32", fmt(figures.rss_per_sub_kib)],
+        ["server RSS with all connected, MiB", "", fmt(figures.rss_mib)],
+    ]
+    print(table(["figure", "target", "SMS Rooms"], rows, text_columns=3))
+    if connect["errors"]:
+        print(f"connect errors, e.g. {connect['errors'][0]}")
+    if connect.get("closed_early"):
+        print(f"{connect['closed_early']} sockets closed by the server")
+
+
+class SplitSender:
+    """Supplier webhooks to several servers in turn (they share the database and Redis)."""
+
+    def __init__(self, senders: list[WebhookSender]) -> None:
+        self.senders = senders
+        self.turn = itertools.cycle(senders)
+
+    async def send(self, sub: Subscriber, tags: Tags) -> bool:
+        return await next(self.turn).send(sub, tags)
+
+    @property
+    def failures(self) -> dict[str, int]:
+        merged: dict[str, int] = {}
+        for sender in self.senders:
+            for reason, count in sender.failures.items():
+                merged[reason] = merged.get(reason, 0) + count
+        return merged
+
+
+async def measure_processes(
+    database_url: str,
+    prefix: str,
+    clients: Clients,
+    subs: list[Subscriber],
+    publisher: BusPublisher,
+    args: argparse.Namespace,
+    processes: int = 2,
+) -> Figures:
+    """`processes` SMS Rooms processes behind one Redis: each subscriber on one of them, the
+    webhooks to each in turn, so most codes cross processes through the bus."""
+    servers = [await app_server(database_url, prefix).start() for _ in range(processes)]
+    senders = [WebhookSender(server.url) for server in servers]
+    split = SplitSender(senders)
+    figures = Figures()
+    rate = min(args.rate, PER_SUBSCRIBER_RATE * len(subs))
+    try:
+        for sender in senders:
+            await sender.warm(min(args.concurrency, 64) // processes)
+        for i, server in enumerate(servers):
+            share = subs[i::processes]
+            connected = await clients.connect(
+                server.url, "ours", items_for("ours", share, prefix), args.connect_concurrency
+            )
+            for key, values in connected.items():
+                figures.connect.setdefault(key, []).extend(values)
+        figures.bus = await measure_latency(
+            clients, rate, args.seconds, lambda i, t: publisher.wake_ours(subs[i % len(subs)], t)
+        )
+        figures.webhook = await measure_latency(
+            clients, rate, args.seconds, lambda i, t: split.send(subs[i % len(subs)], t)
+        )
+        figures.throughput = await webhook_throughput(
+            clients, split, subs, args.seconds, args.concurrency
+        )
+        figures.webhook_failures = split.failures
+        figures.closed_early = (await clients.collect())[1]
+        await clients.call("close")
+        return figures
+    finally:
+        for sender in senders:
+            sender.close()
+        for server in servers:
+            await server.stop()
+
+
+def print_processes_report(
+    n: int, figures: Figures, one: Figures | None, base: Figures | None, processes: int
+) -> None:
+    print()
+    print(
+        f"{processes} SMS Rooms processes behind one Redis, N={n} subscribers split between "
+        "them; webhooks to each in turn (one process and the raw baseline of the same run beside)"
+    )
+    tp = figures.throughput or Throughput()
+    one_tp = (one.throughput if one else None) or Throughput()
+    base_tp = (base.throughput if base else None) or Throughput()
+    rows = [
+        [
+            "bus->client p50 / p99, ms",
+            latency_pair(figures.bus),
+            latency_pair(one.bus if one else None),
+            latency_pair(base.bus if base else None),
+        ],
+        [
+            "webhook->client p50 / p99, ms",
+            latency_pair(figures.webhook),
+            latency_pair(one.webhook if one else None),
+            "",
+        ],
+        [
+            "max codes/s (frames at clients)",
+            fmt(tp.frames_per_second, 0),
+            fmt(one_tp.frames_per_second, 0),
+            fmt(base_tp.frames_per_second, 0),
+        ],
+        [
+            "  webhooks accepted/s",
+            fmt(tp.sent_per_second, 0),
+            fmt(one_tp.sent_per_second, 0),
+            "",
+        ],
+    ]
+    print(
+        table(["figure", f"{processes} processes", "1 process", "baseline"], rows, text_columns=1)
+    )
+    for problem in problems_of(n, f"{processes} processes", figures):
+        print(problem)
 
 
 # =============================================================================================
@@ -1236,6 +1418,23 @@ async def measure(
                 results.append((n, ours, base))
                 print(f"N={n} measured", flush=True)
             print_report(args, quiet, results, len(template.replace("{tag}", "r" + "0" * 11)))
+            if args.processes > 1:
+                n, one, base = results[-1]
+                spread = await measure_processes(
+                    database_url, prefix, clients, subs[:n], publisher, args, args.processes
+                )
+                print_processes_report(n, spread, one, base, args.processes)
+            if args.idle:
+                started = time.monotonic()
+                idle_users = await factory.users(rt, args.idle, tag="idle")
+                print(
+                    f"set-up: {len(idle_users)} idle users in {time.monotonic() - started:.0f} s",
+                    flush=True,
+                )
+                idle = await measure_idle(
+                    database_url, prefix, clients, [u.token for u in idle_users], args
+                )
+                print_idle_report(idle, args)
             if args.user_webhooks:
                 hooked = subs[: args.user_webhooks]
                 figures = await measure_user_webhooks(database_url, prefix, hooked, args)
@@ -1277,6 +1476,20 @@ def main() -> None:
         type=int,
         default=25,
         help="connects in flight per client process (25)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="then N=max(sizes) split over this many app processes behind one Redis (2; 1: skip)",
+    )
+    parser.add_argument(
+        "--idle",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then N idle subscribers (users without activations) in one process: RSS and "
+        "connect time (0: skip; the issue's figure is 10000; mind `ulimit -n`)",
     )
     parser.add_argument(
         "--profile",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from models import ActivationEvent, EventKind
@@ -16,27 +17,23 @@ def _scope(user_id: int, activation_id: int | None) -> QuerySet[ActivationEvent]
 
 
 async def events_after(
-    user_id: int, activation_id: int | None, after_id: int, limit: int
+    user_id: int,
+    activation_id: int | None,
+    after_id: int,
+    limit: int,
+    *,
+    replay_until: int | None = None,
 ) -> list[ActivationEvent]:
-    """The user's events after `after_id`, oldest first, with their activation and SMS."""
-    return await (
-        _scope(user_id, activation_id)
-        .filter(id__gt=after_id)
-        .order_by("id")
-        .limit(limit)
-        .select_related("activation__number", "sms")
-    )
+    """The user's events after `after_id`, oldest first, with their activation and SMS (one
+    query: the event, its activation, number and SMS joined).
+
+    With `replay_until`, of the events up to that id only the SMS: a fresh subscription's replay
+    of what its activation already received and the live events after it, in one read."""
+    query = _scope(user_id, activation_id).filter(id__gt=after_id)
+    if replay_until is not None and after_id < replay_until:
+        query = query.filter(Q(kind=EventKind.SMS_RECEIVED) | Q(id__gt=replay_until))
+    return await query.order_by("id").limit(limit).select_related("activation__number", "sms")
 
 
 async def latest_id(user_id: int, activation_id: int | None) -> int:
     return await newest_id(_scope(user_id, activation_id))
-
-
-async def sms_before(activation_id: int, user_id: int, until_id: int) -> list[ActivationEvent]:
-    """The SMS an activation received up to `until_id`: the replay of a fresh subscription."""
-    return await (
-        _scope(user_id, activation_id)
-        .filter(kind=EventKind.SMS_RECEIVED, id__lte=until_id)
-        .order_by("id")
-        .select_related("activation__number", "sms")
-    )

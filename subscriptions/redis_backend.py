@@ -55,7 +55,9 @@ class ResilientRedisBackend(BroadcastBackend):
         self._subscribe_confirm_seconds = subscribe_confirm_seconds
         self._publish_retry_seconds = publish_retry_seconds
         self._channels: set[str] = set()
-        self._confirmed: dict[str, asyncio.Event] = {}
+        # SUBSCRIBEs sent and not confirmed yet: a future only while someone waits (a channel
+        # that is merely subscribed costs its name in `_channels`, nothing more).
+        self._unconfirmed: dict[str, asyncio.Future[None]] = {}
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._pubsub: Any = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -88,19 +90,25 @@ class ResilientRedisBackend(BroadcastBackend):
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
-        confirmed = self._confirmed.setdefault(channel, asyncio.Event())
         pubsub = self._pubsub
         if pubsub is None or not self.connected.is_set():
             return  # subscribed on reconnection, followed by a RESYNC
+        confirmed = self._unconfirmed.get(channel)
+        if confirmed is None:
+            confirmed = self._unconfirmed[channel] = asyncio.get_running_loop().create_future()
         try:
             await pubsub.subscribe(channel)
-            await asyncio.wait_for(confirmed.wait(), timeout=self._subscribe_confirm_seconds)
+            await asyncio.wait_for(
+                asyncio.shield(confirmed), timeout=self._subscribe_confirm_seconds
+            )
         except (*LOST, RedisError):
             log.warning("subscribe not confirmed; will resync after reconnection", channel=channel)
+        finally:
+            if self._unconfirmed.get(channel) is confirmed and confirmed.done():
+                del self._unconfirmed[channel]
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
-        self._confirmed.pop(channel, None)
         pubsub = self._pubsub
         if pubsub is not None and self.connected.is_set():
             # The connection may be closing under us (shutdown, outage); then there is nothing
@@ -147,8 +155,7 @@ class ResilientRedisBackend(BroadcastBackend):
                 if self.connected.is_set():
                     log.warning("Redis pub/sub connection lost; reconnecting", error=str(exc))
             self.connected.clear()
-            for event in self._confirmed.values():
-                event.clear()
+            self._unconfirmed.clear()  # their SUBSCRIBEs went with the connection; RESYNC follows
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._reconnect_max)
 
@@ -198,8 +205,10 @@ class ResilientRedisBackend(BroadcastBackend):
                 if isinstance(message["channel"], bytes)
                 else str(message["channel"])
             )
-            if message["type"] == "subscribe" and channel in self._confirmed:
-                self._confirmed[channel].set()
+            if message["type"] == "subscribe":
+                confirmed = self._unconfirmed.pop(channel, None)
+                if confirmed is not None and not confirmed.done():
+                    confirmed.set_result(None)
             elif message["type"] == "message" and channel != self._heartbeat:
                 data = message["data"]
                 self._queue.put_nowait(

@@ -74,15 +74,16 @@ class Subscription:
             raise query_error(error) from None
         # The starting point is fixed first; then we subscribe, and only then read the backlog
         # (everything after the starting point), so nothing can fall between the two.
-        replay = only if cursor is None else None  # the activation whose SMS come first
+        replay_until: int | None = None  # with activationId and no `after`: its SMS come first
         if cursor is None:
             cursor = await feed.latest_id(viewer.user_id, only)
+            if only is not None:
+                replay_until, cursor = cursor, 0
         async with rt.bus.subscribe(channels.user_channel(viewer.user_id)) as wakeup:
-            if replay is not None:
-                for event in await feed.sms_before(replay, viewer.user_id, cursor):
-                    yield await to_event(rt, event)
             while True:
-                batch = await feed.events_after(viewer.user_id, only, cursor, batch_size)
+                batch = await feed.events_after(
+                    viewer.user_id, only, cursor, batch_size, replay_until=replay_until
+                )
                 for event in batch:
                     cursor = event.id
                     yield await to_event(rt, event)
