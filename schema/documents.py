@@ -79,7 +79,13 @@ class PreparedDocuments:
             document = parse(query, max_tokens=self.max_tokens)
         except GraphQLError:
             return REFUSED
-        if validate_document(self.schema, document, self.rules):
+        try:
+            refused = bool(validate_document(self.schema, document, self.rules))
+        except Exception:  # noqa: BLE001 - a rule that chokes (strawberry's depth limiter
+            # raises KeyError on an unknown fragment): strawberry's pipeline answers it as a
+            # request error, as it always did, rather than a 500 from here
+            return REFUSED
+        if refused:
             return REFUSED
         return Prepared(document, _operations(document))
 

@@ -6,6 +6,7 @@ the refused document and checks that no account was created.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -197,6 +198,25 @@ async def test_streamed_body_over_64_kib_is_refused_413(api: Api) -> None:
     )
     assert response.status_code == 413
     await assert_not_registered(email, before)
+
+
+async def test_a_document_validation_chokes_on_is_a_request_error_not_a_500(api: Api) -> None:
+    """strawberry's depth limiter raises KeyError on a spread of an unknown fragment while
+    validating; the request is refused as invalid input over GET and POST, with or without a
+    persisted query's hash, never a 500 (the prepared documents of ADR 0015 must not let it
+    escape)."""
+    document = "{ me { ...Unknown } }"
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    apq = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    for response in (
+        await graphql_post(api, {"query": document}),
+        await api.client.get("/graphql", params={"query": document}),
+        await graphql_post(api, {"query": document, "extensions": apq}),
+    ):
+        assert response.status_code == 200, response.text
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "INVALID_INPUT", error
+        assert "Traceback" not in response.text
 
 
 # -- errors do not leak internals ---------------------------------------------------------------
