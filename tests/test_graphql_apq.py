@@ -147,6 +147,20 @@ async def test_malformed_persisted_query_is_a_400(
     assert error["extensions"]["code"] == "INVALID_INPUT"
 
 
+async def test_a_query_with_a_lone_surrogate_and_a_hash_is_refused_not_a_500(api: Api) -> None:
+    """JSON may carry a lone surrogate (`\\ud800`), which has no UTF-8: its hash cannot be
+    the client's, so it is refused as any mismatching hash is, never a 500."""
+    body = (
+        '{"query": "{ __typename } # \\ud800", "extensions": {"persistedQuery": '
+        f'{{"version": 1, "sha256Hash": "{"0" * 64}"}}}}}}'
+    )
+    response = await api.client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["message"] == "provided sha does not match query"
+
+
 # -- the limits and rules still apply -----------------------------------------------------------
 async def test_a_document_over_the_limits_is_refused_and_not_registered(api: Api) -> None:
     limit = api.server.settings.graphql_max_aliases

@@ -68,7 +68,9 @@ class PersistedQueries:
                 return _refusal(NOT_FOUND, "PERSISTED_QUERY_NOT_FOUND")
             self._queries.move_to_end(digest)
             return known
-        if hashlib.sha256(query.encode()).hexdigest() != digest:
+        # JSON can carry a lone surrogate, which UTF-8 cannot encode: hashed as it came, such a
+        # text matches no client's hash (a 400 below), where a strict encode was a 500.
+        if hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest() != digest:
             return _refusal(HASH_MISMATCH, "INVALID_INPUT", 400)
         if digest not in self._queries and self.valid(query):
             self._queries[digest] = query
