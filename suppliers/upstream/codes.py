@@ -34,6 +34,7 @@ from tortoise.expressions import Q, Subquery
 from models import Activation, ActivationStatus, Service, SupplierKind, UpstreamPoll
 from models.activations import LIVE_STATUSES
 from services import activations, sms
+from services.db import log_failure
 from suppliers.upstream import upstreams
 from suppliers.upstream.protocol import State, Status, UpstreamError
 
@@ -106,8 +107,8 @@ async def run(rt: Runtime) -> None:
     while True:
         try:
             await poll_once(rt)
-        except Exception:  # the database may be away for a moment; keep polling
-            log.exception("upstream status round failed")
+        except Exception as error:  # the database may be away for a moment; keep polling
+            log_failure(log, "upstream status round failed", error)
         await asyncio.sleep(pause)
 
 
