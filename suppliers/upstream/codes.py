@@ -115,8 +115,8 @@ async def run(rt: Runtime) -> None:
 async def _poll(rt: Runtime, token: str, poll: UpstreamPoll) -> None:
     try:
         await _ask(rt, token, poll)
-    except Exception:  # one activation's trouble must not stop the others'
-        log.exception("upstream status poll failed", activation=poll.activation_id)
+    except Exception as error:  # one activation's trouble must not stop the others'
+        log_failure(log, "upstream status poll failed", error, activation=poll.activation_id)
         await _schedule(rt, token, poll)
 
 

@@ -20,6 +20,7 @@ from tortoise.expressions import Subquery
 
 from models import Country, Price, Service, Supplier, UpstreamAccount
 from services import routing, stock
+from services.db import log_failure
 from suppliers.upstream import upstreams
 from suppliers.upstream.client import UpstreamClient
 from suppliers.upstream.protocol import Offer, UpstreamError
@@ -107,8 +108,8 @@ async def run(rt: Runtime) -> None:
         while True:
             try:
                 found = await upstreams.active()
-            except Exception:  # the database may be away for a moment; keep going
-                log.exception("listing upstreams failed")
+            except Exception as error:  # the database may be away for a moment; keep going
+                log_failure(log, "listing upstreams failed", error)
                 found = []
             for supplier in found:
                 busy = supplier.id in running and not running[supplier.id].done()
@@ -125,6 +126,6 @@ async def run(rt: Runtime) -> None:
 async def _guarded(rt: Runtime, supplier: Supplier) -> bool:
     try:
         return await sync_once(rt, supplier)
-    except Exception:  # a failed write must not end the job
-        log.exception("upstream sync failed", supplier=supplier.code)
+    except Exception as error:  # a failed write must not end the job
+        log_failure(log, "upstream sync failed", error, supplier=supplier.code)
         return False
