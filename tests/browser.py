@@ -5,6 +5,8 @@ which; in CI (CI=true) that is a failure."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+CLOSE_SECONDS = 15  # for the browser, then for Playwright's driver, to stop
 
 
 def missing(reason: str) -> NoReturn:
@@ -55,7 +58,8 @@ async def chromium() -> AsyncIterator[Browser]:
     except ImportError:
         missing("Playwright for Python is not installed (pip install -e '.[dev]')")
     chromium_installed()
-    async with async_playwright() as playwright:
+    playwright = await async_playwright().start()
+    try:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox"],  # CI runs as root, where Chromium's sandbox cannot start
@@ -63,7 +67,13 @@ async def chromium() -> AsyncIterator[Browser]:
         try:
             yield browser
         finally:
-            await browser.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(browser.close(), CLOSE_SECONDS)
+    finally:
+        # Bounded: at the end of a full run, stopping Playwright's driver once waited for its
+        # process for over five minutes (a waitpid that never returned), failing the last test.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(playwright.stop(), CLOSE_SECONDS)
 
 
 async def screenshot(page: Any, name: str) -> None:
