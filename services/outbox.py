@@ -25,6 +25,7 @@ process that does not know a kind leaves it to one that does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import random
@@ -234,12 +235,16 @@ async def run_once(rt: Runtime, handlers: Mapping[str, Handler]) -> int:
 
 async def run(rt: Runtime, handlers: Mapping[str, Handler]) -> None:
     """A worker, until cancelled: a full batch is followed at once by the next round, else it
-    waits OUTBOX_POLL_SECONDS. `handlers` may gain kinds while it runs (read every round)."""
+    waits OUTBOX_POLL_SECONDS or until `rt.outbox_wakeup` is set. `handlers` may gain kinds
+    while it runs (read every round)."""
     while True:
+        rt.outbox_wakeup.clear()
         try:
             claimed = await run_once(rt, handlers)
         except Exception as error:  # the database may be away for a moment; keep the worker alive
             log_failure(log, "outbox round failed", error)
             claimed = 0
         if claimed < rt.settings.outbox_batch_size:
-            await asyncio.sleep(rt.settings.outbox_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(rt.settings.outbox_poll_seconds):
+                    await rt.outbox_wakeup.wait()

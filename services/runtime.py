@@ -72,6 +72,14 @@ class Runtime:
         # Set after a commit that wrote users' webhook deliveries: this process's webhook worker
         # sends them at once instead of at its next poll (services/webhook_worker.py).
         self.webhook_wakeup = asyncio.Event()
+        # Set to make the outbox worker start its next round now instead of at the end of its
+        # poll (e.g. after its settings changed: a sleep begun under the old poll is cut short).
+        self.outbox_wakeup = asyncio.Event()
+
+    def wake_workers(self) -> None:
+        """The outbox and webhook workers start a round now and read the settings afresh."""
+        self.outbox_wakeup.set()
+        self.webhook_wakeup.set()
 
     async def open(self) -> None:
         await self.database.open()

@@ -170,6 +170,7 @@ def override_settings(server: Server) -> Iterator[Callable[..., Settings]]:
 
     yield apply
     runtime.settings = original
+    runtime.wake_workers()  # a worker asleep for an overridden poll reads the original now
 
 
 @pytest.fixture
