@@ -56,6 +56,9 @@ def serve(
     uvicorn(["app:app", *flags, *context.args], prog_name="smsrooms serve")
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
 def uvicorn_flags(settings: Settings) -> list[str]:
     """uvicorn's options that follow from the settings."""
     # Per-message deflate off: it costs about half the memory of each idle websocket.
@@ -65,6 +68,9 @@ def uvicorn_flags(settings: Settings) -> list[str]:
     flags += ["--ws-max-size", str(settings.graphql_max_body_bytes)]
     # The app writes the access log, with secrets redacted (web/access_log.py).
     flags += ["--no-access-log"]
+    # A client that never lets its connection close cannot hold a restart up for ever: past
+    # this, what still runs is cancelled and the app shuts down (uvicorn waits without end).
+    flags += ["--timeout-graceful-shutdown", str(GRACEFUL_SHUTDOWN_SECONDS)]
     # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: behind a local
     # proxy that passes the header on, any client could pick its IP (R11, rate limits).
     if settings.forwarded_allow_ips:

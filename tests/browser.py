@@ -6,10 +6,10 @@ which; in CI (CI=true) that is a failure."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import subprocess
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,13 +67,24 @@ async def chromium() -> AsyncIterator[Browser]:
         try:
             yield browser
         finally:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(browser.close(), CLOSE_SECONDS)
+            await _bounded(browser.close(), "closing Chromium")
     finally:
         # Bounded: at the end of a full run, stopping Playwright's driver once waited for its
         # process for over five minutes (a waitpid that never returned), failing the last test.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(playwright.stop(), CLOSE_SECONDS)
+        await _bounded(playwright.stop(), "stopping Playwright's driver")
+
+
+async def _bounded(stopping: Any, what: str) -> None:
+    """Awaits `stopping` for at most CLOSE_SECONDS, then leaves it (cancelled) and goes on.
+    Not `asyncio.wait_for`, which after its timeout still waits for the cancelled call to
+    end: a call stuck where a cancellation is not seen would hold the test up all the same."""
+    task = asyncio.ensure_future(stopping)
+    done, _ = await asyncio.wait({task}, timeout=CLOSE_SECONDS)
+    if not done:
+        task.cancel()
+        warnings.warn(f"{what} took over {CLOSE_SECONDS} s; left behind", stacklevel=2)
+    elif not task.cancelled() and task.exception() is not None:
+        warnings.warn(f"{what} failed: {task.exception()!r}", stacklevel=2)
 
 
 async def screenshot(page: Any, name: str) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 # uvicorn's own loggers do not propagate to the root (its logging config): listen there too.
@@ -33,16 +34,26 @@ class ServerLog:
     def errors(self) -> list[str]:
         """One line per error or traceback logged so far."""
         lines = [
-            f"{record.name}: {record.getMessage()}"
+            f"{record.name}: {record.getMessage()}{_raised(record)}"
             for record in self.records
             if record.levelno >= logging.ERROR or record.exc_info
         ]
         lines += [
-            f"{event.get('log_level')}: {event.get('event')}"
+            f"{event.get('log_level')}: {event.get('event')}{_last_line(event.get('exception'))}"
             for event in self.events
-            if event.get("log_level") in ("error", "critical") or event.get("exc_info")
+            if event.get("log_level") in ("error", "critical") or event.get("exception")
         ]
         return lines
+
+
+def _last_line(traceback: str | None) -> str:
+    """The exception's own line of a formatted traceback: what failed, for the test's message."""
+    return f" ({traceback.strip().splitlines()[-1]})" if traceback else ""
+
+
+def _raised(record: logging.LogRecord) -> str:
+    error = record.exc_info[1] if record.exc_info else None
+    return f" ({type(error).__name__}: {error})" if error is not None else ""
 
 
 class _Collector(logging.Handler):
@@ -63,7 +74,8 @@ def collecting() -> Iterator[ServerLog]:
     for logger in loggers:
         logger.addHandler(collector)
     try:
-        with capture_logs() as events:
+        # The traceback formatted while the exception is still at hand: its last line names it.
+        with capture_logs(processors=[structlog.processors.format_exc_info]) as events:
             log.events = events
             yield log
     finally:

@@ -11,6 +11,8 @@ import uvicorn
 
 import testkit.backends
 
+SHUTDOWN_SECONDS = 10
+
 
 @asynccontextmanager
 async def served(
@@ -20,7 +22,14 @@ async def served(
     `cut_open_requests` ends the server without waiting for requests still open (a stand-in
     that never answers); the app's lifespan is then shut down after the server."""
     port = testkit.backends.free_port()
-    settings = {"host": "127.0.0.1", "port": port, "log_level": "warning"} | config
+    settings = {
+        "host": "127.0.0.1",
+        "port": port,
+        "log_level": "warning",
+        # A client that keeps a connection open (a browser that did not stop, a socket left
+        # behind) cannot hold the end of a test up: uvicorn alone would wait for it without end.
+        "timeout_graceful_shutdown": SHUTDOWN_SECONDS,
+    } | config
     server = uvicorn.Server(uvicorn.Config(app, **settings))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
