@@ -44,24 +44,29 @@ def free_port() -> int:
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
-async def create_postgres_database(kind: str = "test") -> str:
-    """A new empty database named `smsrooms_<kind>_<random>`; returns its URL."""
+async def create_postgres_database(kind: str = "test", *, template: str | None = None) -> str:
+    """A new database named `smsrooms_<kind>_<random>`, empty or a copy of the database at
+    `template` (a URL; nobody may be connected to it); returns its URL."""
     if not reachable(POSTGRES_URL):
         raise Unavailable(f"PostgreSQL is not reachable at {POSTGRES_URL}")
     name = f"smsrooms_{kind}_{secrets.token_hex(6)}"
+    copy = f' TEMPLATE "{database_name(template)}"' if template else ""
     conn = await asyncpg.connect(POSTGRES_URL)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"{copy}')
     finally:
         await conn.close()
     return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
 
 
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
 async def drop_postgres_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1].split("?", 1)[0]
     conn = await asyncpg.connect(POSTGRES_URL)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{database_name(url)}" WITH (FORCE)')
     finally:
         await conn.close()
 

@@ -21,6 +21,7 @@ import pytest
 import testkit.backends
 from testkit.backends import Unavailable
 from testkit.processes import RedisServer
+from tests.templates import templates
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -62,13 +63,20 @@ async def redis_server() -> AsyncIterator[RedisServer]:
 
 
 @asynccontextmanager
-async def own_database(backend: Backend, tmp_path: Path, name: str) -> AsyncIterator[str]:
-    """A new empty database of the backend's engine (tortoise allows one engine per process)."""
+async def own_database(
+    backend: Backend, tmp_path: Path, name: str, *, migrated: bool = True
+) -> AsyncIterator[str]:
+    """A new database of the backend's engine (tortoise allows one engine per process): with
+    every migration applied (a copy of the run's template, tests/templates.py), or empty."""
+    path = tmp_path / f"{name}.sqlite3"
     if backend.name == "sqlite":
-        yield f"sqlite://{tmp_path / name}.sqlite3"
+        yield await templates.sqlite_copy(path) if migrated else f"sqlite://{path}"
         return
     with required():
-        url = await testkit.backends.create_postgres_database()
+        if migrated:
+            url = await templates.postgres_copy()
+        else:
+            url = await testkit.backends.create_postgres_database()
     try:
         yield url
     finally:

@@ -32,6 +32,7 @@ from tests.serving import served
 from tests.standins import nowpayments_api, stripe_api
 from tests.standins.nowpayments_api import NowPaymentsStandIn
 from tests.standins.stripe_api import StripeStandIn
+from tests.templates import templates
 from web.state import AppRuntime
 
 # Fixtures shared by the test modules of one area, defined beside that area's helpers.
@@ -89,18 +90,25 @@ def settings_for(backend: backends.Backend, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def migrated_templates() -> AsyncIterator[None]:
+    """The run's migrated databases (tests/templates.py), dropped after every other fixture."""
+    yield
+    await templates.close()
+
+
 @pytest.fixture(scope="session")
 async def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[backends.Backend]:
     prefix = testkit.backends.random_redis_prefix()
     if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "smsrooms.sqlite3"
-        yield backends.Backend("sqlite", f"sqlite://{path}", "memory://", None, prefix)
+        url = await templates.sqlite_copy(tmp_path_factory.mktemp("sqlite") / "smsrooms.sqlite3")
+        yield backends.Backend("sqlite", url, "memory://", None, prefix)
         return
     with backends.required():
         await testkit.backends.check_redis()
-        url = await testkit.backends.create_postgres_database()
+        url = await templates.postgres_copy()
     redis_url = testkit.backends.REDIS_URL
     try:
         yield backends.Backend("postgres", url, redis_url, redis_url, prefix)

@@ -65,7 +65,7 @@ async def test_migrate_prepares_an_empty_database(
 ) -> None:
     """On SQLite with the default DATABASE_URL: the file and its folder appear under ./data of
     the working directory. A second run finds nothing to do: the first one recorded its work."""
-    async with own_database(backend, tmp_path, "migrate") as url:
+    async with own_database(backend, tmp_path, "migrate", migrated=False) as url:
         env = environment(backend, None if backend.name == "sqlite" else url)
         first = await smsrooms("migrate", env=env, cwd=tmp_path)
         assert [f"applied models.{name}" for name in MIGRATIONS] == first.stdout.splitlines()[:-1]

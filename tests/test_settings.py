@@ -87,20 +87,12 @@ async def tuned(
     backend: backends.Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Api]:
     """A second server of this process, started from an environment that changes TUNED."""
-    if backend.name == "sqlite":
-        url = f"sqlite://{tmp_path_factory.mktemp('tuned') / 'db.sqlite3'}"
-    else:
-        with backends.required():
-            url = await testkit.backends.create_postgres_database()
-    try:
-        async with (
-            running(settings_from(environment(backend, url, **TUNED))) as server,
-            httpx.AsyncClient(base_url=server.url, timeout=30) as client,
-        ):
-            yield Api(client, server)
-    finally:
-        if backend.name == "postgres":
-            await testkit.backends.drop_postgres_database(url)
+    async with (
+        backends.own_database(backend, tmp_path_factory.mktemp("tuned"), "db") as url,
+        running(settings_from(environment(backend, url, **TUNED))) as server,
+        httpx.AsyncClient(base_url=server.url, timeout=30) as client,
+    ):
+        yield Api(client, server)
 
 
 def error_messages(answer: dict[str, Any]) -> list[str]:
