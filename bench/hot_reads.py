@@ -1,8 +1,11 @@
-"""The live feed's event read (services/feed.py, ADR 0017): CPU per read of one SMS event with
-its activation, number and SMS, as each subscriber's wake-up does it, against tortoise's
-select_related query of the same rows. PostgreSQL; prints a table; not a test.
+"""The reads made for every delivered code, written as SQL once (ADR 0017), against the ORM
+queries they replaced: CPU per read on PostgreSQL. Prints a table; not a test.
+- the live feed's event read (services/feed.py): one SMS event with its activation, number and
+  SMS, as each subscriber's wake-up reads it; before, tortoise's select_related;
+- the supplier of a webhook (services/suppliers.receiving), the first thing the supplier's SMS
+  webhook does; before, `Supplier.get_or_none`.
 
-    .venv/bin/python bench/feed_read.py [--reads 2000]
+    .venv/bin/python bench/hot_reads.py [--reads 2000]
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ import time
 import common
 from tortoise.expressions import Q
 
-from models import ActivationEvent, EventKind
-from services import feed
+from models import ActivationEvent, EventKind, Supplier, SupplierState
+from services import feed, suppliers
 from testkit import factory
 
 
@@ -29,6 +32,13 @@ async def orm_events_after(
     if replay_until is not None and after_id < replay_until:
         query = query.filter(Q(kind=EventKind.SMS_RECEIVED) | Q(id__gt=replay_until))
     return await query.order_by("id").limit(limit).select_related("activation__number", "sms")
+
+
+async def orm_receiving(code: str) -> Supplier | None:
+    """What services/suppliers.receiving did before ADR 0017."""
+    return await Supplier.get_or_none(
+        code=code, kind__in=suppliers.WEBHOOK_KINDS, state__not=SupplierState.DISABLED
+    )
 
 
 async def cpu_per_read(read: object, reads: int) -> float:
@@ -61,14 +71,25 @@ async def run(reads: int) -> None:
             async def orm() -> None:
                 await orm_events_after(user.id, None, after, 50, None)
 
-            for warm in (ours, orm):
-                await cpu_per_read(warm, 50)
-            ours_us, orm_us = await cpu_per_read(ours, reads), await cpu_per_read(orm, reads)
-    print("feed event read (one SMS event with its activation, number and SMS), PostgreSQL")
-    print(f"{'read':<40} {'CPU per read, µs':>18}")
-    print(f"{'services/feed.py (one SQL statement)':<40} {ours_us:>18.0f}")
-    print(f"{'tortoise select_related (before)':<40} {orm_us:>18.0f}")
-    print(f"ratio: {orm_us / ours_us:.2f}x less CPU")
+            async def ours_supplier() -> None:
+                assert await suppliers.receiving(supplier.code, suppliers.WEBHOOK_KINDS)
+
+            async def orm_supplier() -> None:
+                assert await orm_receiving(supplier.code)
+
+            rows = []
+            for name, new, old in (
+                ("event read (feed.events_after)", ours, orm),
+                ("webhook's supplier (receiving)", ours_supplier, orm_supplier),
+            ):
+                for warm in (new, old):
+                    await cpu_per_read(warm, 50)
+                new_us, old_us = await cpu_per_read(new, reads), await cpu_per_read(old, reads)
+                rows.append((name, new_us, old_us))
+    print(f"reads per delivered code, PostgreSQL, CPU per read ({reads} reads each)")
+    print(f"{'read':<34} {'SQL written, µs':>16} {'ORM before, µs':>15} {'less CPU':>9}")
+    for name, new_us, old_us in rows:
+        print(f"{name:<34} {new_us:>16.0f} {old_us:>15.0f} {old_us / new_us:>8.1f}x")
 
 
 def main() -> None:
