@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +13,8 @@ import uvicorn
 
 import testkit.backends
 
-SHUTDOWN_SECONDS = 10
+SHUTDOWN_SECONDS = 5
+SLOW_STOP_SECONDS = 1
 
 
 @asynccontextmanager
@@ -45,6 +48,13 @@ async def served(
     finally:
         server.should_exit = True
         server.force_exit = cut_open_requests
+        stopping = time.monotonic()
+        open_connections = len(server.server_state.connections)
         await task
+        if time.monotonic() - stopping > SLOW_STOP_SECONDS:  # shown with a failing test's output
+            sys.stderr.write(
+                f"the server on port {port} took {time.monotonic() - stopping:.1f} s to stop "
+                f"({open_connections} connections open when asked)\n"
+            )
         if cut_open_requests:  # uvicorn skipped the lifespan's shutdown: end its task here
             await server.lifespan.shutdown()
