@@ -365,11 +365,19 @@ async def _setup_worker(
 async def buy_and_receive(
     rt: Runtime, admin: Any, supplier: Any, user_id: int, token: str, country: str
 ) -> tuple[int, str, int, str]:
+    from services.errors import NoNumbers
     from services.sms import Outcome
     from testkit import factory
 
     await factory.fund(rt, admin, user_id, "5.00", "live benchmark")
-    activation = await factory.buy(rt, token, country, "tg")
+    for attempt in range(20):
+        try:
+            activation = await factory.buy(rt, token, country, "tg")
+            break
+        except NoNumbers:  # "right now": the free numbers were all being taken by other buys
+            if attempt == 19:
+                raise
+            await asyncio.sleep(0.05)
     outcome = await factory.sms(
         rt,
         supplier,
