@@ -207,20 +207,22 @@ async def candidates(
     return found
 
 
+def _sms_row(sms: Sms) -> list[Any]:
+    """The SMS's columns, in the order STORE and DELIVER take them."""
+    return [
+        sms.supplier_id,
+        sms.supplier_message_id,
+        sms.to_e164,
+        sms.sender,
+        sms.text,
+        sms.received_at,
+        datetime.now(UTC),
+    ]
+
+
 async def store(conn: Connection, sms: Sms) -> None:
     """Stores an SMS delivered to no activation (R2: kept for audit)."""
-    await conn.execute_query(
-        STORE,
-        [
-            sms.supplier_id,
-            sms.supplier_message_id,
-            sms.to_e164,
-            sms.sender,
-            sms.text,
-            sms.received_at,
-            datetime.now(UTC),
-        ],
-    )
+    await conn.execute_query(STORE, _sms_row(sms))
 
 
 async def deliver(
@@ -240,13 +242,7 @@ async def deliver(
             activation.user_id,
             now,
             code,
-            sms.supplier_id,
-            sms.supplier_message_id,
-            sms.to_e164,
-            sms.sender,
-            sms.text,
-            sms.received_at,
-            datetime.now(UTC),
+            *_sms_row(sms),
             idempotency_key,
             outbox_kind,
         ],
