@@ -101,6 +101,30 @@ async def test_a_message_is_sent_by_the_app_after_its_transaction_commits(
     assert row.sent_at is not None
 
 
+async def test_a_worker_asleep_for_its_poll_starts_a_round_when_woken(
+    server: Server,
+    handlers: dict[str, outbox.Handler],
+    override_settings: Callable[..., Settings],
+) -> None:
+    """A worker sleeps OUTBOX_POLL_SECONDS between rounds, unless `rt.outbox_wakeup` is set
+    (restoring a test's overridden settings sets it, so that no worker outlives a long poll)."""
+    override_settings(outbox_poll_seconds=60.0)
+    await asyncio.sleep(0.5)  # the round under the previous poll ends; the worker sleeps 60 s
+    received: list[outbox.Payload] = []
+
+    async def record(payload: outbox.Payload) -> None:
+        received.append(payload)
+
+    kind = a_kind()
+    handlers[kind] = record
+    await enqueued(server.runtime, kind, "k1", {"n": 1})
+    await asyncio.sleep(0.5)
+    assert received == [], "the worker ran a round during its 60 s poll"
+    server.runtime.outbox_wakeup.set()
+    await until(lambda: sent(kind))
+    assert received == [{"n": 1}]
+
+
 async def test_a_message_of_a_rolled_back_transaction_does_not_exist(server: Server) -> None:
     kind = a_kind()
 
