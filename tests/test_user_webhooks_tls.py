@@ -8,7 +8,7 @@ import datetime
 import ssl
 from pathlib import Path
 
-import httpx
+import aiohttp
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -77,7 +77,9 @@ async def test_tls_is_verified_against_the_name_not_the_address(
         assert (by_name.status_code, by_name.excerpt) == (200, f"host=localhost:{port}")
         # The same address under a name the certificate does not hold: refused, although a
         # connection to that address, verified for `localhost`, is open.
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(
+            aiohttp.ClientConnectorCertificateError, match="CERTIFICATE_VERIFY_FAILED"
+        ):
             await webhook_http.post(
                 LOCAL_SETTINGS, clients, f"https://127.0.0.1:{port}/hook", b"{}", {}
             )
