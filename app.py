@@ -76,8 +76,9 @@ def create_app(
             asyncio.create_task(outbox.run(rt, rt.outbox_handlers)),
             asyncio.create_task(smshub.poll()),
             *(asyncio.create_task(job) for job in upstream.jobs(rt)),
-            asyncio.create_task(webhook_worker.run(rt)),
         ]
+        if settings.webhook_worker_in_app:  # else `smsrooms webhook-worker` processes (ADR 0018)
+            jobs.append(asyncio.create_task(webhook_worker.run(rt)))
         if freeze_gc_after_start:  # no full-heap GC pauses, less GC per request (ADRs 0014, 0015)
             heap.settle_after_start_up()
         log.info(

@@ -6,6 +6,8 @@
     smsrooms create-admin EMAIL  an admin account, with a password asked for (or ADMIN_PASSWORD)
     smsrooms sweep               expire and close the activations that are due (R4, R3), now
     smsrooms audit               check the ledger's invariants; exit status 1 if one is broken
+    smsrooms webhook-worker      send users' SMS webhooks until stopped (with the servers'
+                                 WEBHOOK_WORKER_IN_APP=off; ADR 0018)
 
 Every command reads the settings of the environment and of `./.env`, as the server does, and
 works through a runtime of its own (services/runtime.py), closed when the command ends; opening
@@ -16,17 +18,24 @@ are for a release step or a scheduled job run apart from it.
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import structlog
 import typer
 
-from services import accounts, deactivation, sweeper
+from services import accounts, deactivation, sweeper, webhook_worker
 from services import audit as ledger_audit
 from services.errors import ServiceError
 from services.runtime import opened
 from settings import Settings
 
+if TYPE_CHECKING:
+    from subscriptions.bus import Wakeup
+
+log = structlog.get_logger("cli")
 SWEEP_MAX_ROUNDS = 1000  # of SWEEPER_BATCH_SIZE activations each: a bound, never reached
 
 commands = typer.Typer(
@@ -184,6 +193,67 @@ def audit() -> None:
     if violations:
         _fail(f"the ledger of {_where(settings)} has {len(violations)} violations")
     typer.echo(f"the ledger of {_where(settings)} is consistent")
+
+
+@commands.command("webhook-worker")
+def webhook_worker_process() -> None:
+    """Send users' SMS webhooks until stopped (SIGTERM or Ctrl-C), in a process apart from the
+    servers, which then run with WEBHOOK_WORKER_IN_APP=off: a thousand POSTs a second then take
+    no CPU from ingest. With a Redis event bus (EVENT_BUS_URL=redis://...) the servers wake it
+    after each commit that queued a delivery; it also polls every OUTBOX_POLL_SECONDS (retries
+    fallen due; the only way with the in-process bus). Any number may run: claims are safe."""
+    from subscriptions import channels
+    from web import logs
+    from web.state import AppRuntime
+
+    settings = _settings()
+    logs.configure(settings)
+
+    async def send_until_stopped() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stopping in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stopping, stop.set)
+        async with opened(settings, AppRuntime) as rt:
+            assert isinstance(rt, AppRuntime)
+            # Subscribed before the first round: no wake-up for a later commit can be missed.
+            async with rt.bus.subscribe(channels.WEBHOOKS) as woken:
+                sending = asyncio.create_task(webhook_worker.run(rt))
+                relaying = asyncio.create_task(_relay(woken, rt.webhook_wakeup))
+                log.info(
+                    "webhook worker is up",
+                    database=_where(settings),
+                    woken_by=_woken_by(settings),
+                )
+                await stop.wait()
+                for task in (sending, relaying):
+                    task.cancel()
+                await asyncio.gather(sending, relaying, return_exceptions=True)
+
+    _run_fast(send_until_stopped())
+    typer.echo("webhook worker stopped")
+
+
+async def _relay(woken: Wakeup, wakeup: asyncio.Event) -> None:
+    while True:
+        await woken.wait()
+        wakeup.set()
+
+
+def _woken_by(settings: Settings) -> str:
+    if settings.event_bus_url.startswith("memory://"):
+        return f"polling every {settings.outbox_poll_seconds} s (no shared event bus)"
+    return "the event bus, and polling"
+
+
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """On uvloop where it is installed (as uvicorn serves), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 def _settings() -> Settings:

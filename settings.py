@@ -215,6 +215,9 @@ class Settings:
     webhook_retry_hours: float = 24.0  # a delivery is retried this long, then given up
     webhook_max_in_flight_per_user: int = 4  # POSTs to one user's receiver at once, per process
     webhook_max_in_flight: int = 200  # POSTs at once per process, over all users
+    # Off: the app does not send users' webhooks itself; `smsrooms webhook-worker` processes do,
+    # woken over the event bus (Redis) after each commit that queued a delivery (ADR 0018).
+    webhook_worker_in_app: bool = True
 
     @classmethod
     def from_env(cls, env_file: str | Path | None = ".env", **overrides: object) -> Settings:

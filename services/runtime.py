@@ -18,6 +18,7 @@ import structlog
 
 from services.catalog import Catalog
 from services.clock import Clock
+from services.coalesced import Coalesced
 from services.db import Database
 from services.hooks import Hooks
 from services.identity_cache import IdentityCache
@@ -72,6 +73,9 @@ class Runtime:
         # Set after a commit that wrote users' webhook deliveries: this process's webhook worker
         # sends them at once instead of at its next poll (services/webhook_worker.py).
         self.webhook_wakeup = asyncio.Event()
+        # With the webhook workers in processes of their own (WEBHOOK_WORKER_IN_APP off), how
+        # to wake them: the app plugs in its event bus (ADR 0018).
+        self.remote_webhook_wakeup: Coalesced | None = None
         # Set to make the outbox worker start its next round now instead of at the end of its
         # poll (e.g. after its settings changed: a sleep begun under the old poll is cut short).
         self.outbox_wakeup = asyncio.Event()
@@ -80,6 +84,13 @@ class Runtime:
         """The outbox and webhook workers start a round now and read the settings afresh."""
         self.outbox_wakeup.set()
         self.webhook_wakeup.set()
+
+    def webhooks_queued(self) -> None:
+        """Call after a commit that queued users' webhook deliveries: the worker that sends
+        them (this process's, or another's) starts now rather than at its next poll."""
+        self.webhook_wakeup.set()
+        if self.remote_webhook_wakeup is not None:
+            self.remote_webhook_wakeup.request()
 
     async def open(self) -> None:
         await self.database.open()

@@ -142,7 +142,7 @@ async def _ingest_in_transaction(rt: Runtime, message: IncomingSms) -> list[even
             conn, rt, notices[0].user_id, notices[0].activation_id, sms.id
         )
     if pushed:
-        rt.webhook_wakeup.set()  # this process's webhook worker sends it now, not at a poll
+        rt.webhooks_queued()  # the webhook worker sends it now, not at its next poll
     return notices
 
 
@@ -272,7 +272,7 @@ async def _deliver_in_one_statement(
     if written.first:
         metrics.CODES.inc()
     if written.queued:
-        rt.webhook_wakeup.set()  # committed: this process's webhook worker sends it now
+        rt.webhooks_queued()  # committed: the webhook worker sends it now
     return written.notices
 
 

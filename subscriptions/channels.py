@@ -9,6 +9,8 @@ from services.events import Notice
 from subscriptions.bus import EventBus
 
 REVOCATIONS = "credentials"  # wakes every process's socket watcher (subscriptions/sockets.py)
+# Wakes the webhook workers of `smsrooms webhook-worker` processes (ADR 0018).
+WEBHOOKS = "webhooks"
 
 
 def user_channel(user_id: int) -> str:
@@ -26,3 +28,7 @@ async def publish(bus: EventBus, notices: Sequence[Notice]) -> None:
 
 async def publish_revocation(bus: EventBus, credential_id: int) -> None:
     await bus.publish(REVOCATIONS, str(credential_id))
+
+
+async def wake_webhook_workers(bus: EventBus) -> None:
+    await bus.publish(WEBHOOKS, "")

@@ -15,6 +15,7 @@ from functools import partial
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.coalesced import Coalesced
 from services.runtime import Runtime
 from settings import Settings
 from subscriptions import channels
@@ -36,12 +37,18 @@ class AppRuntime(Runtime):
         self.sockets = SocketRegistry()
         self.publisher = partial(channels.publish, self.bus)
         self.hooks.after_credential_revoked.append(partial(channels.publish_revocation, self.bus))
+        if not settings.webhook_worker_in_app:  # `smsrooms webhook-worker` processes send them
+            self.remote_webhook_wakeup = Coalesced(
+                partial(channels.wake_webhook_workers, self.bus), "wake webhook workers"
+            )
 
     async def open(self) -> None:
         await super().open()
         await self.bus.connect()
 
     async def close(self) -> None:
+        if self.remote_webhook_wakeup is not None:
+            await self.remote_webhook_wakeup.close()
         await self.bus.disconnect()
         await super().close()
 
