@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import contextvars
 import itertools
 import json
@@ -65,7 +66,7 @@ import multiprocessing.connection
 import secrets
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1078,12 +1079,14 @@ SET_WEBHOOK = "mutation($u:String){setSmsWebhook(url:$u){errors{code message}}}"
 class WebhookFigures:
     users: int = 0
     rate: float = 0.0
+    apart: bool = False  # sent by `smsrooms webhook-worker`, not the app's own worker
     latency: Latency | None = None  # from the supplier webhook sent (ingest included)
     after_commit: Latency | None = None  # from its answer: the SMS committed
     ingest_without: Throughput | None = None  # webhooks accepted/s, no user has a webhook
     ingest_with: Throughput | None = None  # the same, every user of the run has one
     posts_per_second: float = float("nan")  # at the receiver, during `ingest_with`
     failures: dict[str, int] = field(default_factory=dict)
+    cpu: dict[str, str] = field(default_factory=dict)  # how busy the server and the machine were
 
 
 async def ingest_throughput(
@@ -1094,7 +1097,7 @@ async def ingest_throughput(
     return Throughput(sent_per_second=accepted / sending, sent=accepted), tags
 
 
-async def set_webhooks(server: ServerProcess, subs: list[Subscriber], url: str) -> None:
+async def set_webhooks(server: ServerProcess, subs: list[Subscriber], url: str | None) -> None:
     host, port = server.url.removeprefix("http://").split(":")
     conn = await HttpConnection.open(host, int(port))
     try:
@@ -1114,47 +1117,94 @@ async def arrivals_settled(receiver: Receiver, expected: int, limit_seconds: flo
         await asyncio.sleep(0.02)
 
 
+@contextlib.asynccontextmanager
+async def webhook_worker_process(env: dict[str, str]) -> AsyncIterator[None]:
+    """`smsrooms webhook-worker` (ADR 0018) beside the server, once it says it is up."""
+    command = str(Path(common.PYTHON).with_name("smsrooms"))
+    process = await asyncio.create_subprocess_exec(
+        command,
+        "webhook-worker",
+        env=common.server_env(env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert process.stdout is not None
+    seen = b""
+    async with asyncio.timeout(60):
+        while b"webhook worker is up" not in seen:
+            line = await process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the webhook worker ended: {seen.decode()[-2000:]}")
+            seen += line
+    drain = asyncio.create_task(process.stdout.read())  # its log must not fill the pipe
+    try:
+        yield
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 30)
+        await drain
+
+
 async def measure_user_webhooks(
-    database_url: str, prefix: str, subs: list[Subscriber], args: argparse.Namespace
+    database_url: str,
+    prefix: str,
+    subs: list[Subscriber],
+    args: argparse.Namespace,
+    *,
+    rate: float,
+    apart: bool,
 ) -> WebhookFigures:
-    figures = WebhookFigures(users=len(subs), rate=args.webhook_rate)
+    """SMS paced at `rate` to users with webhooks; `apart`: the app's webhook worker off,
+    `smsrooms webhook-worker` sending instead."""
+    figures = WebhookFigures(users=len(subs), rate=rate, apart=apart)
     receiver = await Receiver(TAG, TAG_LENGTH).start()
-    env = app_env(database_url, prefix, webhooks_allow_private=True, secrets_key=SECRETS_KEY)
+    env = app_env(
+        database_url,
+        prefix,
+        webhooks_allow_private=True,
+        secrets_key=SECRETS_KEY,
+        webhook_worker_in_app=not apart,
+    )
     server = await common.server("app:app", env, ready_path="/readyz").start()
     sender = WebhookSender(server.url)
     try:
-        await sender.warm(min(args.concurrency, 64))
-        figures.ingest_without, _ = await ingest_throughput(
-            sender, subs, args.seconds, args.concurrency
-        )
-        await set_webhooks(server, subs, receiver.url)
-        # Warm-up: the worker's connections to the receiver, the server's caches.
-        await paced(100, 0.5, lambda i: sender.send(subs[i % len(subs)], Tags()))
-        await arrivals_settled(receiver, 50)
-        receiver.arrivals.clear()
+        async with webhook_worker_process(env) if apart else contextlib.nullcontext():
+            await sender.warm(min(args.concurrency, 64))
+            meter = CpuMeter(server.pid)
+            figures.ingest_without, _ = await ingest_throughput(
+                sender, subs, args.seconds, args.concurrency
+            )
+            figures.cpu["no user webhooks"] = meter.stop()
+            await set_webhooks(server, subs, receiver.url)
+            # Warm-up: the worker's connections to the receiver, the server's caches.
+            await paced(100, 0.5, lambda i: sender.send(subs[i % len(subs)], Tags()))
+            await arrivals_settled(receiver, 50)
+            receiver.arrivals.clear()
 
-        tags = Tags()
-        await paced(
-            args.webhook_rate, args.seconds, lambda i: sender.send(subs[i % len(subs)], tags)
-        )
-        await arrivals_settled(receiver, len(tags.sent))
-        figures.latency = Latency.join(tags, receiver.arrivals)
-        committed = Tags()
-        committed.sent = tags.ingested
-        figures.after_commit = Latency.join(committed, receiver.arrivals)
+            tags = Tags()
+            await paced(rate, args.seconds, lambda i: sender.send(subs[i % len(subs)], tags))
+            await arrivals_settled(receiver, len(tags.sent))
+            figures.latency = Latency.join(tags, receiver.arrivals)
+            committed = Tags()
+            committed.sent = tags.ingested
+            figures.after_commit = Latency.join(committed, receiver.arrivals)
 
-        receiver.arrivals.clear()
-        started = time.monotonic()
-        figures.ingest_with, tags = await ingest_throughput(
-            sender, subs, args.seconds, args.concurrency
-        )
-        await arrivals_settled(receiver, figures.ingest_with.sent, limit_seconds=30.0)
-        posted = [at for tag, at in receiver.arrivals if tag in tags.sent]
-        if posted:
-            figures.posts_per_second = len(posted) / (max(posted) - started)
-        figures.ingest_with.received = len(posted)
-        figures.failures = dict(sender.failures)
-        return figures
+            receiver.arrivals.clear()
+            started = time.monotonic()
+            meter = CpuMeter(server.pid)
+            figures.ingest_with, tags = await ingest_throughput(
+                sender, subs, args.seconds, args.concurrency
+            )
+            figures.cpu["with user webhooks"] = meter.stop()
+            await arrivals_settled(receiver, figures.ingest_with.sent, limit_seconds=30.0)
+            posted = [at for tag, at in receiver.arrivals if tag in tags.sent]
+            if posted:
+                figures.posts_per_second = len(posted) / (max(posted) - started)
+            figures.ingest_with.received = len(posted)
+            figures.failures = dict(sender.failures)
+            # Off again: the next measurement's "no user webhooks" must have none.
+            await set_webhooks(server, subs, None)
+            return figures
     finally:
         sender.close()
         await server.stop()
@@ -1166,9 +1216,10 @@ def print_webhook_report(figures: WebhookFigures, seconds: float) -> None:
     without = figures.ingest_without or Throughput()
     with_ = figures.ingest_with or Throughput()
     print()
+    sender = "a `smsrooms webhook-worker` process" if figures.apart else "the app's own worker"
     print(
         f"Users' SMS webhooks (issue 13): {figures.users} users with a webhook on a receiver in "
-        f"this driver; paced {figures.rate:g} SMS/s for {seconds:g} s"
+        f"this driver, sent by {sender}; paced {figures.rate:g} SMS/s for {seconds:g} s"
     )
     rows = [
         ["SMS sent -> webhook received p50 / p99, ms", "p99 < 50", latency_pair(latency)],
@@ -1191,6 +1242,8 @@ def print_webhook_report(figures: WebhookFigures, seconds: float) -> None:
         ],
     ]
     print(table(["figure", "target", "SMS Rooms"], rows, text_columns=3))
+    for phase, cpu in figures.cpu.items():
+        print(f"CPU, ingest max with {phase}: SMS Rooms {cpu}")
     if figures.failures:
         print(f"supplier webhook failures: {figures.failures}")
 
@@ -1445,8 +1498,12 @@ async def measure(
                 print_idle_report(idle, args)
             if args.user_webhooks:
                 hooked = subs[: args.user_webhooks]
-                figures = await measure_user_webhooks(database_url, prefix, hooked, args)
-                print_webhook_report(figures, args.seconds)
+                for rate in sorted({float(r) for r in args.webhook_rate.split(",")}):
+                    for apart in (False, True):
+                        figures = await measure_user_webhooks(
+                            database_url, prefix, hooked, args, rate=rate, apart=apart
+                        )
+                        print_webhook_report(figures, args.seconds)
             if args.profile:
                 await profile(database_url, prefix, clients, subs[: args.profile_n], args)
             await publisher.close()
@@ -1477,7 +1534,10 @@ def main() -> None:
         help="users with an SMS webhook for the SMS -> webhook figure (100; 0: skip it)",
     )
     parser.add_argument(
-        "--webhook-rate", type=float, default=1000.0, help="paced SMS/s to them (1000)"
+        "--webhook-rate",
+        default="1000",
+        help="paced SMS/s to them, comma-separated (1000; each measured with the app's own "
+        "webhook worker and with a `smsrooms webhook-worker` process)",
     )
     parser.add_argument(
         "--connect-concurrency",
