@@ -69,7 +69,8 @@ async def apart(backend: backends.Backend, tmp_path: Path) -> AsyncIterator[Apar
             httpx.AsyncClient(base_url=server.url, timeout=30) as client,
             receiving(Receiver()) as receiver,
         ):
-            yield Apart(Api(client, server), server, receiver, worker_env, tmp_path)
+            with server.runtime.database.activate():  # the stored state read is this app's
+                yield Apart(Api(client, server), server, receiver, worker_env, tmp_path)
 
 
 @dataclass
