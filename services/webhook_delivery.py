@@ -8,9 +8,9 @@ with the user's secret, looked up when sent: a rotated secret signs from then on
 
 On PostgreSQL the webhook worker claims its messages with `claim_jobs`: one statement that
 claims a batch and reads, for each message, all its POST needs (the delivery, the SMS, the
-activation's service and country, the webhook), and a delivered POST is recorded in the log
-and acknowledged in the outbox by one statement (docs/adr/0013). Elsewhere (SQLite) the
-outbox's generic handler reads and records through the ORM.
+activation's service and country, the webhook), and delivered POSTs are recorded in the log
+and acknowledged in the outbox a batch at a time (docs/adr/0013, services/webhook_acks.py).
+Elsewhere (SQLite) the outbox's generic handler reads and records through the ORM.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import structlog
 from tortoise import connections
 
 from models import Activation, DeliveryStatus, Sms, SmsWebhook, WebhookDelivery
-from services import outbox, sealing, webhook_http
+from services import outbox, sealing, webhook_acks, webhook_http
 from settings import Settings
 from suppliers.signature import sign
 
@@ -40,7 +40,6 @@ MAX_ERROR_LENGTH = 300
 # One of a user's in-flight slots, held while sending (services/webhook_worker.py).
 Slot = Callable[[int], AbstractAsyncContextManager[None]]
 
-_PENDING = f"'{DeliveryStatus.PENDING.value}'"
 
 # $1 lease end, $2 claim token, $3 now, $4 the kind, $5 batch size. The claim of
 # services/outbox.py (_CLAIM_POSTGRES) for one kind, with what each message's POST needs; a
@@ -70,21 +69,6 @@ LEFT JOIN service sv ON sv.id = a.service_id
 LEFT JOIN country co ON co.id = a.country_id
 LEFT JOIN sms_webhook w ON w.user_id = d.user_id
 ORDER BY c.due_at, c.id
-"""  # noqa: S608 (constants only; every value is a parameter)
-
-# $1 delivery, $2 the attempt's start, $3 now, $4 status code, $5 excerpt, $6 outbox message,
-# $7 the claim token. The POST was answered 2xx: logged, and the message acknowledged.
-DELIVERED = f"""
-WITH logged AS (
-  UPDATE webhook_delivery SET status = '{DeliveryStatus.DELIVERED.value}',
-    attempts = attempts + 1, last_attempt_at = $2, delivered_at = $3, last_status_code = $4,
-    response_excerpt = $5, last_error = NULL
-  WHERE id = $1 AND status = {_PENDING}
-  RETURNING id
-)
-UPDATE outbox_message SET sent_at = $3, claimed_until = NULL, claim_token = NULL,
-  last_error = NULL
-WHERE id = $6 AND claim_token = $7 AND sent_at IS NULL
 """  # noqa: S608 (constants only; every value is a parameter)
 
 
@@ -212,11 +196,16 @@ def _claimed_job(kind: str, row: dict[str, Any]) -> ClaimedJob:
 
 
 async def send_claimed_job(
-    rt: Runtime, http: webhook_http.Clients, slot: Slot, token: str, claimed: ClaimedJob
+    rt: Runtime,
+    http: webhook_http.Clients,
+    slot: Slot,
+    acks: webhook_acks.Acknowledgements,
+    token: str,
+    claimed: ClaimedJob,
 ) -> None:
     """PostgreSQL: one claimed delivery sent and its outcome recorded; as the outbox's `_send`
     (a failure is a retry after its backoff), but a delivered POST is logged and acknowledged
-    by one statement."""
+    with the others of its moment in one statement (services/webhook_acks.py)."""
     message = claimed.message
     try:
         async with outbox.handler_time_limit(rt):
@@ -227,18 +216,16 @@ async def send_claimed_job(
     if answer is None or claimed.job is None:  # nothing to send, or given up: acknowledged
         await outbox.acknowledge(rt, message.id)
         return
-    now = rt.clock.now()
-    await connections.get("default").execute_query(
-        DELIVERED,
-        [
+    await acks.record(
+        webhook_acks.Delivered(
             claimed.job.delivery_id,
             answer.started,
-            now,
+            rt.clock.now(),
             answer.status_code,
             answer.excerpt,
             message.id,
             token,
-        ],
+        )
     )
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from services import outbox, user_webhooks, webhook_delivery, webhook_http
+from services import outbox, user_webhooks, webhook_acks, webhook_delivery, webhook_http
 from services.db import is_postgres, log_failure
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ async def run(rt: Runtime, verify: ssl.SSLContext | bool = True) -> None:
     """Until cancelled. `verify`: the TLS trust of the POSTs (the system's by default)."""
     settings = rt.settings
     slots = PerUserSlots(settings.webhook_max_in_flight_per_user, settings.webhook_timeout_seconds)
+    acks = webhook_acks.Acknowledgements()
     async with webhook_http.clients(settings, verify) as http:
         handlers = {user_webhooks.KIND: webhook_delivery.handler(rt, http, slots.slot)}
         in_flight: set[asyncio.Task[Any]] = set()
@@ -71,7 +72,7 @@ async def run(rt: Runtime, verify: ssl.SSLContext | bool = True) -> None:
             while True:
                 rt.webhook_wakeup.clear()
                 if is_postgres():
-                    claimed = await _claim_jobs_and_start(rt, http, slots, in_flight)
+                    claimed = await _claim_jobs_and_start(rt, http, slots, acks, in_flight)
                 else:
                     claimed = await _claim_and_start(rt, handlers, in_flight)
                 if claimed == rt.settings.outbox_batch_size:
@@ -81,10 +82,15 @@ async def run(rt: Runtime, verify: ssl.SSLContext | bool = True) -> None:
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
+            await acks.close()  # what was delivered before the end is recorded
 
 
 async def _claim_jobs_and_start(
-    rt: Runtime, http: webhook_http.Clients, slots: PerUserSlots, in_flight: set[asyncio.Task[Any]]
+    rt: Runtime,
+    http: webhook_http.Clients,
+    slots: PerUserSlots,
+    acks: webhook_acks.Acknowledgements,
+    in_flight: set[asyncio.Task[Any]],
 ) -> int:
     """PostgreSQL: one statement claims a batch with all its POSTs need (no query per POST
     before it is sent, docs/adr/0013)."""
@@ -96,7 +102,8 @@ async def _claim_jobs_and_start(
         log_failure(log, "claiming webhook deliveries failed", error)
         return 0
     for job in jobs:
-        _start(in_flight, webhook_delivery.send_claimed_job(rt, http, slots.slot, token, job))
+        sending = webhook_delivery.send_claimed_job(rt, http, slots.slot, acks, token, job)
+        _start(in_flight, sending)
     return len(jobs)
 
 

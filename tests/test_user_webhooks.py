@@ -6,6 +6,7 @@ the one that checks the refusals."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,8 @@ import pytest
 from herosms import WebhookSMSIncoming
 from pydantic import ConfigDict
 
-from models import Country, DeliveryStatus, SmsWebhook, WebhookDelivery
+from models import Country, DeliveryStatus, OutboxMessage, SmsWebhook, WebhookDelivery
+from services import user_webhooks
 from settings import Settings
 from suppliers.signature import verify
 from tests import compat_helpers
@@ -279,3 +281,35 @@ async def test_a_number_bought_through_the_compatible_api_pushes_to_the_same_web
     assert_signed(received, answer["secret"])
     body = received.json
     assert (body["activationId"], body["code"], body["country"]) == (activation_id, "80808", 16)
+
+
+async def test_a_burst_of_sms_is_each_posted_once_and_each_recorded_delivered(
+    api: Api, local_receivers: Settings
+) -> None:
+    """Many POSTs delivered at once (on PostgreSQL their outcomes are written a batch at a
+    time, services/webhook_acks.py): every delivery and its outbox message end recorded."""
+    async with receiving(Receiver()) as receiver:
+        users = [await webhook_user(api, receiver.url) for _ in range(3)]
+        activations = [await api.bought(user, "GB", "tg") for user, _ in users for _ in range(8)]
+        codes = [f"{70000 + i}" for i in range(len(activations))]
+        await asyncio.gather(
+            *(code_sms(api, a["phoneNumber"], c) for a, c in zip(activations, codes, strict=True))
+        )
+        received = [await receiver.next() for _ in activations]
+        rows = [
+            await delivery_when(a["id"], lambda d: d.status == DeliveryStatus.DELIVERED)
+            for a in activations
+        ]
+
+    expected = {(int(a["id"]), c) for a, c in zip(activations, codes, strict=True)}
+    assert {(r.json["activationId"], r.json["code"]) for r in received} == expected
+    assert receiver.received.empty()  # each once
+    assert {(row.attempts, row.last_status_code) for row in rows} == {(1, 200)}
+    messages = {
+        json.loads(m.payload)["delivery"]: m
+        for m in await OutboxMessage.filter(kind=user_webhooks.KIND)
+    }
+    for row in rows:
+        message = messages[row.id]
+        assert message.sent_at is not None
+        assert (message.claim_token, message.claimed_until, message.attempts) == (None, None, 1)

@@ -1,0 +1,117 @@
+"""Delivered webhook POSTs recorded a batch at a time (PostgreSQL; ADR 0018).
+
+A delivered POST is logged (its webhook_delivery row) and acknowledged (its outbox message)
+by one statement; here one statement does that for every POST delivered within FLUSH_SECONDS
+of the first, up to MAX_BATCH of them: at a thousand POSTs a second, a few dozen statements
+instead of a thousand. Each sender waits for its batch to be written, so a sender that returns
+has its outcome stored. A crash before the write leaves those messages claimed: their lease
+ends and they are sent again, as after any crash mid-POST (delivery is at least once, and the
+Idempotency-Key lets the receiver see it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import astuple, dataclass
+from datetime import datetime
+
+from tortoise import connections
+
+from models import DeliveryStatus
+
+MAX_BATCH = 100
+FLUSH_SECONDS = 0.005
+
+_PENDING = f"'{DeliveryStatus.PENDING.value}'"
+
+# One row per POST, as parallel arrays: $1 delivery, $2 the attempt's start, $3 when it ended,
+# $4 status code, $5 excerpt, $6 outbox message, $7 the message's claim token.
+DELIVERED = f"""
+WITH done AS (
+  SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::int[],
+    $5::text[], $6::bigint[], $7::text[])
+    AS t(delivery_id, started, finished, status_code, excerpt, message_id, token)
+), logged AS (
+  UPDATE webhook_delivery AS d SET status = '{DeliveryStatus.DELIVERED.value}',
+    attempts = d.attempts + 1, last_attempt_at = done.started, delivered_at = done.finished,
+    last_status_code = done.status_code, response_excerpt = done.excerpt, last_error = NULL
+  FROM done WHERE d.id = done.delivery_id AND d.status = {_PENDING}
+  RETURNING d.id
+)
+UPDATE outbox_message AS m SET sent_at = done.finished, claimed_until = NULL,
+  claim_token = NULL, last_error = NULL
+FROM done WHERE m.id = done.message_id AND m.claim_token = done.token AND m.sent_at IS NULL
+"""  # noqa: S608 (constants only; every value is a parameter)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    delivery_id: int
+    started: datetime
+    finished: datetime
+    status_code: int
+    excerpt: str
+    message_id: int
+    claim_token: str
+
+
+class Acknowledgements:
+    """The batches of one webhook worker."""
+
+    def __init__(self) -> None:
+        self._rows: list[Delivered] = []
+        self._written: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing: set[asyncio.Task[None]] = set()
+
+    async def record(self, delivered: Delivered) -> None:
+        """Returns once the batch holding it is written; raises what writing it raised."""
+        if self._written is None:
+            loop = asyncio.get_running_loop()
+            self._written = loop.create_future()
+            self._written.add_done_callback(_retrieved)
+            self._timer = loop.call_later(FLUSH_SECONDS, self._flush)
+        written = self._written
+        self._rows.append(delivered)
+        if len(self._rows) >= MAX_BATCH:
+            self._flush()
+        # Shielded: a sender cancelled meanwhile (shutdown) leaves its row to be written.
+        await asyncio.shield(written)
+
+    def _flush(self) -> None:
+        rows, written = self._rows, self._written
+        self._rows, self._written = [], None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if written is None or not rows:
+            return
+        task = asyncio.create_task(_write(rows, written))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def close(self) -> None:
+        """Writes what is pending and waits for the writes in progress."""
+        self._flush()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._writing, return_exceptions=True)
+
+
+async def _write(rows: list[Delivered], written: asyncio.Future[None]) -> None:
+    columns = [list(column) for column in zip(*(astuple(row) for row in rows), strict=True)]
+    try:
+        await connections.get("default").execute_query(DELIVERED, columns)
+    except Exception as error:  # each sender of the batch sees it (and logs it)
+        if not written.done():
+            written.set_exception(error)
+    else:
+        if not written.done():
+            written.set_result(None)
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """A failed batch whose senders were all cancelled is not an 'exception never retrieved'
+    (they logged nothing; the messages' leases end and they are sent again)."""
+    if not future.cancelled():
+        future.exception()
