@@ -40,6 +40,16 @@ class AccountKind(StrEnum):
 #: Accounts that hold users' money and therefore may never go below zero.
 NON_NEGATIVE_KINDS = (AccountKind.USER, AccountKind.ESCROW)
 
+#: Revenue, and each supplier's payable account, are this many rows (`shard` 0 to 15): every
+#: first code moves money into both, and one row each would make concurrent first codes queue
+#: for its lock (docs/adr/0019). An activation's capture uses the shard `activation id % 16`;
+#: a balance of such an account is the sum of its shards. Migration 0014 made the rows.
+HOT_ACCOUNT_SHARDS = 16
+
+
+def shard_of(activation_id: int) -> int:
+    return activation_id % HOT_ACCOUNT_SHARDS
+
 
 class LedgerAccount(Model):
     id = fields.IntField(primary_key=True)
@@ -55,12 +65,14 @@ class LedgerAccount(Model):
         "models.Supplier", related_name="ledger_accounts", null=True, on_delete=fields.RESTRICT
     )
     supplier_id: int | None
+    # Which row of a sharded account (revenue, payable) this is; 0 for every other account.
+    shard = fields.SmallIntField(default=0)
     balance_minor = fields.BigIntField(default=0)
 
     class Meta:
         table = "ledger_account"
         unique_together = (("kind", "user"),)
-        # One system account per (kind, processor, supplier): a unique index in migration 0004.
+        # One system account per (kind, processor, supplier, shard): a unique index (0004, 0014).
         # CHECK constraints: models/migrations/0002_ledger_guards.py (tortoise's CreateModel
         # does not emit them).
 

@@ -200,14 +200,16 @@ async def payment_violations() -> list[str]:
     return problems
 
 
-# A supplier's payable account, re-derived from its activations (not from its transfers).
+# A supplier's payable account (the sum of its shards, docs/adr/0019), re-derived from its
+# activations (not from its transfers).
 PAYABLE_MISMATCHES = f"""
-SELECT a.id, a.supplier_id, a.balance_minor,
+SELECT a.supplier_id, SUM(a.balance_minor) AS balance_minor,
        COALESCE((SELECT SUM(act.cost_minor) FROM activation act
                  JOIN phone_number n ON n.id = act.number_id
                  WHERE n.supplier_id = a.supplier_id AND {CAPTURED}),
                 0) AS expected_minor
 FROM ledger_account a WHERE a.kind = 'payable'
+GROUP BY a.supplier_id
 """  # noqa: S608 (constants only)
 
 # Each activation's COST transfers: only after a capture, and then one, of its cost, to the

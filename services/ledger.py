@@ -17,7 +17,7 @@ import asyncpg
 from tortoise.expressions import F
 
 from models import AccountKind, LedgerAccount, Transfer, TransferKind, User
-from models.ledger import NON_NEGATIVE_KINDS
+from models.ledger import NON_NEGATIVE_KINDS, shard_of
 from services.db import Connection, IntegrityError, fetch_value
 from services.errors import InsufficientBalance, InvalidState
 
@@ -38,7 +38,36 @@ async def escrow_account(user_id: int, conn: Connection | None = None) -> Ledger
 
 
 async def system_account(kind: AccountKind, conn: Connection | None = None) -> LedgerAccount:
-    return await LedgerAccount.get(kind=kind, user_id=None, using_db=conn)
+    """The account of a kind (of revenue, its shard 0: refunds' fees and the like)."""
+    return await LedgerAccount.get(kind=kind, user_id=None, shard=0, using_db=conn)
+
+
+async def revenue_account(activation_id: int, conn: Connection | None = None) -> LedgerAccount:
+    """The revenue shard of an activation's capture, cost and reversal (HOT_ACCOUNT_SHARDS)."""
+    return await LedgerAccount.get(
+        kind=AccountKind.REVENUE, user_id=None, shard=shard_of(activation_id), using_db=conn
+    )
+
+
+async def payable_account(
+    supplier_id: int, activation_id: int, conn: Connection | None = None
+) -> LedgerAccount:
+    """The shard of a supplier's payable account that an activation's cost credits."""
+    return await LedgerAccount.get(
+        kind=AccountKind.PAYABLE,
+        supplier_id=supplier_id,
+        user_id=None,
+        shard=shard_of(activation_id),
+        using_db=conn,
+    )
+
+
+async def revenue_minor() -> int:
+    """The shop's revenue: the sum of its shards."""
+    return int(await fetch_value(REVENUE_MINOR) or 0)
+
+
+REVENUE_MINOR = "SELECT SUM(balance_minor) FROM ledger_account WHERE kind = 'revenue'"
 
 
 async def balance_minor(user_id: int) -> int:
@@ -175,13 +204,12 @@ async def capture(
     )
     if cost_minor == 0:
         return  # a free number: nothing is owed
+    assert hold.activation_id is not None, "a hold is an activation's"
     await post(
         conn,
         kind=TransferKind.COST,
-        debit=await system_account(AccountKind.REVENUE, conn),
-        credit=await LedgerAccount.get(
-            kind=AccountKind.PAYABLE, supplier_id=supplier_id, user_id=None, using_db=conn
-        ),
+        debit=await revenue_account(hold.activation_id, conn),
+        credit=await payable_account(supplier_id, hold.activation_id, conn),
         amount_minor=cost_minor,
         description=f"activation {hold.activation_id}: supplier's cost",
         activation_id=hold.activation_id,
@@ -192,9 +220,10 @@ async def resolve_hold(
     conn: Connection, hold: Transfer, *, kind: TransferKind, user_id: int, description: str
 ) -> Transfer:
     """Posts (CAPTURE into revenue) or voids (VOID back to the user) a purchase's hold."""
+    assert hold.activation_id is not None, "a hold is an activation's"
     escrow = await escrow_account(user_id, conn)
     target = (
-        await system_account(AccountKind.REVENUE, conn)
+        await revenue_account(hold.activation_id, conn)
         if kind == TransferKind.CAPTURE
         else await user_account(user_id, conn)
     )
@@ -215,10 +244,11 @@ async def reverse_capture(conn: Connection, capture: Transfer, *, user_id: int) 
     to the buyer (REVERSAL). The supplier's COST transfer stands: it delivered the code, so
     revenue, that is the shop, bears it."""
     assert capture.kind == TransferKind.CAPTURE, "only a captured price is reversed"
+    assert capture.activation_id is not None, "a capture is an activation's"
     return await post(
         conn,
         kind=TransferKind.REVERSAL,
-        debit=await system_account(AccountKind.REVENUE, conn),
+        debit=await revenue_account(capture.activation_id, conn),
         credit=await user_account(user_id, conn),
         amount_minor=capture.amount_minor,
         description=f"refund: activation {capture.activation_id} revoked after its code",

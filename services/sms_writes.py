@@ -12,7 +12,8 @@ Python built the next query. Here:
    lock first (services/locks.py), the activation (WAITING_SMS -> RECEIVED with its capture,
    or a further SMS on a RECEIVED one), the SMS row (delivered or only stored), the events in
    id order, the ledger's CAPTURE and COST (accounts locked in ascending id, as
-   services/ledger.py locks them), the user's webhook delivery and its outbox message. It runs
+   services/ledger.py locks them; revenue and payable in the activation's shard, ADR 0019),
+   the user's webhook delivery and its outbox message. It runs
    without BEGIN/COMMIT: one statement is one transaction, so every lock it takes is held for
    that statement only, and nothing is committed unless all of it is.
 
@@ -31,6 +32,7 @@ from typing import Any
 
 from models import AccountKind, Activation, ActivationStatus, EventKind, Sms, TransferKind
 from models.activations import LIVE_STATUSES
+from models.ledger import HOT_ACCOUNT_SHARDS
 from services import locks
 from services.db import Connection
 from services.events import Notice
@@ -101,8 +103,10 @@ stored AS (
 accounts AS MATERIALIZED (
   SELECT a.id, a.kind FROM ledger_account a, first f
   WHERE (a.kind = '{AccountKind.ESCROW.value}' AND a.user_id = f.user_id)
-     OR (a.user_id IS NULL AND (a.kind = '{AccountKind.REVENUE.value}'
-         OR (a.kind = '{AccountKind.PAYABLE.value}' AND a.supplier_id = $5 AND f.cost_minor > 0)))
+     OR (a.user_id IS NULL AND a.shard = f.id % {HOT_ACCOUNT_SHARDS}
+         AND (a.kind = '{AccountKind.REVENUE.value}'
+              OR (a.kind = '{AccountKind.PAYABLE.value}' AND a.supplier_id = $5
+                  AND f.cost_minor > 0)))
   ORDER BY a.id
   FOR UPDATE OF a
 ),

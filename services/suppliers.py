@@ -30,6 +30,7 @@ from models import (
     SupplierKind,
     SupplierState,
 )
+from models.ledger import HOT_ACCOUNT_SHARDS
 from services import activity, money, sealing, sim_pool, supplier_health
 from services.accounts import Viewer, require_admin
 from services.db import Connection, IntegrityError, atomic, is_postgres
@@ -113,24 +114,26 @@ def secret_of(settings: Settings, supplier: Supplier) -> str | None:
     return sealing.open_seal(settings, supplier.secret_sealed)
 
 
-async def payable_account(supplier_id: int, conn: Connection | None = None) -> LedgerAccount:
-    return await LedgerAccount.get(
-        kind=AccountKind.PAYABLE, supplier_id=supplier_id, user_id=None, using_db=conn
-    )
+def payable_shards(supplier_id: int) -> list[LedgerAccount]:
+    """A new supplier's payable account: HOT_ACCOUNT_SHARDS rows (docs/adr/0019)."""
+    return [
+        LedgerAccount(kind=AccountKind.PAYABLE, supplier_id=supplier_id, shard=shard)
+        for shard in range(HOT_ACCOUNT_SHARDS)
+    ]
 
 
 async def open_payable_account(supplier: Supplier) -> None:
     """Idempotent, and safe with several processes starting at once (the demo's seed)."""
-    try:
-        await LedgerAccount.create(kind=AccountKind.PAYABLE, supplier_id=supplier.id)
-    except IntegrityError:
-        return
+    await LedgerAccount.bulk_create(payable_shards(supplier.id), ignore_conflicts=True)
 
 
 async def owed_minor(supplier_ids: list[int]) -> dict[int, int]:
-    """What the shop owes each supplier: its payable account's balance."""
+    """What the shop owes each supplier: its payable account's balance (its shards' sum)."""
     rows = await LedgerAccount.filter(kind=AccountKind.PAYABLE, supplier_id__in=supplier_ids)
-    return {int(r.supplier_id or 0): r.balance_minor for r in rows}
+    owed: dict[int, int] = {}
+    for row in rows:
+        owed[int(row.supplier_id or 0)] = owed.get(int(row.supplier_id or 0), 0) + row.balance_minor
+    return owed
 
 
 # -- admin operations -----------------------------------------------------------------------------
@@ -173,9 +176,7 @@ async def create(
     try:
         async with atomic() as conn:
             supplier = await Supplier.create(**row, using_db=conn)
-            await LedgerAccount.create(
-                kind=AccountKind.PAYABLE, supplier_id=supplier.id, using_db=conn
-            )
+            await LedgerAccount.bulk_create(payable_shards(supplier.id), using_db=conn)
             await _log(conn, admin, "supplier created", supplier, ip)
     except IntegrityError:
         raise InvalidInput("a supplier with this code exists", field="code") from None

@@ -20,14 +20,13 @@ from models import (
     Activation,
     ActivationStatus,
     ActivityLog,
-    LedgerAccount,
     PhoneNumber,
     Transfer,
     TransferKind,
     User,
     UserState,
 )
-from services import ledger
+from services import ledger, suppliers
 from tests import backends, live
 from tests.api import Api, random_ip
 from tests.compat_helpers import ask, new_bot
@@ -223,8 +222,7 @@ async def payable_minor(activation_id: str) -> int:
     """What the shop owes the supplier of this activation's number."""
     activation = await Activation.get(id=int(activation_id)).prefetch_related("number")
     number: PhoneNumber = activation.number
-    payable = await LedgerAccount.get(kind=AccountKind.PAYABLE, supplier_id=number.supplier_id)
-    return payable.balance_minor
+    return (await suppliers.owed_minor([number.supplier_id]))[number.supplier_id]
 
 
 async def test_r14_revoking_after_a_code_gives_the_full_price_back(api: Api) -> None:
@@ -236,7 +234,7 @@ async def test_r14_revoking_after_a_code_gives_the_full_price_back(api: Api) -> 
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 77123")
         assert [e["activation"]["status"] for e in await feed.take(2)] == ["RECEIVED"] * 2
         owed = await payable_minor(activation["id"])
-        revenue = (await ledger.system_account(AccountKind.REVENUE)).balance_minor
+        revenue = await ledger.revenue_minor()
         payload = await revoke(api, admin, activation["id"])
         (ended,) = await feed.take(1)
     assert payload == {
@@ -260,12 +258,15 @@ async def test_r14_revoking_after_a_code_gives_the_full_price_back(api: Api) -> 
     price_minor = stored.price_minor
     reversal = await Transfer.get(activation_id=stored.id, kind=TransferKind.REVERSAL)
     assert reversal.amount_minor == price_minor
-    assert reversal.debit_account_id == (await ledger.system_account(AccountKind.REVENUE)).id
+    # From the revenue shard its capture credited (docs/adr/0019).
+    assert reversal.debit_account_id == (await ledger.revenue_account(stored.id)).id
+    capture = await Transfer.get(activation_id=stored.id, kind=TransferKind.CAPTURE)
+    assert capture.credit_account_id == reversal.debit_account_id
     assert reversal.credit_account_id == (await ledger.user_account(user.id)).id
     # The supplier delivered the code and keeps its cost: the shop bears it.
     assert await payable_minor(activation["id"]) == owed
     assert await Transfer.filter(activation_id=stored.id, kind=TransferKind.COST).count() == 1
-    after = (await ledger.system_account(AccountKind.REVENUE)).balance_minor
+    after = await ledger.revenue_minor()
     assert after == revenue - price_minor
     logged = await ActivityLog.get(user_id=user.id, action="admin_revoke_activation")
     assert logged.detail == f"activation {activation['id']}: number reported"

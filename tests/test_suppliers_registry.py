@@ -21,6 +21,7 @@ from models import (
     Supplier,
     SupplierState,
 )
+from models.ledger import HOT_ACCOUNT_SHARDS
 from services import sealing
 from settings import Settings
 from suppliers.signature import sign
@@ -63,7 +64,9 @@ async def test_admin_registers_a_webhook_supplier_with_a_payable_account(api: Ap
     assert secret not in row.secret_sealed
     assert sealing.open_seal(api.rt.settings, row.secret_sealed) == secret
     assert row.default_cost_minor == 12
-    assert await LedgerAccount.filter(kind=AccountKind.PAYABLE, supplier_id=row.id).count() == 1
+    shards = await LedgerAccount.filter(kind=AccountKind.PAYABLE, supplier_id=row.id)
+    assert sorted(s.shard for s in shards) == list(range(HOT_ACCOUNT_SHARDS))  # docs/adr/0019
+    assert {s.balance_minor for s in shards} == {0}
     assert await ActivityLog.exists(action="supplier created", detail=supplier["code"])
 
 

@@ -20,7 +20,7 @@ async def owed_to_demo(api: Api) -> Decimal:
 
 
 async def revenue_minor() -> int:
-    return (await ledger.system_account(AccountKind.REVENUE)).balance_minor
+    return await ledger.revenue_minor()
 
 
 async def transfers_of(activation_id: str) -> list[tuple[TransferKind, int]]:
