@@ -34,8 +34,8 @@ per figure after a 1 s warm-up, percentiles from wrk's latency histogram):
 The machine has 2 cores: wrk, the client processes, PostgreSQL, Redis and the one server
 process share them, so the figures are lower bounds of what one worker does on its own core.
 With --profile, figures (a) to (c) of SMS Rooms are run again after (c), before (d)'s agent
-joins, with py-spy sampling the server (not during the measured runs); the top frames are
-printed after the table.
+joins, and (d)'s buyers once more before its measured run, with py-spy sampling the server
+(never during the measured runs); the top frames are printed after the table.
 """
 
 from __future__ import annotations
@@ -666,7 +666,7 @@ async def measure(args: argparse.Namespace, quiet: str, database_url: str, prefi
             )
         figures["violations"] = await audit_ledger(database_url, prefix)
         print_report(args, figures)
-        for line in profiles:
+        for line in profiles + AGENT_PROFILE:
             print(line)
     finally:
         await agent.stop()
@@ -697,10 +697,34 @@ async def agent_path(
     await register_agent(database_url, prefix, agent.url + "/smshub")
     await wait_for_stock(api, pool + len(agent_stock) * AGENT_SIMS_PER_OFFER)
     api.close()
+    if args.profile:  # then buy again through the agent, sampled (the figures stay unsampled)
+        await profile_agent_path(ours, args, tokens, offers)
     cpu_before = process_cpu_seconds(ours.pid)
     buys = run_buyers(ours.url, tokens, offers, args.seconds)
     buys["cpu_seconds"] = process_cpu_seconds(ours.pid) - cpu_before
     return buys, await agent_finished(agent, buys["cancels"])
+
+
+AGENT_PROFILE: list[str] = []  # printed after the report
+
+
+async def profile_agent_path(
+    ours: ServerProcess, args: argparse.Namespace, tokens: list[str], offers: list[tuple[str, str]]
+) -> None:
+    out = Path(tempfile.mkstemp(prefix="smsrooms-pyspy-", suffix=".txt")[1])
+    try:
+        buying = asyncio.get_running_loop().run_in_executor(
+            None, run_buyers, ours.url, tokens, offers, args.profile_seconds
+        )
+        await asyncio.sleep(2.0)  # after the clients' start-up
+        spy = start_py_spy(ours.pid, args.profile_seconds - 2.5, out)
+        await buying
+        if spy is not None:
+            spy.wait(timeout=30)
+        AGENT_PROFILE.extend(["", "py-spy, SMS Rooms server under (d) buys through the agent:"])
+        AGENT_PROFILE.extend("  " + line for line in summarise_py_spy(out, args.profile_top))
+    finally:
+        await asyncio.to_thread(out.unlink, True)
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ from typing import Any
 import asyncpg
 from common import backend, fmt, percentile, runtime, table
 
+from settings import Settings
+
 ACTIVATION = (
     "SELECT a.*, n.e164 FROM activation a JOIN phone_number n ON n.id = a.number_id"
     " WHERE a.id = $1 AND a.user_id = $2"
@@ -67,6 +69,9 @@ async def seed(
     return offers, users
 
 
+BUY_NUMBER_ATTEMPTS = Settings().buy_number_attempts  # as the app tries
+
+
 class Buyer:
     def __init__(self, pool: asyncpg.Pool, user_id: int, supplier_id: int, stats: dict) -> None:
         from services import abuse, activation_writes, catalog, ledger, locks, stock
@@ -84,39 +89,56 @@ class Buyer:
         await pool.fetchrow(self.buyer_sql, self.user_id, now - timedelta(hours=1))
         price = await pool.fetchrow(self.price_sql, offer.country_id, offer.service_id)
         await pool.fetch(self.candidates_sql, offer.country_id, offer.service_id)
-        async with pool.acquire() as conn:
+        # As services/activations.py: a number another buyer took between this statement's
+        # snapshot and its insert is a unique violation, and the purchase tries again.
+        for _ in range(BUY_NUMBER_ATTEMPTS):
+            try:
+                return await self._take(offer, price, now)
+            except asyncpg.UniqueViolationError:
+                continue
+        return None
+
+    async def _take(self, offer: Offer, price: Any, now: datetime) -> int | None:
+        async with self.pool.acquire() as conn:
             await conn.execute(f"BEGIN; {self.lock_sql}")
-            row = await conn.fetchrow(
-                self.buy_sql,
-                self.user_id,
-                self.supplier_id,
-                offer.country_id,
-                offer.service_id,
-                price["price_minor"],
-                price["cost_minor"],
-                "USD",
-                now,
-                now + timedelta(seconds=300),
-                now + timedelta(seconds=1200),
-                None,
-                "baseline",
-                now,
-                "127.0.0.1",
-            )
-            held = row is not None and await conn.fetchrow(
-                self.post_sql,
-                row["user_account_id"],
-                row["escrow_account_id"],
-                price["price_minor"],
-                True,
-                "hold",
-                None,
-                row["id"],
-                None,
-                f"{offer.service_name} number {row['n__e164']}",
-                now,
-            )
-            await conn.execute("COMMIT" if held else "ROLLBACK")
+            try:
+                return await self._hold(conn, offer, price, now)
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+
+    async def _hold(self, conn: Any, offer: Offer, price: Any, now: datetime) -> int | None:
+        row = await conn.fetchrow(
+            self.buy_sql,
+            self.user_id,
+            self.supplier_id,
+            offer.country_id,
+            offer.service_id,
+            price["price_minor"],
+            price["cost_minor"],
+            "USD",
+            now,
+            now + timedelta(seconds=300),
+            now + timedelta(seconds=1200),
+            None,
+            "baseline",
+            now,
+            "127.0.0.1",
+        )
+        held = row is not None and await conn.fetchrow(
+            self.post_sql,
+            row["user_account_id"],
+            row["escrow_account_id"],
+            price["price_minor"],
+            True,
+            "hold",
+            None,
+            row["id"],
+            None,
+            f"{offer.service_name} number {row['n__e164']}",
+            now,
+        )
+        await conn.execute("COMMIT" if held else "ROLLBACK")
         return int(row["id"]) if held else None
 
     async def cancel(self, activation_id: int) -> None:
