@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 import pytest
 
 from settings import Settings
@@ -59,12 +59,15 @@ async def test_get_services_reads_every_stock_line(client: AgentClient) -> None:
 async def test_answers_compressed_with_gzip_are_read(agent: SmsHubAgent) -> None:
     encodings: list[str | None] = []
 
-    async def seen(response: httpx.Response) -> None:
-        encodings.append(response.headers.get("content-encoding"))
+    async def seen(
+        session: aiohttp.ClientSession, context: object, ended: aiohttp.TraceRequestEndParams
+    ) -> None:
+        encodings.append(ended.response.headers.get("content-encoding"))
 
+    watch = aiohttp.TraceConfig()
+    watch.on_request_end.append(seen)
     settings = Settings()
-    async with agent.serving() as url, http_client(settings) as http:
-        http.event_hooks["response"].append(seen)
+    async with agent.serving() as url, http_client(settings, [watch]) as http:
         services = await AgentClient(http, url, KEY, settings).get_services()
     assert encodings == ["gzip"]
     assert isinstance(services, Services)

@@ -12,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import httpx
-
 from services import outbox
 from services.db import Connection
 from settings import Settings
 from suppliers.smshub import agents
 from suppliers.smshub.agents import Agent
-from suppliers.smshub.client import AgentClient
+from suppliers.smshub.client import AgentClient, AgentHttp
 from suppliers.smshub.protocol import Failure, FinishStatus
 
 if TYPE_CHECKING:
@@ -37,9 +35,7 @@ async def enqueue(
     await outbox.enqueue(conn, rt, KIND, f"{supplier_code}:{activation_id}", payload)
 
 
-def handler(
-    rt: Runtime, http: httpx.AsyncClient, find: FindAgent = agents.find_any
-) -> outbox.Handler:
+def handler(rt: Runtime, http: AgentHttp, find: FindAgent = agents.find_any) -> outbox.Handler:
     async def send(payload: outbox.Payload) -> None:
         agent = await find(rt.settings, payload["supplier"])
         if agent is None:

@@ -17,13 +17,12 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import httpx
 import structlog
 
 from services.db import log_failure
 from settings import Settings
 from suppliers.smshub.agents import Agent
-from suppliers.smshub.client import AgentClient
+from suppliers.smshub.client import AgentClient, AgentHttp
 from suppliers.smshub.protocol import Failure, FailureKind, Services
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ def next_interval(settings: Settings) -> float:
 
 
 async def poll_once(
-    rt: Runtime, http: httpx.AsyncClient, agent: Agent, write: WriteAvailability
+    rt: Runtime, http: AgentHttp, agent: Agent, write: WriteAvailability
 ) -> Services | Failure:
     if agent.url is None:
         found: Services | Failure = Failure(FailureKind.UNREACHABLE, "no URL known")
@@ -58,7 +57,7 @@ class Poller:
     def __init__(
         self,
         rt: Runtime,
-        http: httpx.AsyncClient,
+        http: AgentHttp,
         *,
         list_agents: ListAgents,
         write: WriteAvailability,

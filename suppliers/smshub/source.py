@@ -15,13 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import httpx
-
 from models import ActivationStatus, NumberUse, Supplier
 from services.db import Connection, atomic
 from services.routing import Acquired, Ending, NumberSource, Want
 from suppliers.smshub import agents, finish, names
-from suppliers.smshub.client import AgentClient
+from suppliers.smshub.client import AgentClient, AgentHttp
 from suppliers.smshub.protocol import Failure, FailureKind, FinishStatus, NoNumbers, NumberOrder
 
 if TYPE_CHECKING:
@@ -46,7 +44,7 @@ class AgentFailed(Exception):
 
 
 class AgentSource(NumberSource):
-    def __init__(self, rt: Runtime, supplier: Supplier, http: httpx.AsyncClient) -> None:
+    def __init__(self, rt: Runtime, supplier: Supplier, http: AgentHttp) -> None:
         super().__init__(rt, supplier)
         self.http = http
 
