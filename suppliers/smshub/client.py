@@ -53,7 +53,9 @@ class AgentHttp:
                 timeout=aiohttp.ClientTimeout(total=self.settings.smshub_call_deadline_seconds),
                 connector=aiohttp.TCPConnector(limit=self.settings.smshub_max_connections),
                 trace_configs=self.trace_configs,
-                trust_env=True,  # as any HTTP client: an operator's proxy settings apply
+                # No proxy or .netrc from the environment: aiohttp would read both again on
+                # every call, in a thread; an agent's URL is the one its operator registered.
+                trust_env=False,
             )
         return self._session
 
