@@ -3,7 +3,7 @@
 only the first bytes of the answer read.
 
 aiohttp, not httpx (which the payment processors' clients use): a POST costs its client about
-75 µs of CPU against httpx's 870 µs (bench/webhook_client.py), and at a thousand SMS a second
+75 µs of CPU against httpx's 870 µs (bench/http_clients.py), and at a thousand SMS a second
 that is most of a core (docs/adr/0018)."""
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""CPU per POST of a user's webhook (services/webhook_http.py, ADR 0018): ours (aiohttp, with
-the address check and one session per host) against the httpx client it replaced, both to a
-bare receiver in another process on loopback. Prints a table; not a test.
+"""The HTTP clients' own CPU (ADR 0018), against the httpx clients they replaced. Prints two
+tables; not a test.
+- per POST of a user's webhook (services/webhook_http.py: aiohttp with the address check and
+  one session per host), to a bare receiver in another process on loopback;
+- per client made and closed (suppliers/upstream/client.py makes one for every purchase,
+  status poll and setStatus).
 
-    .venv/bin/python bench/webhook_client.py [--posts 5000] [--concurrency 20]
+    .venv/bin/python bench/http_clients.py [--posts 5000] [--concurrency 20] [--clients 50]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import aiohttp
 import httpx
 import uvloop
 from common import fmt, table
@@ -87,10 +91,24 @@ def measure(
     return 1e6 * cpu / args.posts, args.posts / wall
 
 
+async def made_and_closed(count: int) -> tuple[float, float]:
+    """CPU µs per client made and closed: (httpx, aiohttp)."""
+    started = time.process_time()
+    for _ in range(count):
+        await httpx.AsyncClient(timeout=5, follow_redirects=False).aclose()
+    with_httpx = time.process_time() - started
+    started = time.process_time()
+    for _ in range(count):
+        await aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)).close()
+    with_aiohttp = time.process_time() - started
+    return 1e6 * with_httpx / count, 1e6 * with_aiohttp / count
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=50, help="clients made and closed (50)")
     args = parser.parse_args()
     ready: Any = multiprocessing.Queue()
     receiver = multiprocessing.Process(target=receive, args=(ready,), daemon=True)
@@ -103,6 +121,14 @@ def main() -> None:
             rows.append([name, fmt(cpu, 0), fmt(rate, 0)])
         print(f"{args.posts} POSTs, {args.concurrency} at once, to a bare receiver on loopback")
         print(table(["client", "CPU per POST, µs", "POSTs/s"], rows, text_columns=1))
+        httpx_us, aiohttp_us = uvloop.run(made_and_closed(args.clients))
+        print()
+        print(f"{args.clients} clients made and closed (the upstream client's life)")
+        made = [
+            ["aiohttp.ClientSession (ours)", fmt(aiohttp_us, 0)],
+            ["httpx.AsyncClient (before ADR 0018)", fmt(httpx_us, 0)],
+        ]
+        print(table(["client", "CPU per client, µs"], made, text_columns=1))
     finally:
         receiver.terminate()
 
