@@ -57,20 +57,13 @@ _STATUS_CHANGED = f"'{EventKind.STATUS_CHANGED.value}'"
 _WAITING = f"'{ActivationStatus.WAITING_SMS.value}'"
 _USER, _ESCROW = f"'{AccountKind.USER.value}'", f"'{AccountKind.ESCROW.value}'"
 
-# $1 user, $2 supplier, $3 country, $4 service, $5 price, $6 cost, $7 currency, $8 now (the
-# runtime's clock), $9 SMS deadline, $10 window end, $11 idempotency key, $12 fingerprint,
-# $13 the wall clock (what auto_now_add columns get), $14 ip.
-# Its row: the activation, its number, its event, the user's two accounts (for the HOLD that
-# services/ledger.py `post` writes next, in the same transaction).
-BUY_FROM_POOL = f"""
-WITH picked AS (
-  SELECT n.* FROM phone_number n
-  WHERE n.supplier_id = $2 AND n.country_id = $3 AND n.state = '{NumberState.ACTIVE.value}'
-    AND {policy.crimean_sql_filter("n.e164")}
-    AND NOT EXISTS (SELECT 1 FROM number_use u WHERE u.number_id = n.id AND u.service_id = $4)
-  ORDER BY n.id LIMIT 1
-  FOR UPDATE OF n SKIP LOCKED
-),
+
+# A purchase's statement after its `picked` CTE (the number, locked): the number's use for
+# the service, the activation, its event and the activity log; `supplier_activation_id` is
+# the SQL of that column's value.
+def _buy_statement(picked: str, supplier_activation_id: str) -> str:
+    return f"""
+WITH {picked},
 used AS (
   INSERT INTO number_use (number_id, service_id, banned, created_at)
   SELECT picked.id, $4, false, $13 FROM picked RETURNING number_id
@@ -78,9 +71,9 @@ used AS (
 bought AS (
   INSERT INTO activation (user_id, number_id, country_id, service_id, price_minor, cost_minor,
     currency, status, created_at, sms_deadline_at, expires_at, refunded, idempotency_key,
-    request_fingerprint)
+    request_fingerprint, supplier_activation_id)
   SELECT $1, used.number_id, $3, $4, $5::bigint, $6::bigint, $7, {_WAITING}, $8, $9, $10, false,
-    $11, $12
+    $11, $12, {supplier_activation_id}
   FROM used RETURNING *
 ),
 event AS (
@@ -97,6 +90,46 @@ SELECT b.*, event.id AS event_id, (SELECT count(*) FROM logged) AS logged,
   (SELECT id FROM ledger_account WHERE kind = {_ESCROW} AND user_id = $1) AS escrow_account_id
 FROM bought b JOIN picked n ON n.id = b.number_id JOIN event ON true
 """  # noqa: S608 (constants only; every value is a parameter)
+
+
+# $1 user, $2 supplier, $3 country, $4 service, $5 price, $6 cost, $7 currency, $8 now (the
+# runtime's clock), $9 SMS deadline, $10 window end, $11 idempotency key, $12 fingerprint,
+# $13 the wall clock (what auto_now_add columns get), $14 ip.
+# Its row: the activation, its number, its event, the user's two accounts (for the HOLD that
+# services/ledger.py `post` writes next, in the same transaction).
+BUY_FROM_POOL = _buy_statement(
+    f"""picked AS (
+  SELECT n.* FROM phone_number n
+  WHERE n.supplier_id = $2 AND n.country_id = $3 AND n.state = '{NumberState.ACTIVE.value}'
+    AND {policy.crimean_sql_filter("n.e164")}
+    AND NOT EXISTS (SELECT 1 FROM number_use u WHERE u.number_id = n.id AND u.service_id = $4)
+  ORDER BY n.id LIMIT 1
+  FOR UPDATE OF n SKIP LOCKED
+)""",  # noqa: S608 (constants only; every value is a parameter)
+    "NULL",
+)
+
+# The same for a number the supplier gave (an SMSHub agent's, an upstream's): $15 the
+# supplier's activation id, $16 the number. The number is kept as a row of its own (so that
+# its SMS find it and it is never sold twice for a service): the existing row if it is this
+# supplier's, else a new one; no row when another supplier has it, or when a concurrent
+# purchase is adding it (the purchase then finds no number, as the ORM path's IntegrityError).
+BUY_GIVEN_NUMBER = _buy_statement(
+    f"""existing AS (
+  SELECT n.* FROM phone_number n WHERE n.e164 = $16
+),
+added AS (
+  INSERT INTO phone_number (e164, country_id, supplier_id, operator, state, created_at)
+  SELECT $16, $3, $2, 'any', '{NumberState.ACTIVE.value}', $13
+  WHERE NOT EXISTS (SELECT 1 FROM existing)
+  ON CONFLICT (e164) DO NOTHING
+  RETURNING *
+),
+picked AS (
+  SELECT * FROM existing WHERE supplier_id = $2 UNION ALL SELECT * FROM added
+)""",  # noqa: S608 (constants only; every value is a parameter)
+    "$15::text",
+)
 
 # The user's lock is taken inside this statement (one round trip less): what it reads after
 # waiting is either never changed (the hold) or read again at its latest committed version by
@@ -175,7 +208,7 @@ def _written(row: dict[str, Any]) -> Written:
 
 
 @dataclass(frozen=True)
-class PoolPurchase:
+class Sale:
     user_id: int
     supplier_id: int
     country_id: int
@@ -192,7 +225,7 @@ class PoolPurchase:
     ip: str | None
 
 
-async def buy_from_pool(p: PoolPurchase) -> Written | None:
+async def buy_from_pool(p: Sale) -> Written | None:
     """Takes a free number of the supplier's pool and holds the price (ledger.post, one
     statement too), in a transaction of its own: None if no number was free, InsufficientBalance
     if the balance is too low; either way nothing is written.
@@ -201,9 +234,21 @@ async def buy_from_pool(p: PoolPurchase) -> Written | None:
     one round trip): a statement sees the rows committed when it started, and one that waited
     for the lock inside itself would not see the numbers its user's previous purchases took
     while it waited (it would pick one of them, and fail on the unique (number, service))."""
+    return await _buy(p, BUY_FROM_POOL)
+
+
+async def buy_given_number(
+    p: Sale, e164: str, supplier_activation_id: str | None
+) -> Written | None:
+    """As buy_from_pool, for the number a supplier gave: None if it is another supplier's (or
+    being added by a concurrent purchase); IntegrityError if it was sold for this service."""
+    return await _buy(p, BUY_GIVEN_NUMBER, supplier_activation_id, e164)
+
+
+async def _buy(p: Sale, statement: str, *given: str | None) -> Written | None:
     async with postgres_transaction(locks.user_events_statement(p.user_id)) as conn:
         row = await conn.fetchrow(
-            BUY_FROM_POOL,
+            statement,
             p.user_id,
             p.supplier_id,
             p.country_id,
@@ -218,6 +263,7 @@ async def buy_from_pool(p: PoolPurchase) -> Written | None:
             p.fingerprint,
             datetime.now(UTC),
             _ip(p.ip),
+            *given,
         )
         if row is None:
             return None

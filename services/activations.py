@@ -242,8 +242,8 @@ def _check_may_buy(settings: Settings, user: User) -> None:
 async def _assign_and_hold(
     rt: Runtime, purchase: Purchase, choice: routing.Choice, acquired: routing.Acquired
 ) -> tuple[Activation, events.Notice]:
-    if acquired.e164 is None and is_postgres():
-        return await _hold_pool_number(rt, purchase, choice)
+    if is_postgres():
+        return await _hold_in_statements(rt, purchase, choice, acquired)
     settings = rt.settings
     user, service, price = purchase.user, purchase.service, purchase.price
     async with atomic() as conn:
@@ -288,20 +288,22 @@ async def _assign_and_hold(
     return activation, notice
 
 
-async def _hold_pool_number(
-    rt: Runtime, purchase: Purchase, choice: routing.Choice
+async def _hold_in_statements(
+    rt: Runtime, purchase: Purchase, choice: routing.Choice, acquired: routing.Acquired
 ) -> tuple[Activation, events.Notice]:
-    """_assign_and_hold for a pool's number on PostgreSQL: the same rows, written by one
-    statement (services/activation_writes.py, docs/adr/0012)."""
+    """_assign_and_hold on PostgreSQL: the same rows, written by one statement, for a pool's
+    number or the one the supplier gave (services/activation_writes.py, docs/adr/0012)."""
     settings, price, now = rt.settings, purchase.price, rt.clock.now()
-    bought = activation_writes.PoolPurchase(
+    sale = activation_writes.Sale(
         user_id=purchase.user.id,
         supplier_id=choice.supplier.id,
         country_id=price.country_id,
         service_id=purchase.service.id,
         service_name=purchase.service.name,
         price_minor=price.price_minor,
-        cost_minor=choice.cost_minor,
+        # The buyer pays the offer's price; the supplier is owed what it asked, once the code
+        # arrives (settlement).
+        cost_minor=choice.cost_minor if acquired.cost_minor is None else acquired.cost_minor,
         currency=settings.currency,
         now=now,
         sms_deadline_at=now + timedelta(seconds=settings.sms_wait_seconds),
@@ -310,7 +312,14 @@ async def _hold_pool_number(
         fingerprint=purchase.request.fingerprint(),
         ip=purchase.ip,
     )
-    written = await activation_writes.buy_from_pool(bought)
+    if acquired.e164 is None:
+        written = await activation_writes.buy_from_pool(sale)
+    elif policy.number_on_sale(acquired.e164):
+        written = await activation_writes.buy_given_number(
+            sale, acquired.e164, acquired.supplier_activation_id
+        )
+    else:
+        written = None  # R11: whoever gave it, a Crimean number is not sold
     if written is None:
         raise NoNumbers("no free number for this service in this country")
     return written.activation, _status_changed(written)

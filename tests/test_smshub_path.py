@@ -263,6 +263,55 @@ async def test_a_number_under_exception_phone_set_is_released_with_4(
     await api.act(user, "cancelActivation", activation["id"])
 
 
+async def test_a_number_another_supplier_owns_is_released_with_4(
+    api: Api, shop: Shop, agent: Registered
+) -> None:
+    """An agent that gives a number of another supplier's (here the demo pool's): it is never
+    sold as the agent's, its row stays the other supplier's, the agent is told 4, and the pool
+    sells instead."""
+    pooled = await PhoneNumber.filter(country_id=shop.country.id, supplier__code=demo.CODE).first()
+    assert pooled is not None
+    agent.simulator.numbers[shop.agent_name] = [int(pooled.e164.removeprefix("+"))]
+    user = await api.funded_user("5.00")
+    activation = await api.bought(user, shop.code, "tg")
+    assert await supplier_of(activation) == demo.CODE
+    [given] = [i for i, a in agent.simulator.activations.items() if f"+{a.number}" == pooled.e164]
+    await finished_once(api, agent, given, 4)
+    assert (await PhoneNumber.get(id=pooled.id)).supplier_id == pooled.supplier_id
+    assert not await Activation.exists(number_id=pooled.id, supplier_activation_id=str(given))
+    await api.act(user, "cancelActivation", activation["id"])
+
+
+async def test_an_agents_number_is_never_sold_twice_for_a_service(
+    api: Api, shop: Shop, agent: Registered
+) -> None:
+    """The agent gives, for tg again, a number of its own already sold for tg (it ignores
+    exceptionPhoneSet): the (number, service) pair refuses it, the agent is told 4, and the
+    pool sells instead; the first sale stands alone."""
+    user, first, first_given = await bought_from(api, shop, agent)
+    await api.act(user, "cancelActivation", first["id"])
+    await finished_once(api, agent, first_given, 4)  # free again at the agent's
+    sold = await PhoneNumber.get(e164=first["phoneNumber"])
+    agent.simulator.numbers[shop.agent_name] = [int(sold.e164.removeprefix("+"))]
+    agent.simulator.number_answer = "ignoring_exceptions"
+
+    again = await api.bought(user, shop.code, "tg")
+
+    assert await supplier_of(again) == demo.CODE
+    [given] = [
+        i
+        for i, a in agent.simulator.activations.items()
+        if f"+{a.number}" == sold.e164 and i != first_given
+    ]
+
+    async def told_4() -> bool:
+        return agent.simulator.activations[given].finished_with == 4
+
+    await until(told_4, "the number given again released with 4")
+    assert await Activation.filter(number_id=sold.id).count() == 1
+    await api.act(user, "cancelActivation", again["id"])
+
+
 async def test_an_agent_that_stops_answering_get_services_has_no_stock(
     api: Api, shop: Shop, agent: Registered
 ) -> None:
