@@ -31,6 +31,7 @@ from services import (
 )
 from services.db import log_failure
 from services.payments import topups
+from services.suppliers import complete_payable_shards
 from settings import Settings
 from subscriptions import sockets
 from suppliers import demo
@@ -132,6 +133,7 @@ def create_app(
 
 async def _seed(rt: AppRuntime, auto_sms: demo.AutoSms) -> None:
     settings = rt.settings
+    await complete_payable_shards()  # docs/adr/0019
     if settings.demo_supplier:
         await demo.seed(rt)
         auto_sms.install()

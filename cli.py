@@ -21,7 +21,7 @@ import asyncio
 import signal
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import structlog
 import typer
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from subscriptions.bus import Wakeup
 
 log = structlog.get_logger("cli")
+T = TypeVar("T")
 SWEEP_MAX_ROUNDS = 1000  # of SWEEPER_BATCH_SIZE activations each: a bound, never reached
 
 commands = typer.Typer(
@@ -209,28 +210,38 @@ def webhook_worker_process() -> None:
     settings = _settings()
     logs.configure(settings)
 
-    async def send_until_stopped() -> None:
-        stop = asyncio.Event()
+    async def send_until_stopped() -> BaseException | None:
+        """Until a signal; or the failure that ended the worker (it keeps itself alive through
+        a database or bus outage, so that is a bug: the process exits 1 rather than idle)."""
+        stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for stopping in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(stopping, stop.set)
+        for signalled in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signalled, stopping.set)
         async with opened(settings, AppRuntime) as rt:
             assert isinstance(rt, AppRuntime)
             # Subscribed before the first round: no wake-up for a later commit can be missed.
             async with rt.bus.subscribe(channels.WEBHOOKS) as woken:
-                sending = asyncio.create_task(webhook_worker.run(rt))
-                relaying = asyncio.create_task(_relay(woken, rt.webhook_wakeup))
+                jobs = {
+                    asyncio.create_task(webhook_worker.run(rt)),
+                    asyncio.create_task(_relay(woken, rt.webhook_wakeup)),
+                }
                 log.info(
                     "webhook worker is up",
                     database=_where(settings),
                     woken_by=_woken_by(settings),
                 )
-                await stop.wait()
-                for task in (sending, relaying):
+                stop = asyncio.create_task(stopping.wait())
+                ended, _ = await asyncio.wait({stop, *jobs}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (stop, *jobs):
                     task.cancel()
-                await asyncio.gather(sending, relaying, return_exceptions=True)
+                await asyncio.gather(stop, *jobs, return_exceptions=True)
+        failed = [t for t in ended & jobs if not t.cancelled()]
+        return (failed[0].exception() or RuntimeError("a job ended")) if failed else None
 
-    _run_fast(send_until_stopped())
+    failure = _run_fast(send_until_stopped())
+    if failure is not None:
+        log.error("webhook worker failed", error=repr(failure))
+        _fail(f"the webhook worker failed: {failure!r}")
     typer.echo("webhook worker stopped")
 
 
@@ -246,14 +257,13 @@ def _woken_by(settings: Settings) -> str:
     return "the event bus, and polling"
 
 
-def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+def _run_fast(main: Coroutine[Any, Any, T]) -> T:
     """On uvloop where it is installed (as uvicorn serves), else on asyncio's own loop."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def _settings() -> Settings:

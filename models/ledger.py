@@ -66,7 +66,7 @@ class LedgerAccount(Model):
     )
     supplier_id: int | None
     # Which row of a sharded account (revenue, payable) this is; 0 for every other account.
-    shard = fields.SmallIntField(default=0)
+    shard = fields.SmallIntField(default=0, db_default=0)
     balance_minor = fields.BigIntField(default=0)
 
     class Meta:

@@ -206,7 +206,7 @@ async def record_failure(
         due_at=rt.clock.now() + timedelta(seconds=delay),
         claimed_until=None,
         claim_token=None,
-        last_error=error[:MAX_ERROR_LENGTH],
+        last_error=error.replace("\x00", "\ufffd")[:MAX_ERROR_LENGTH],  # text refuses NUL
     )
 
 

@@ -127,6 +127,14 @@ async def open_payable_account(supplier: Supplier) -> None:
     await LedgerAccount.bulk_create(payable_shards(supplier.id), ignore_conflicts=True)
 
 
+async def complete_payable_shards() -> None:
+    """Every supplier's payable account in all its shards: a supplier registered by a process
+    older than migration 0014 (still running while it ran) has shard 0 only (docs/adr/0019)."""
+    supplier_ids: list[Any] = await Supplier.all().values_list("id", flat=True)
+    for supplier_id in supplier_ids:
+        await LedgerAccount.bulk_create(payable_shards(int(supplier_id)), ignore_conflicts=True)
+
+
 async def owed_minor(supplier_ids: list[int]) -> dict[int, int]:
     """What the shop owes each supplier: its payable account's balance (its shards' sum)."""
     rows = await LedgerAccount.filter(kind=AccountKind.PAYABLE, supplier_id__in=supplier_ids)

@@ -12,7 +12,6 @@ Idempotency-Key lets the receiver see it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import astuple, dataclass
 from datetime import datetime
 
@@ -60,58 +59,76 @@ class Acknowledgements:
     """The batches of one webhook worker."""
 
     def __init__(self) -> None:
-        self._rows: list[Delivered] = []
-        self._written: asyncio.Future[None] | None = None
+        self._batch: list[tuple[Delivered, asyncio.Future[None]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._writing: set[asyncio.Task[None]] = set()
 
     async def record(self, delivered: Delivered) -> None:
-        """Returns once the batch holding it is written; raises what writing it raised."""
-        if self._written is None:
-            loop = asyncio.get_running_loop()
-            self._written = loop.create_future()
-            self._written.add_done_callback(_retrieved)
+        """Returns once its row is written; raises what writing it raised."""
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+        written.add_done_callback(_retrieved)
+        if not self._batch:
             self._timer = loop.call_later(FLUSH_SECONDS, self._flush)
-        written = self._written
-        self._rows.append(delivered)
-        if len(self._rows) >= MAX_BATCH:
+        self._batch.append((delivered, written))
+        if len(self._batch) >= MAX_BATCH:
             self._flush()
         # Shielded: a sender cancelled meanwhile (shutdown) leaves its row to be written.
         await asyncio.shield(written)
 
     def _flush(self) -> None:
-        rows, written = self._rows, self._written
-        self._rows, self._written = [], None
+        batch, self._batch = self._batch, []
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if written is None or not rows:
+        if not batch:
             return
-        task = asyncio.create_task(_write(rows, written))
+        task = asyncio.create_task(_write(batch))
         self._writing.add(task)
         task.add_done_callback(self._writing.discard)
 
     async def close(self) -> None:
         """Writes what is pending and waits for the writes in progress."""
         self._flush()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*self._writing, return_exceptions=True)
+        await asyncio.gather(*self._writing, return_exceptions=True)
 
 
-async def _write(rows: list[Delivered], written: asyncio.Future[None]) -> None:
-    columns = [list(column) for column in zip(*(astuple(row) for row in rows), strict=True)]
+async def _write(batch: list[tuple[Delivered, asyncio.Future[None]]]) -> None:
+    """The batch in one statement; if that fails, each row in one of its own, so that a row
+    the database refuses fails its own sender only (the others are not left claimed, to be
+    POSTed again when their lease ends)."""
     try:
-        await connections.get("default").execute_query(DELIVERED, columns)
-    except Exception as error:  # each sender of the batch sees it (and logs it)
-        if not written.done():
-            written.set_exception(error)
+        try:
+            await _execute([row for row, _ in batch])
+        except Exception:
+            if len(batch) == 1:
+                raise
+            for row, written in batch:
+                await _write([(row, written)])
+            return
+    except BaseException as error:  # the sender sees it (and logs it); cancelled: shut down
+        for _, written in batch:
+            if written.done():
+                continue
+            if isinstance(error, asyncio.CancelledError):
+                written.cancel()
+            else:
+                written.set_exception(error)
+        if not isinstance(error, Exception):
+            raise
     else:
-        if not written.done():
-            written.set_result(None)
+        for _, written in batch:
+            if not written.done():
+                written.set_result(None)
+
+
+async def _execute(rows: list[Delivered]) -> None:
+    columns = [list(column) for column in zip(*(astuple(row) for row in rows), strict=True)]
+    await connections.get("default").execute_query(DELIVERED, columns)
 
 
 def _retrieved(future: asyncio.Future[None]) -> None:
-    """A failed batch whose senders were all cancelled is not an 'exception never retrieved'
-    (they logged nothing; the messages' leases end and they are sent again)."""
+    """A failed write whose sender was cancelled is not an 'exception never retrieved' (it
+    logged nothing; the message's lease ends and it is sent again)."""
     if not future.cancelled():
         future.exception()

@@ -293,7 +293,7 @@ async def _failed(
     await WebhookDelivery.filter(id=job.delivery_id).update(
         attempts=job.attempts + 1,
         last_attempt_at=started,
-        last_error=error[:MAX_ERROR_LENGTH],
+        last_error=webhook_http.text_of(error)[:MAX_ERROR_LENGTH],
         last_status_code=status_code,
         response_excerpt=excerpt,
     )

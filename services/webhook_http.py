@@ -72,12 +72,15 @@ class Clients:
         )
 
     async def _close_later(self, session: aiohttp.ClientSession) -> None:
-        await asyncio.sleep(2 * self.settings.webhook_timeout_seconds)  # its POSTs have ended
-        await session.close()
+        try:
+            await asyncio.sleep(2 * self.settings.webhook_timeout_seconds)  # its POSTs ended
+        finally:  # at once when the worker stops
+            await session.close()
 
     async def aclose(self) -> None:
         for task in self._closing:
             task.cancel()
+        await asyncio.gather(*self._closing, return_exceptions=True)
         await asyncio.gather(*(s.close() for s in self._by_host.values()))
         self._by_host.clear()
 
@@ -118,7 +121,13 @@ async def post(
             allow_redirects=False,
         ) as response:
             excerpt = await _first_bytes(response)
-    return Answer(response.status, excerpt.decode("utf-8", "replace"))
+    return Answer(response.status, text_of(excerpt))
+
+
+def text_of(raw: bytes | str) -> str:
+    """Storable text: invalid UTF-8 replaced, and NUL too (PostgreSQL's text refuses it)."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text.replace("\x00", "\ufffd")
 
 
 async def _first_bytes(response: aiohttp.ClientResponse) -> bytes:

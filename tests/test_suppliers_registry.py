@@ -22,7 +22,7 @@ from models import (
     SupplierState,
 )
 from models.ledger import HOT_ACCOUNT_SHARDS
-from services import sealing
+from services import audit, sealing, suppliers
 from settings import Settings
 from suppliers.signature import sign
 from tests import supplier_helpers as sh
@@ -68,6 +68,21 @@ async def test_admin_registers_a_webhook_supplier_with_a_payable_account(api: Ap
     assert sorted(s.shard for s in shards) == list(range(HOT_ACCOUNT_SHARDS))  # docs/adr/0019
     assert {s.balance_minor for s in shards} == {0}
     assert await ActivityLog.exists(action="supplier created", detail=supplier["code"])
+
+
+async def test_a_supplier_an_older_process_registered_gets_its_payable_shards(
+    api: Api,
+) -> None:
+    """A process older than migration 0014 made one payable row per supplier: a new process
+    adds the missing shards at start-up (docs/adr/0019), and running it again changes nothing."""
+    supplier, _ = await sh.created(api, name="Old SIMs")
+    payable = LedgerAccount.filter(kind=AccountKind.PAYABLE, supplier_id=int(supplier["id"]))
+    await payable.filter(shard__gt=0).delete()  # as the old process left it
+    for _ in range(2):
+        await suppliers.complete_payable_shards()
+        shards = await payable.order_by("shard")
+        assert [s.shard for s in shards] == list(range(HOT_ACCOUNT_SHARDS))
+    assert await audit.supplier_violations() == []
 
 
 async def test_the_shown_secret_signs_its_webhook(api: Api) -> None:

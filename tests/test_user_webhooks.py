@@ -313,3 +313,16 @@ async def test_a_burst_of_sms_is_each_posted_once_and_each_recorded_delivered(
         message = messages[row.id]
         assert message.sent_at is not None
         assert (message.claim_token, message.claimed_until, message.attempts) == (None, None, 1)
+
+
+async def test_an_answer_with_a_nul_byte_is_recorded_with_it_replaced(
+    api: Api, local_receivers: Settings
+) -> None:
+    """PostgreSQL's text refuses NUL: a receiver's 2xx excerpt holding one is stored with it
+    replaced, and the delivery (and any written with it) recorded as delivered."""
+    async with receiving(Receiver(body="ok\x00then")) as receiver:
+        user, _ = await webhook_user(api, receiver.url)
+        activation = await sms_to_new_activation(api, user, "61616")
+        await receiver.next()
+        row = await delivery_when(activation["id"], lambda d: d.status == DeliveryStatus.DELIVERED)
+    assert (row.attempts, row.response_excerpt) == (1, "ok\ufffdthen")

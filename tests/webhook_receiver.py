@@ -40,6 +40,7 @@ class Receiver:
     received: asyncio.Queue[Received] = field(default_factory=asyncio.Queue)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     answered: int = 0
+    body: str = "ok"  # of every 2xx answer
 
     async def endpoint(self, request: Request) -> PlainTextResponse:
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -48,7 +49,7 @@ class Receiver:
             await self.release.wait()
         status = self.statuses.pop(0) if self.statuses else 200
         self.answered += 1
-        return PlainTextResponse("ok" if status < 300 else "receiver failed " * 40, status)
+        return PlainTextResponse(self.body if status < 300 else "receiver failed " * 40, status)
 
     async def next(self) -> Received:
         return await asyncio.wait_for(self.received.get(), WAIT_SECONDS)

@@ -45,9 +45,12 @@ class AgentHttp:
         self.settings = settings
         self.trace_configs = trace_configs
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        if self._closed:  # a call after the hub stopped: a failure, not a session left open
+            raise aiohttp.ClientConnectionError("the hub's HTTP client is closed")
+        if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"},
                 timeout=aiohttp.ClientTimeout(total=self.settings.smshub_call_deadline_seconds),
@@ -60,6 +63,7 @@ class AgentHttp:
         return self._session
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
 
