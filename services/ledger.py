@@ -62,12 +62,12 @@ async def payable_account(
     )
 
 
+REVENUE_MINOR = "SELECT SUM(balance_minor) FROM ledger_account WHERE kind = 'revenue'"
+
+
 async def revenue_minor() -> int:
     """The shop's revenue: the sum of its shards."""
     return int(await fetch_value(REVENUE_MINOR) or 0)
-
-
-REVENUE_MINOR = "SELECT SUM(balance_minor) FROM ledger_account WHERE kind = 'revenue'"
 
 
 async def balance_minor(user_id: int) -> int:

@@ -131,16 +131,16 @@ async def complete_payable_shards() -> None:
     """Every supplier's payable account in all its shards: a supplier registered by a process
     older than migration 0014 (still running while it ran) has shard 0 only (docs/adr/0019)."""
     supplier_ids: list[Any] = await Supplier.all().values_list("id", flat=True)
-    for supplier_id in supplier_ids:
-        await LedgerAccount.bulk_create(payable_shards(int(supplier_id)), ignore_conflicts=True)
+    shards = [shard for supplier_id in supplier_ids for shard in payable_shards(int(supplier_id))]
+    await LedgerAccount.bulk_create(shards, ignore_conflicts=True)  # one statement at start-up
 
 
 async def owed_minor(supplier_ids: list[int]) -> dict[int, int]:
     """What the shop owes each supplier: its payable account's balance (its shards' sum)."""
     rows = await LedgerAccount.filter(kind=AccountKind.PAYABLE, supplier_id__in=supplier_ids)
-    owed: dict[int, int] = {}
+    owed = dict.fromkeys((int(row.supplier_id or 0) for row in rows), 0)
     for row in rows:
-        owed[int(row.supplier_id or 0)] = owed.get(int(row.supplier_id or 0), 0) + row.balance_minor
+        owed[int(row.supplier_id or 0)] += row.balance_minor
     return owed
 
 
