@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 from broadcaster._backends.base import BroadcastBackend
@@ -35,15 +35,24 @@ class Wakeup:
     """One subscriber's view of a channel: set when anything was published since it last looked.
 
     A bare flag and, only while someone waits, a future: an idle subscriber is one small object
-    (an asyncio.Event would also keep a deque and a loop reference per subscriber)."""
+    (an asyncio.Event would also keep a deque and a loop reference per subscriber). Instead of
+    waiting, a subscriber may leave a callback (`call_on_notify`): the next notification calls
+    it, once, and leaves the flag unset (the callback is that notification's reader). That is
+    how a live feed waits without a task of its own (subscriptions/driven.py)."""
 
-    __slots__ = ("_set", "_waiter")
+    __slots__ = ("_on_notify", "_set", "_waiter")
 
     def __init__(self) -> None:
         self._set = False
         self._waiter: asyncio.Future[None] | None = None
+        self._on_notify: Callable[[], None] | None = None
 
     def notify(self) -> None:
+        callback = self._on_notify
+        if callback is not None:
+            self._on_notify = None
+            callback()
+            return
         self._set = True
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -57,6 +66,15 @@ class Wakeup:
             finally:
                 self._waiter = None
         self._set = False
+
+    def consume(self) -> bool:
+        """Whether anything was published since the last look; unsets the flag."""
+        was_set, self._set = self._set, False
+        return was_set
+
+    def call_on_notify(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` at the next notification, once (None: forget a callback left)."""
+        self._on_notify = callback
 
 
 class _Channel:

@@ -23,6 +23,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import ConnectionAckMessage
 
+from subscriptions import driven
+
 
 def _well_formed(message: Any) -> bool:
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
@@ -39,11 +41,36 @@ def _well_formed(message: Any) -> bool:
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """Subscriptions run driven, without a task each (subscriptions/driven.py); queries and
+    mutations sent over the socket, and anything refused, take strawberry's path."""
+
     async def handle_message(self, message: Any) -> None:
         if not _well_formed(message):
             await self.handle_invalid_message("Invalid message")
             return
         await super().handle_message(message)
+
+    async def handle_subscribe(self, message: Any) -> None:
+        limit = self.max_subscriptions_per_connection
+        refused = (  # strawberry's handler refuses these, as it words them
+            not self.connection_acknowledged
+            or message["id"] in self.operations
+            or (limit is not None and len(self.operations) >= limit)
+        )
+        operation = None if refused else driven.prepare(self, message)
+        if operation is None:
+            await super().handle_subscribe(message)
+            return
+        self.operations[operation.id] = operation
+        operation.start()
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        operation = self.operations.get(operation_id)
+        if not isinstance(operation, driven.DrivenOperation):
+            await super().cleanup_operation(operation_id)
+            return
+        del self.operations[operation_id]
+        await operation.close()
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):

@@ -3,7 +3,7 @@ balance (top-ups credited by a processor's notification, purchases, refunds).
 
 Order of work (DESIGN.md, "Data flow of a code"): fix the starting cursor, subscribe to the bus,
 then read the backlog from the database, then wait for wake-ups and read again after the last
-cursor sent.
+cursor sent (subscriptions/follow.py: the loop, and who waits).
 Events are read from the database every time, so a wake-up lost or doubled changes nothing, and
 the cursor makes sure nothing is sent twice.
 """
@@ -11,6 +11,7 @@ the cursor makes sure nothing is sent twice.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from typing import TypeVar, cast
 
 import strawberry
@@ -26,6 +27,7 @@ from services import activations, balances, feed
 from services.errors import ServiceError
 from services.runtime import Runtime
 from subscriptions import channels
+from subscriptions.follow import follow
 
 _Resolver = TypeVar("_Resolver", bound=Callable[..., object])
 
@@ -79,16 +81,21 @@ class Subscription:
             cursor = await feed.latest_id(viewer.user_id, only)
             if only is not None:
                 replay_until, cursor = cursor, 0
-        async with rt.bus.subscribe(channels.user_channel(viewer.user_id)) as wakeup:
-            while True:
-                batch = await feed.events_after(
-                    viewer.user_id, only, cursor, batch_size, replay_until=replay_until
-                )
-                for event in batch:
-                    cursor = event.id
-                    yield await to_event(rt, event)
-                if len(batch) < batch_size:
-                    await wakeup.wait()
+        last_sent = cursor  # read() moves it
+
+        async def read() -> list[ActivationEvent]:
+            nonlocal last_sent
+            batch = await feed.events_after(
+                viewer.user_id, only, last_sent, batch_size, replay_until=replay_until
+            )
+            if batch:
+                last_sent = batch[-1].id
+            return [await to_event(rt, event) for event in batch]
+
+        channel = channels.user_channel(viewer.user_id)
+        async with aclosing(follow(rt.bus, channel, read, batch_size)) as items:
+            async for event in items:
+                yield event
 
     @subscription(
         description="Changes of the viewer's balance, each with the transaction that made it: a "
@@ -108,15 +115,24 @@ class Subscription:
         # As above: the starting point first, then subscribe, then read after it.
         if cursor is None:
             cursor = await balances.latest_change_id(viewer.user_id)
-        async with rt.bus.subscribe(channels.user_channel(viewer.user_id)) as wakeup:
-            while True:
-                batch = await balances.changes_after(viewer.user_id, cursor, batch_size)
-                for entry in batch:
-                    cursor = entry.id
-                    yield BalanceChange(
-                        cursor=encode_cursor("balance", entry.id),
-                        balance=money(entry.balance_after_minor, rt.settings.currency),
-                        transaction=Transaction.from_entry(entry, rt.settings.currency),
-                    )
-                if len(batch) < batch_size:
-                    await wakeup.wait()
+        last_sent = cursor  # read() moves it
+
+        async def read() -> list[BalanceChange]:
+            nonlocal last_sent
+            batch = await balances.changes_after(viewer.user_id, last_sent, batch_size)
+            if batch:
+                last_sent = batch[-1].id
+            currency = rt.settings.currency
+            return [
+                BalanceChange(
+                    cursor=encode_cursor("balance", entry.id),
+                    balance=money(entry.balance_after_minor, currency),
+                    transaction=Transaction.from_entry(entry, currency),
+                )
+                for entry in batch
+            ]
+
+        channel = channels.user_channel(viewer.user_id)
+        async with aclosing(follow(rt.bus, channel, read, batch_size)) as items:
+            async for change in items:
+                yield change

@@ -120,3 +120,13 @@ async def wait_subscribed(
         if loop.time() > deadline:
             raise AssertionError(f"user {user_id}: {count} subscription(s) did not start")
         await asyncio.sleep(0.01)
+
+
+async def wait_unsubscribed(bus: EventBus, user_id: int, timeout: float = 5.0) -> None:
+    """Waits until the server of `bus` holds no subscription of the user's feed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while bus.subscriber_count(channels.user_channel(user_id)):
+        if loop.time() > deadline:
+            raise AssertionError(f"user {user_id}: the feed's subscriptions did not end")
+        await asyncio.sleep(0.01)
