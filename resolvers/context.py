@@ -17,8 +17,10 @@ from web.state import AppRuntime
 
 @dataclass
 class Loaders:
+    # Batching, no cache: a websocket's context lives as long as the socket, and a cached
+    # list of an activation's messages would be served, stale, to its next events.
     messages: DataLoader[int, list[Sms]] = field(
-        default_factory=lambda: DataLoader(load_fn=sms.messages_of)
+        default_factory=lambda: DataLoader(load_fn=sms.messages_of, cache=False)
     )
 
 
@@ -29,11 +31,18 @@ class Context:
     client_ip: str | None
     request: Any = None  # the starlette Request or WebSocket
     response: Any = None
-    loaders: Loaders = field(default_factory=Loaders)
     # Set by strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = None
     _viewer: Viewer | None = None  # anonymous, once _viewer_known says it was looked up
     _viewer_known: bool = False
+    _loaders: Loaders | None = None
+
+    @property
+    def loaders(self) -> Loaders:
+        """Made on first use: most requests, and every idle socket, never load anything."""
+        if self._loaders is None:
+            self._loaders = Loaders()
+        return self._loaders
 
     async def viewer(self) -> Viewer | None:
         if not self._viewer_known:

@@ -50,6 +50,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             return
         await super().handle_message(message)
 
+    async def handle_connection_init(self, message: Any) -> None:
+        await super().handle_connection_init(message)
+        # strawberry cancels its init-timeout task here but keeps it, with its sleep's timer,
+        # future and cancellation error, for the socket's life (1.4 KiB each; the task ends
+        # on its own), and the init payload: the credential in it has been read.
+        self.connection_init_timeout_task = None
+        self.context.connection_params = None
+
     async def handle_subscribe(self, message: Any) -> None:
         limit = self.max_subscriptions_per_connection
         refused = (  # strawberry's handler refuses these, as it words them

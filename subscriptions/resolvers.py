@@ -93,6 +93,9 @@ class Subscription:
             return [await to_event(rt, event) for event in batch]
 
         channel = channels.user_channel(viewer.user_id)
+        # The feed lives as long as the subscription: its frame keeps what it reads with, not
+        # the resolve info, which holds the operation's executor (2 KiB per subscriber).
+        del info
         async with aclosing(follow(rt.bus, channel, read, batch_size)) as items:
             async for event in items:
                 yield event
@@ -133,6 +136,9 @@ class Subscription:
             ]
 
         channel = channels.user_channel(viewer.user_id)
+        # The feed lives as long as the subscription: its frame keeps what it reads with, not
+        # the resolve info, which holds the operation's executor (2 KiB per subscriber).
+        del info
         async with aclosing(follow(rt.bus, channel, read, batch_size)) as items:
             async for change in items:
                 yield change

@@ -141,3 +141,30 @@ async def test_a_socket_closed_mid_feed_leaves_no_task_and_no_subscription(api: 
         await live.receive(socket)  # the replay has started; the socket closes now
     await live.wait_unsubscribed(api.rt.bus, user.id)
     await no_operation_task_left()
+
+
+@pytest.mark.parametrize("protocol", [live.TRANSPORT_WS, live.LEGACY_WS])
+async def test_each_event_reads_the_activations_messages_afresh(api: Api, protocol: str) -> None:
+    """A socket's context lives as long as the socket: what one event loaded (an activation's
+    messages) must not be served again, stale, to the next."""
+    user = await api.funded_user()
+    activation = await api.bought(user)
+    query = """subscription($id: ID) { activationEvents(activationId: $id) {
+        kind sms { code } activation { messages { code } } } }"""
+    async with live.raw_socket(api.server.url, protocol) as socket:
+        await init(socket, user.token)
+        assert (await live.receive(socket))["type"] == "connection_ack"
+        message = subscribe_message(protocol, "one", {"id": activation["id"]})
+        message["payload"] = {"query": query, "variables": {"id": activation["id"]}}
+        await live.send(socket, message)
+        await live.wait_subscribed(api.rt.bus, user.id)
+        seen: list[list[str]] = []
+        for code in ("11111", "22222"):
+            await api.deliver_sms(activation["phoneNumber"], f"Telegram code: {code}")
+            for sent in await everything_sent(socket):
+                if sent["type"] not in ("next", "data"):  # graphql-ws sends keep-alives too
+                    continue
+                event = sent["payload"]["data"]["activationEvents"]  # type: ignore[index]
+                if event["sms"]:
+                    seen.append([m["code"] for m in event["activation"]["messages"]])
+    assert seen == [["11111"], ["11111", "22222"]]
