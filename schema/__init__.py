@@ -62,7 +62,7 @@ from schema.limits import (
     mask_bugs,
     validation_rules,
 )
-from schema.maintenance import Maintenance, MaintenancePayload
+from schema.maintenance import Maintenance, MaintenancePayload, refusal_of
 from schema.payments import (
     PaymentProvider,
     RefundRequestConnection,
@@ -312,6 +312,12 @@ class SubscriptionOverHttp(Exception):
     served over the websocket (graphql-transport-ws, graphql-ws), which streams them."""
 
 
+# What runs on the prepared path (ADR 0015): queries, and mutations since issue 11's buys
+# (strawberry's pipeline did nothing for them but cost CPU). Subscriptions over a websocket have
+# their own driver (subscriptions/driven.py); over HTTP they are refused.
+PREPARED_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
 class Schema(strawberry.Schema):
     """strawberry's schema, with prepared documents: a query whose text has already parsed and
     validated runs straight on graphql-core's executor, without strawberry's per-request
@@ -333,10 +339,8 @@ class Schema(strawberry.Schema):
         # would run its field as a query: "Cannot return null", and a traceback in the log.
         allowed = set(allowed_operation_types or OperationType) - {OperationType.SUBSCRIPTION}
         prepared = self.documents.get(query) if query else None
-        if (
-            prepared is not None
-            and OperationType.QUERY in allowed
-            and prepared.operation_type(operation_name) is OperationType.QUERY
+        if prepared is not None and prepared.operation_type(operation_name) in (
+            allowed & PREPARED_OPERATIONS
         ):
             return await self.execute_prepared(
                 prepared, variable_values, context_value, root_value, operation_name
@@ -366,10 +370,15 @@ class Schema(strawberry.Schema):
         root_value: Any,
         operation_name: str | None,
     ) -> ExecutionResult:
-        """What strawberry's pipeline does for a valid query, less the steps that do nothing
-        for one: the document is parsed and validated already, the maintenance guard looks at
-        mutations only; bugs are logged and masked as MaskBugs would. The document must be
-        prepared by `self.documents` and name a query operation."""
+        """What strawberry's pipeline does for a valid query or mutation, less the steps that
+        do nothing for one: the document is parsed and validated already; a mutation is
+        refused during maintenance as MaintenanceGuard would; bugs are logged and masked as
+        MaskBugs would. The document must be prepared by `self.documents` and name a query or
+        a mutation."""
+        if prepared.operation_type(operation_name) is OperationType.MUTATION:
+            refused = await refusal_of(context_value, prepared.document, operation_name)
+            if refused is not None:
+                return ExecutionResult(data=None, errors=[refused])
         outcome = graphql_execute(
             self._schema,
             prepared.document,

@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import strawberry
-from graphql import ExecutionResult, FieldNode, GraphQLError, OperationDefinitionNode
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
@@ -45,17 +51,29 @@ class MaintenancePayload:
 class MaintenanceGuard(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         run = self.execution_context
-        if run.operation_type == OperationType.MUTATION and not _only_let_through(run):
-            try:
-                refusal = await _refusal(run.context)
-            except Exception as error:
-                if unavailable(error) is None:
-                    raise
-                refusal = None  # the database is away: the mutation itself answers BUSY
-            if refusal is not None:
-                refused = GraphQLError(refusal.message, extensions={"code": refusal.code.value})
+        if run.operation_type == OperationType.MUTATION and run.graphql_document is not None:
+            refused = await refusal_of(run.context, run.graphql_document, run.operation_name)
+            if refused is not None:
                 run.result = ExecutionResult(data=None, errors=[refused])
         yield
+
+
+async def refusal_of(
+    context: Context, document: DocumentNode, operation_name: str | None
+) -> GraphQLError | None:
+    """The error that refuses this mutation during maintenance, or None to let it run (also
+    the prepared path's check: schema.Schema.execute_prepared)."""
+    if _only_let_through(document, operation_name):
+        return None
+    try:
+        refusal = await _refusal(context)
+    except Exception as error:
+        if unavailable(error) is None:
+            raise
+        return None  # the database is away: the mutation itself answers BUSY
+    if refusal is None:
+        return None
+    return GraphQLError(refusal.message, extensions={"code": refusal.code.value})
 
 
 async def _refusal(context: Context) -> ServiceError | None:
@@ -72,15 +90,12 @@ async def _refusal(context: Context) -> ServiceError | None:
     return None
 
 
-def _only_let_through(run: strawberry.types.ExecutionContext) -> bool:
-    document = run.graphql_document
-    if document is None:
-        return False
+def _only_let_through(document: DocumentNode, operation_name: str | None) -> bool:
     operations = [
         d
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode)
-        and (run.operation_name is None or (d.name and d.name.value == run.operation_name))
+        and (operation_name is None or (d.name and d.name.value == operation_name))
     ]
     if len(operations) != 1:
         return False

@@ -78,9 +78,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             runtime_of(request).sockets.remove(request)
 
     async def answer_prepared_query(self, request: Request) -> Response | None:
-        """A plain query (GET, or a JSON POST) whose document is already prepared, answered
-        without strawberry's generic request handling (ADR 0015); None for anything else,
-        which strawberry's `run` then handles whole (the body read here is kept for it)."""
+        """A plain query (GET, or a JSON POST) or mutation (a JSON POST) whose document is
+        already prepared, answered without strawberry's generic request handling (ADR 0015);
+        None for anything else, which strawberry's `run` then handles whole (the body read
+        here is kept for it)."""
         request_data = await self.plain_request(request)
         if request_data is None:
             return None
@@ -89,7 +90,11 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             return None  # a refusal, answered by the full path
         prepared = self.schema.documents.get(query)
         operation = request_data.operation_name
-        if prepared is None or prepared.operation_type(operation) is not OperationType.QUERY:
+        kind = prepared.operation_type(operation) if prepared is not None else None
+        answerable = kind is OperationType.QUERY or (
+            kind is OperationType.MUTATION and request.method == "POST"  # never over GET
+        )
+        if prepared is None or not answerable:
             return None
         if self.catalog_cache.key(query, request_data.variables, operation) is not None:
             return None  # answered from the catalog response cache by execute_single
