@@ -4,12 +4,15 @@ per socket, subscriptions/driven.py), and still deliver, complete and close as b
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
 from subscriptions import channels
 from tests import live
-from tests.api import Api
+from tests.api import Api, User
 from tests.test_live_feed_protocol import init, subscribe_message
 
 BALANCE_TEXT = "subscription { balanceChanges { cursor balance { amount } } }"
@@ -43,6 +46,18 @@ async def everything_sent(socket: object, quiet: float = 0.5) -> list[dict[str, 
             messages.append(await live.receive(socket, timeout=quiet))
         except TimeoutError:
             return messages
+
+
+@asynccontextmanager
+async def idle_feed_of_all(api: Api, user: User) -> AsyncIterator[Any]:
+    """A socket with one subscription "all" to the user's events, subscribed and idle."""
+    async with live.raw_socket(api.server.url) as socket:
+        await init(socket, user.token)
+        await live.receive(socket)
+        await live.send(socket, subscribe_message(live.TRANSPORT_WS, "all"))
+        await live.wait_subscribed(api.rt.bus, user.id)
+        await no_operation_task_left()
+        yield socket
 
 
 async def test_idle_subscriptions_hold_no_task_and_still_deliver(api: Api) -> None:
@@ -84,12 +99,7 @@ async def test_notifications_while_a_feed_reads_are_not_lost(api: Api) -> None:
     once."""
     user = await api.funded_user()
     activation = await api.bought(user)
-    async with live.raw_socket(api.server.url) as socket:
-        await init(socket, user.token)
-        await live.receive(socket)
-        await live.send(socket, subscribe_message(live.TRANSPORT_WS, "all"))
-        await live.wait_subscribed(api.rt.bus, user.id)
-        await no_operation_task_left()
+    async with idle_feed_of_all(api, user) as socket:
         codes = [f"{40000 + n}" for n in range(4)]
         await asyncio.gather(
             *(api.deliver_sms(activation["phoneNumber"], f"Your code: {c}") for c in codes)
@@ -104,12 +114,7 @@ async def test_notifications_while_a_feed_reads_are_not_lost(api: Api) -> None:
 async def test_complete_ends_the_feed_and_its_bus_subscription(api: Api) -> None:
     user = await api.funded_user()
     activation = await api.bought(user)
-    async with live.raw_socket(api.server.url) as socket:
-        await init(socket, user.token)
-        await live.receive(socket)
-        await live.send(socket, subscribe_message(live.TRANSPORT_WS, "all"))
-        await live.wait_subscribed(api.rt.bus, user.id)
-        await no_operation_task_left()
+    async with idle_feed_of_all(api, user) as socket:
         await live.send(socket, {"type": "complete", "id": "all"})
         await live.wait_unsubscribed(api.rt.bus, user.id)
         await api.deliver_sms(activation["phoneNumber"], "Telegram code: 55555")
