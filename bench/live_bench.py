@@ -582,6 +582,9 @@ class Latency:
     latencies_ms: list[float] = field(default_factory=list)
     sent: int = 0
     missing: int = 0
+    # (seconds since the first message was sent, latency in ms): when in the run the slow ones
+    # were — a cold start, a stall in mid-run or a slow drift tell different stories.
+    timeline: list[tuple[float, float]] = field(default_factory=list)
 
     @classmethod
     def join(cls, tags: Tags, frames: list[tuple[str, float]]) -> Latency:
@@ -589,15 +592,23 @@ class Latency:
         for tag, at in frames:
             received.setdefault(tag, at)
         result = cls(sent=len(tags.sent))
+        first = min(tags.sent.values(), default=0.0)
         for tag, sent_at in tags.sent.items():
             if tag in received:
-                result.latencies_ms.append((received[tag] - sent_at) * 1000)
+                latency_ms = (received[tag] - sent_at) * 1000
+                result.latencies_ms.append(latency_ms)
+                result.timeline.append((sent_at - first, latency_ms))
             else:
                 result.missing += 1
         return result
 
     def p(self, pct: float) -> float:
         return percentile(self.latencies_ms, pct)
+
+    def slowest(self, count: int = 8) -> str:
+        """The `count` slowest messages as `+seconds into the run: ms`, in the order sent."""
+        worst = sorted(self.timeline, key=lambda sample: sample[1])[-count:]
+        return ", ".join(f"+{at:.2f}s: {ms:.0f}" for at, ms in sorted(worst))
 
 
 async def measure_latency(
@@ -1391,6 +1402,13 @@ def print_report(
         f"N={n}: server RSS after warm-up with 0 subscribers: SMS Rooms "
         f"{fmt(ours.rss0_mib)} MiB, baseline {fmt(base.rss0_mib)} MiB"
         for n, ours, base in results
+    ]
+    notes += [
+        f"N={n} slowest {label} messages, {name} (+s into the run: ms): {latency.slowest()}"
+        for n, ours, base in results
+        for name, figures in (("SMS Rooms", ours), ("baseline", base))
+        for label, latency in (("bus", figures.bus), ("webhook", figures.webhook))
+        if latency is not None and latency.timeline
     ]
     notes += [
         f"N={n} CPU, {phase}: SMS Rooms {ours.cpu.get(phase, '-')}; "

@@ -175,8 +175,10 @@ outcome AS (
     (SELECT count(*) FROM queued) AS queued
 )
 SELECT s.id AS sms_id, d.id AS activation_id, d.user_id, o.firsts > 0 AS first, o.queued,
-  ARRAY(SELECT id FROM event ORDER BY id) AS event_ids,
-  ARRAY(SELECT kind FROM event ORDER BY id) AS event_kinds,
+  -- As text[], the one array type asyncpg decodes without introspecting it (services/db.py
+  -- text_array).
+  ARRAY(SELECT id::text FROM event ORDER BY id) AS event_ids,
+  ARRAY(SELECT kind::text FROM event ORDER BY id) AS event_kinds,
   -- A first code whose money could not be moved as a whole fails the statement (a cast error
   -- naming the activation): nothing of it commits. Of a row's value, not a parameter's: a
   -- cast of constants would be folded, and fail, when the statement is planned.
@@ -255,7 +257,7 @@ async def deliver(
     if row["activation_id"] is None:
         return Written([], first=False, queued=False)
     notices = [
-        Notice(event_id, row["activation_id"], row["user_id"], kind)
+        Notice(int(event_id), row["activation_id"], row["user_id"], kind)
         for event_id, kind in zip(row["event_ids"], row["event_kinds"], strict=True)
     ]
     return Written(notices, first=row["first"], queued=row["queued"] > 0)

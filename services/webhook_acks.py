@@ -18,6 +18,7 @@ from datetime import datetime
 from tortoise import connections
 
 from models import DeliveryStatus
+from services.db import text_array
 
 MAX_BATCH = 100
 FLUSH_SECONDS = 0.005
@@ -25,11 +26,12 @@ FLUSH_SECONDS = 0.005
 _PENDING = f"'{DeliveryStatus.PENDING.value}'"
 
 # One row per POST, as parallel arrays: $1 delivery, $2 the attempt's start, $3 when it ended,
-# $4 status code, $5 excerpt, $6 outbox message, $7 the message's claim token.
+# $4 status code, $5 excerpt, $6 outbox message, $7 the message's claim token. Each is sent as
+# text[] and cast here (services/db.py text_array: no type introspection per connection).
 DELIVERED = f"""
 WITH done AS (
-  SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::int[],
-    $5::text[], $6::bigint[], $7::text[])
+  SELECT * FROM unnest($1::text[]::bigint[], $2::text[]::timestamptz[],
+    $3::text[]::timestamptz[], $4::text[]::int[], $5::text[], $6::text[]::bigint[], $7::text[])
     AS t(delivery_id, started, finished, status_code, excerpt, message_id, token)
 ), logged AS (
   UPDATE webhook_delivery AS d SET status = '{DeliveryStatus.DELIVERED.value}',
@@ -123,7 +125,7 @@ async def _write(batch: list[tuple[Delivered, asyncio.Future[None]]]) -> None:
 
 
 async def _execute(rows: list[Delivered]) -> None:
-    columns = [list(column) for column in zip(*(astuple(row) for row in rows), strict=True)]
+    columns = [text_array(column) for column in zip(*(astuple(row) for row in rows), strict=True)]
     await connections.get("default").execute_query(DELIVERED, columns)
 
 
