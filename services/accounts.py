@@ -20,8 +20,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from models import Credential, CredentialKind, EmailToken, Role, User, UserState
-from services import activity, geo, hooks, ledger, maintenance, text
-from services.db import IntegrityError, atomic
+from services import activity, geo, hooks, joined, ledger, maintenance, text
+from services.db import IntegrityError, atomic, fetch_row
 from services.errors import (
     AccountBlocked,
     EmailTaken,
@@ -190,15 +190,24 @@ async def authenticate(rt: Runtime, secret: str | None) -> Viewer | None:
     return viewer
 
 
+# An unrevoked credential by its secret's hash, with its user: one joined read written out once
+# (services/joined.py), as each websocket's connection_init makes one.
+_CREDENTIAL_TABLES: joined.Tables = {"c": Credential, "u": User}
+_CREDENTIAL = (
+    f"SELECT {joined.select_list(_CREDENTIAL_TABLES)} "  # noqa: S608 (names from the models)
+    f"FROM {joined.table(Credential)} c JOIN {joined.table(User)} u ON u.id = c.user_id "
+    "WHERE c.token_hash = $1 AND c.revoked_at IS NULL"
+)
+
+
 async def _load_viewer(rt: Runtime, token_hash: str) -> Viewer | None:
-    credential = (
-        await Credential.filter(token_hash=token_hash, revoked_at=None)
-        .select_related("user")
-        .first()
-    )
-    if credential is None:
+    row = await fetch_row(_CREDENTIAL, token_hash)
+    if row is None:
         return None
-    user: User = credential.user
+    found = joined.objects(_CREDENTIAL_TABLES, row)
+    credential, user = found["c"], found["u"]
+    assert isinstance(credential, Credential)
+    assert isinstance(user, User)
     now = rt.clock.now()
     if credential.expires_at is not None and credential.expires_at <= now:
         return None

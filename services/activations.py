@@ -37,6 +37,7 @@ from services import (
     events,
     geo,
     hooks,
+    joined,
     ledger,
     locks,
     metrics,
@@ -48,7 +49,7 @@ from services import (
     text,
 )
 from services.accounts import Viewer
-from services.db import Connection, IntegrityError, atomic, is_postgres
+from services.db import Connection, IntegrityError, atomic, fetch_value, is_postgres
 from services.errors import (
     AccountBlocked,
     EmailNotVerified,
@@ -356,6 +357,20 @@ async def _number(
             e164=acquired.e164, country_id=country_id, supplier_id=supplier.id, using_db=conn
         )
     return number if number.supplier_id == supplier.id else None
+
+
+_OWNED = f"SELECT id FROM {joined.table(Activation)} WHERE id = $1 AND user_id = $2"  # noqa: S608
+
+
+async def owned_id(viewer: Viewer, activation_id: int | str) -> int:
+    """The id of the viewer's activation, as `get` finds it, without loading it (a live feed
+    opened on it checks only that it is the viewer's)."""
+    found = await fetch_value(
+        _OWNED, parse_id(activation_id, what="activation", field="id"), viewer.user_id
+    )
+    if found is None:
+        raise NotFound("no such activation", field="id")
+    return int(found)
 
 
 async def get(viewer: Viewer, activation_id: int | str) -> Activation:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 import weakref
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -302,21 +302,29 @@ async def postgres_transaction(opening: str) -> AsyncIterator[asyncpg.Connection
         raise lost from error
 
 
-async def fetch_value(sql: str, *params: Any) -> Any:
-    """The first column of the first row of a read-only query with `$1, $2...` placeholders
-    (PostgreSQL's; rewritten for SQLite). For the hottest reads, where building the query
-    through the ORM would cost more than running it."""
+async def fetch_row(sql: str, *params: Any) -> Sequence[Any] | None:
+    """The first row of a read-only query with `$1, $2...` placeholders (PostgreSQL's; rewritten
+    for SQLite), its columns by position (asyncpg's Record and sqlite3.Row both index so). For
+    the hottest reads, where building the query through the ORM would cost more than running
+    it."""
     conn = connections.get("default")
     pool = conn._pool if type(conn) is AsyncpgDBClient else None  # not in a transaction
     if pool is not None:
         # Straight on the pool tortoise opened: its query layer (logging, exception
         # translation, result shaping) cost as much CPU as the round trip (ADR 0015).
         async with pool.acquire() as pooled:
-            return await pooled.fetchval(sql, *params)
+            row: Sequence[Any] | None = await pooled.fetchrow(sql, *params)
+            return row
     if not is_postgres():
         sql = _PLACEHOLDER.sub("?", sql)
     _, rows = await conn.execute_query(sql, list(params))
-    return rows[0][0] if rows else None  # asyncpg's Record and sqlite3.Row both index by position
+    return rows[0] if rows else None
+
+
+async def fetch_value(sql: str, *params: Any) -> Any:
+    """The first column of the first row (see fetch_row), or None without a row."""
+    row = await fetch_row(sql, *params)
+    return row[0] if row is not None else None
 
 
 async def fetch_rows(sql: str, *params: Any) -> list[dict[str, Any]]:

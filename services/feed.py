@@ -14,25 +14,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from tortoise import connections
-from tortoise.models import Model
 
 from models import Activation, ActivationEvent, EventKind, PhoneNumber, Sms
-from services.db import is_postgres, newest_id
+from services import joined
+from services.db import fetch_value, is_postgres
 
 # The joined tables by alias, and where each related object is attached: (alias, the alias of
 # the object it hangs on, the attribute it is).
-_TABLES: dict[str, type[Model]] = {
+_TABLES: joined.Tables = {
     "e": ActivationEvent,
     "a": Activation,
     "n": PhoneNumber,
     "s": Sms,
 }
 _ATTACHED = (("a", "e", "activation"), ("n", "a", "number"), ("s", "e", "sms"))
-
-
-@functools.cache
-def _columns(model: type[Model]) -> tuple[str, ...]:
-    return tuple(sorted(model._meta.db_fields))
 
 
 @functools.cache
@@ -45,20 +40,17 @@ def _statement(postgres: bool, one_activation: bool, replaying: bool) -> str:
     def param() -> str:
         return f"${next(params)}" if postgres else "?"
 
-    selected = [
-        f'{alias}."{column}"' for alias, model in _TABLES.items() for column in _columns(model)
-    ]
     where = [f"e.user_id = {param()}"]
     if one_activation:
         where.append(f"e.activation_id = {param()}")
     where.append(f"e.id > {param()}")
     if replaying:
         where.append(f"(e.kind = {param()} OR e.id > {param()})")
-    tables = {alias: model._meta.db_table for alias, model in _TABLES.items()}
+    tables = {alias: joined.table(model) for alias, model in _TABLES.items()}
     return " ".join(
         [
             "SELECT",
-            ", ".join(selected),
+            joined.select_list(_TABLES),
             f"FROM {tables['e']} e",
             f"JOIN {tables['a']} a ON a.id = e.activation_id",
             f"JOIN {tables['n']} n ON n.id = a.number_id",
@@ -70,14 +62,9 @@ def _statement(postgres: bool, one_activation: bool, replaying: bool) -> str:
 
 def _objects(row: Sequence[Any]) -> ActivationEvent:
     """The event of one row, with its activation, number and SMS (None without one)."""
-    values = iter(row)
-    found: dict[str, Model | None] = {}
-    for alias, model in _TABLES.items():
-        columns = {column: next(values) for column in _columns(model)}
-        found[alias] = model._init_from_db(**columns) if columns["id"] is not None else None
+    found = joined.objects(_TABLES, row)
     for alias, parent, attribute in _ATTACHED:
-        # Where tortoise keeps a related object it has fetched (what select_related sets).
-        object.__setattr__(found[parent], f"_{attribute}", found[alias])
+        joined.attach(found[parent], attribute, found[alias])
     event = found["e"]
     assert isinstance(event, ActivationEvent)
     return event
@@ -109,8 +96,19 @@ async def events_after(
     return [_objects(row) for row in rows]
 
 
+_EVENTS = joined.table(ActivationEvent)
+_LATEST = f"SELECT id FROM {_EVENTS} WHERE user_id = $1 ORDER BY id DESC LIMIT 1"  # noqa: S608
+_LATEST_OF_ONE = (
+    f"SELECT id FROM {_EVENTS} WHERE user_id = $1 AND activation_id = $2 "  # noqa: S608
+    "ORDER BY id DESC LIMIT 1"
+)
+
+
 async def latest_id(user_id: int, activation_id: int | None) -> int:
-    query = ActivationEvent.filter(user_id=user_id)
-    if activation_id is not None:
-        query = query.filter(activation_id=activation_id)
-    return await newest_id(query)
+    """The id of the user's (or one activation's) newest event; 0 without one: where a fresh
+    subscription starts."""
+    if activation_id is None:
+        newest = await fetch_value(_LATEST, user_id)
+    else:
+        newest = await fetch_value(_LATEST_OF_ONE, user_id, activation_id)
+    return int(newest or 0)

@@ -70,7 +70,7 @@ class Subscription:
         rt = info.context.runtime
         batch_size = rt.settings.feed_batch_size
         try:
-            only = (await activations.get(viewer, activation_id)).id if activation_id else None
+            only = await activations.owned_id(viewer, activation_id) if activation_id else None
             cursor = decode_cursor("event", after)
         except ServiceError as error:
             raise query_error(error) from None
