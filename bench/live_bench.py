@@ -131,10 +131,16 @@ def quiet_collector() -> None:
     """No garbage collection in a load generator while it times messages: a full collection of
     a process holding 500 sockets stopped it for tens of milliseconds, which the figures then
     charged to the server (ours and the baseline alike). What exists now is frozen (never walked
-    again); `gc.enable()` once the phase is over. A phase allocates a few MiB at most."""
+    during the phase); `collector_back()` once the phase is over. A phase keeps what it records
+    (a tag and a time per frame) and little else."""
     gc.collect()
     gc.freeze()
     gc.disable()
+
+
+def collector_back() -> None:
+    gc.unfreeze()
+    gc.enable()
 
 
 class ClientWorker:
@@ -248,7 +254,7 @@ class ClientWorker:
 
     async def collect(self) -> dict[str, Any]:
         frames, self.frames, self.recording = self.frames, [], False
-        gc.enable()
+        collector_back()
         return {"frames": frames, "closed_early": self.closed_early}
 
     async def close(self) -> None:
@@ -635,7 +641,7 @@ async def measure_latency(
         await paced(rate, seconds, lambda i: send_one(i, tags))
         await drain(clients, before, len(tags.sent))
     finally:
-        gc.enable()
+        collector_back()
     frames, _ = await clients.collect()
     return Latency.join(tags, frames)
 

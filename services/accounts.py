@@ -190,18 +190,23 @@ async def authenticate(rt: Runtime, secret: str | None) -> Viewer | None:
     return viewer
 
 
-# An unrevoked credential by its secret's hash, with its user: one joined read written out once
-# (services/joined.py), as each websocket's connection_init makes one.
 _CREDENTIAL_TABLES: joined.Tables = {"c": Credential, "u": User}
-_CREDENTIAL = (
-    f"SELECT {joined.select_list(_CREDENTIAL_TABLES)} "  # noqa: S608 (names from the models)
-    f"FROM {joined.table(Credential)} c JOIN {joined.table(User)} u ON u.id = c.user_id "
-    "WHERE c.token_hash = $1 AND c.revoked_at IS NULL"
-)
+
+
+@functools.cache
+def _credential_statement() -> str:
+    """An unrevoked credential by its secret's hash, with its user: one joined read written out
+    once (services/joined.py; on first use, after tortoise's init), as each websocket's
+    connection_init makes one."""
+    return (
+        f"SELECT {joined.select_list(_CREDENTIAL_TABLES)} "  # noqa: S608 (names from the models)
+        f"FROM {joined.table(Credential)} c JOIN {joined.table(User)} u ON u.id = c.user_id "
+        "WHERE c.token_hash = $1 AND c.revoked_at IS NULL"
+    )
 
 
 async def _load_viewer(rt: Runtime, token_hash: str) -> Viewer | None:
-    row = await fetch_row(_CREDENTIAL, token_hash)
+    row = await fetch_row(_credential_statement(), token_hash)
     if row is None:
         return None
     found = joined.objects(_CREDENTIAL_TABLES, row)

@@ -69,10 +69,20 @@ def text_array(values: Iterable[object]) -> list[str | None]:
     grew under load, every new connection paid it at once, and the database stalled everyone's
     reads for tens of milliseconds (issue 11, ADR 0021). So the app's SQL takes arrays as
     `text[]` and returns them as `text[]`."""
-    return [
-        None if value is None else value.isoformat() if isinstance(value, datetime) else str(value)
-        for value in values
-    ]
+    return [_as_text(value) for value in values]
+
+
+def _as_text(value: object) -> str | None:
+    """What PostgreSQL's cast from text reads back as the value. A datetime must carry its
+    time zone: the binary parameter took a naive one as UTC, text would take it in the session's
+    zone. Anything but None, int, str and aware datetimes is refused (`str(True)` is "True")."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.isoformat()
+    raise TypeError(f"no text form for an array element: {value!r}")
 
 
 def tortoise_config(database_url: str, *, lock_timeout_ms: int | None = None) -> dict[str, Any]:
@@ -302,6 +312,11 @@ async def postgres_transaction(opening: str) -> AsyncIterator[asyncpg.Connection
         raise lost from error
 
 
+def _sqlite_placeholders(sql: str) -> str:
+    """PostgreSQL's `$1` as SQLite's `?1`: numbered too, so one may appear more than once."""
+    return _PLACEHOLDER.sub(lambda m: "?" + m.group(0)[1:], sql)
+
+
 async def fetch_row(sql: str, *params: Any) -> Sequence[Any] | None:
     """The first row of a read-only query with `$1, $2...` placeholders (PostgreSQL's; rewritten
     for SQLite), its columns by position (asyncpg's Record and sqlite3.Row both index so). For
@@ -316,7 +331,7 @@ async def fetch_row(sql: str, *params: Any) -> Sequence[Any] | None:
             row: Sequence[Any] | None = await pooled.fetchrow(sql, *params)
             return row
     if not is_postgres():
-        sql = _PLACEHOLDER.sub("?", sql)
+        sql = _sqlite_placeholders(sql)
     _, rows = await conn.execute_query(sql, list(params))
     return rows[0] if rows else None
 
@@ -328,11 +343,10 @@ async def fetch_value(sql: str, *params: Any) -> Any:
 
 
 async def fetch_rows(sql: str, *params: Any) -> list[dict[str, Any]]:
-    """The rows of a read-only query with `$1, $2...` placeholders, as dicts (see fetch_value);
-    a placeholder may appear more than once (SQLite's `?1` numbers them too)."""
+    """The rows of a read-only query with `$1, $2...` placeholders, as dicts (see fetch_row)."""
     conn = connections.get("default")
     if not is_postgres():
-        sql = _PLACEHOLDER.sub(lambda m: "?" + m.group(0)[1:], sql)
+        sql = _sqlite_placeholders(sql)
     rows: list[dict[str, Any]] = await conn.execute_query_dict(sql, list(params))
     return rows
 

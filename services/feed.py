@@ -64,7 +64,9 @@ def _objects(row: Sequence[Any]) -> ActivationEvent:
     """The event of one row, with its activation, number and SMS (None without one)."""
     found = joined.objects(_TABLES, row)
     for alias, parent, attribute in _ATTACHED:
-        joined.attach(found[parent], attribute, found[alias])
+        holder = found[parent]
+        assert holder is not None  # the event and its activation are inner-joined
+        joined.attach(holder, attribute, found[alias])
     event = found["e"]
     assert isinstance(event, ActivationEvent)
     return event

@@ -5,7 +5,11 @@ answering it: the feed's read of each event (docs/adr/0017), and authenticating 
 opening its subscription (issue 11: 45 % of the server's CPU in a connect storm). A joined read
 selects every column of each model under an alias, in a fixed order (`select_list`), and
 `objects` turns a row back into the models tortoise would have made (`_init_from_db`), so the
-code that reads them is unchanged.
+code that reads them is unchanged. `table` names a model's table for any written statement.
+
+A model's columns are known only once tortoise has initialised the models (its foreign keys'
+`*_id` columns are added then): statements are built on first use, never at import, and
+`columns` refuses to run earlier rather than cache a short list.
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ Tables = dict[str, type[Model]]
 
 @functools.cache
 def columns(model: type[Model]) -> tuple[str, ...]:
+    """The model's columns, in the order `select_list` selects and `objects` reads them."""
+    if not model._meta._inited:
+        raise RuntimeError(f"the columns of {model.__name__} are read before tortoise's init")
     return tuple(sorted(model._meta.db_fields))
 
 
 def select_list(tables: Tables) -> str:
+    """Every column of each model under its alias: `e."id", e."kind", ..., a."id", ...`."""
     return ", ".join(
         f'{alias}."{column}"' for alias, model in tables.items() for column in columns(model)
     )
@@ -46,6 +54,6 @@ def objects(tables: Tables, row: Sequence[Any]) -> dict[str, Model | None]:
     return found
 
 
-def attach(parent: Model | None, attribute: str, child: Model | None) -> None:
+def attach(parent: Model, attribute: str, child: Model | None) -> None:
     """Sets a related object where tortoise keeps one it has fetched (as select_related)."""
     object.__setattr__(parent, f"_{attribute}", child)

@@ -10,10 +10,11 @@ the stored state directly through the same ORM.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -220,3 +221,22 @@ def processors(
         nowpayments_api_base=f"{base}/np/v1",
     )
     return found
+
+
+@pytest.fixture(autouse=True)
+def introspected(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[int]]]:
+    """No statement made in this process may make asyncpg introspect a type (services/db.py
+    text_array, ADR 0021): each new connection would pay a catalog query for it, all at once
+    when a pool grows under load. The type OIDs of each introspection are collected here and the
+    test fails at teardown if there was one (a test that makes one on purpose clears them).
+    The hook is a private method of asyncpg: renamed, `monkeypatch` fails loudly here."""
+    seen: list[list[int]] = []
+    introspect = asyncpg.connection.Connection._introspect_types
+
+    async def spy(self: asyncpg.Connection, typeoids: Iterable[int], timeout: object) -> object:
+        seen.append(sorted(typeoids))
+        return await introspect(self, typeoids, timeout)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "_introspect_types", spy)
+    yield seen
+    assert seen == [], f"asyncpg introspected types {seen}: pass and return arrays as text[]"

@@ -17,7 +17,7 @@ import pytest
 from models import ActivationEvent
 from schema.pagination import encode_cursor
 from services import audit
-from services.db import newest_id
+from services.db import newest_id, text_array
 from testkit.processes import ServerProcess
 from tests import live, stored_state
 from tests.api import Api, User
@@ -38,7 +38,8 @@ PROCESS_SETTINGS = {
     "sweeper_interval_seconds": 0.2,
     "abuse_cancel_threshold": 10**6,  # R5's cool-down is not under test here
 }
-ACTIVATIONS_OF = "SELECT id, user_id, status FROM activation WHERE user_id = ANY($1)"
+# Ids as text[] (services/db.py text_array): an int[] would make asyncpg introspect it.
+ACTIVATIONS_OF = "SELECT id, user_id, status FROM activation WHERE user_id = ANY($1::text[]::int[])"
 LIVE_OF = f"{ACTIVATIONS_OF} AND status IN ('WAITING_SMS', 'RECEIVED')"
 
 
@@ -107,7 +108,7 @@ async def wait_until_all_ended(users: list[User]) -> None:
     window."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_SECONDS
-    while live_rows := await stored_state.rows(LIVE_OF, [user.id for user in users]):
+    while live_rows := await stored_state.rows(LIVE_OF, text_array(user.id for user in users)):
         assert loop.time() < deadline, f"still live: {live_rows}"
         await asyncio.sleep(0.2)
 
@@ -151,7 +152,7 @@ async def test_activation_bank_conserves_money_and_delivers_every_code(api: Api)
         assert [problems for problems in taken if problems] == []
 
         final: dict[int, dict[str, str]] = {user.id: {} for user in users}
-        for row in await stored_state.rows(ACTIVATIONS_OF, list(final)):
+        for row in await stored_state.rows(ACTIVATIONS_OF, text_array(final)):
             final[row["user_id"]][str(row["id"])] = row["status"]
         codes = deliveries.delivered_codes()
         for user, feed in zip(users, user_feeds, strict=True):

@@ -3,8 +3,9 @@
 asyncpg decodes `text[]` and `oid[]` by itself; any other array type among a statement's
 parameters or results makes it run a recursive catalog query (between two JIT toggles) on each
 new connection. When the pool grew under load, every new connection paid it at once and the
-feed's reads stalled behind them (issue 11, ADR 0021). The spy is asyncpg's own hook for that
-query, a private method: if asyncpg renames it, `monkeypatch` fails loudly here."""
+feed's reads stalled behind them (issue 11, ADR 0021). Every test is watched for that by the
+`introspected` fixture (tests/conftest.py); this one runs the statements that once did it, and
+checks that the watch is not dead."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import asyncio
 import time
 from collections.abc import Callable
 
-import asyncpg
 import pytest
 from tortoise import connections
 
@@ -26,25 +26,14 @@ from tests.webhook_receiver import WAIT_SECONDS, Receiver, receiving
 pytestmark = pytest.mark.backends("postgres")
 
 
-@pytest.fixture
-def introspected(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """The type OIDs asyncpg introspected, one list per introspection, from now on."""
-    seen: list[list[int]] = []
-    introspect = asyncpg.connection.Connection._introspect_types
-
-    async def spy(self: asyncpg.Connection, typeoids: object, timeout: object) -> object:
-        seen.append(sorted(typeoids))  # type: ignore[call-overload]
-        return await introspect(self, typeoids, timeout)
-
-    monkeypatch.setattr(asyncpg.connection.Connection, "_introspect_types", spy)
-    return seen
-
-
 async def all_delivered(activation_id: int, count: int) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
+    statuses: list[str] = []
     while time.monotonic() < deadline:
-        statuses = await WebhookDelivery.filter(activation_id=activation_id).values_list(
-            "status", flat=True
+        statuses = list(
+            await WebhookDelivery.filter(activation_id=activation_id).values_list(
+                "status", flat=True
+            )
         )
         if statuses == [DeliveryStatus.DELIVERED] * count:
             return
@@ -71,6 +60,7 @@ async def test_buying_codes_webhooks_and_cancelling_introspect_no_type(
     assert (await api.act(user, "cancelActivation", other["id"]))["errors"] == []
     assert introspected == [], "a statement made asyncpg introspect types (OIDs above)"
 
-    # The spy sees what it must: a bigint[] result is introspected on a fresh connection.
+    # The watch sees what it must: a bigint[] result, on a connection that never decoded one.
     await connections.get("default").execute_query("SELECT ARRAY[1::bigint] AS a")
     assert introspected == [[1016]]
+    introspected.clear()  # made on purpose
