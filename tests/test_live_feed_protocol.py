@@ -125,6 +125,23 @@ async def test_logout_closes_that_tokens_sockets_4403(api: Api) -> None:
         assert (await live.receive(kept))["type"] == "pong"
 
 
+@pytest.mark.parametrize("raw", ["abc", "0", "-1", "2147483648", "99999999999999999999", " 7x"])
+async def test_a_malformed_activation_id_is_refused_like_an_unknown_one(api: Api, raw: str) -> None:
+    """The feed checks the id before reading (activations.owned_id): malformed or out of range,
+    it is NOT_FOUND, as another user's, and the socket goes on serving."""
+    user = await api.funded_user()
+    async with live.raw_socket(api.server.url) as socket:
+        await init(socket, user.token)
+        await live.receive(socket)
+        await live.send(socket, subscribe_message(live.TRANSPORT_WS, "bad", {"activationId": raw}))
+        refusal = await live.receive(socket)
+        assert refusal["type"] == "next", refusal
+        assert refusal["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+        assert (await live.receive(socket))["type"] == "complete"
+        await live.send(socket, {"type": "ping"})
+        assert (await live.receive(socket))["type"] == "pong"
+
+
 async def test_a_user_never_receives_another_users_events(api: Api) -> None:
     alice, mallory = await api.funded_user(), await api.funded_user()
     activation = await api.bought(alice)
